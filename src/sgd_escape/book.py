@@ -1,0 +1,51 @@
+"""Helpers shared by the chapters: glue, static figures on the website, Colab.
+
+The book's chapters run in three places: the book build (Sphinx executes them), a
+Jupyter or Colab kernel, and the test suite. These helpers behave sensibly in all three.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+#: Environment variable that the book build sets (see the Makefile). When it is set,
+#: explorers draw a static figure instead of live widgets, which a static site cannot run.
+STATIC_ENV = "SGD_ESCAPE_STATIC"
+
+
+def in_colab() -> bool:
+    """True when running inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def is_static_build() -> bool:
+    """True while the book is being built into a static website."""
+    return os.environ.get(STATIC_ENV, "") not in ("", "0")
+
+
+def glue(name: str, value, display: bool = False):
+    """Store ``value`` under ``name`` for the prose (myst-nb glue), then return it.
+
+    Outside the book build (Colab without myst-nb, say) the value is only returned, so a
+    chapter runs anywhere. Numbers in the prose always come through here, never typed.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # pragma: no cover - depends on the environment
+        return value
+    myst_glue(name, value, display=display)
+    return value
+
+
+def show_explorer(build_widget, draw_static):
+    """Show a live ipywidgets explorer, or on the static site the figure that stands in for it.
+
+    ``build_widget()`` returns the widget; ``draw_static()`` draws the default-parameter figure.
+    """
+    if is_static_build():
+        return draw_static()
+    from IPython.display import display
+
+    widget = build_widget()
+    display(widget)
+    return widget

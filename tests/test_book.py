@@ -1,0 +1,61 @@
+"""The book as a whole: notebooks are clean sources, the build passes, every chapter executes."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import CHAPTERS, ROOT, chapter_notebooks, toc_files
+from tools.notebook import setup_cell_source
+
+
+def test_every_notebook_is_in_the_table_of_contents():
+    listed = set(toc_files())
+    for notebook in chapter_notebooks():
+        assert f"chapters/{notebook.stem}" in listed, f"{notebook.name} is missing from _toc.yml"
+
+
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_notebook_is_committed_without_outputs(notebook: Path):
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs"), f"{notebook.name} has outputs: strip them"
+            assert cell.get("execution_count") is None, f"{notebook.name} has execution counts"
+
+
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_first_cell_is_the_standard_colab_setup_cell(notebook: Path):
+    first = json.loads(notebook.read_text())["cells"][0]
+    assert "".join(first["source"]) == setup_cell_source()
+    assert "remove-cell" in first["metadata"].get("tags", []), "the setup cell must be hidden on the site"
+
+
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_setup_cell_clones_the_configured_repository(notebook: Path):
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    source = "".join(json.loads(notebook.read_text())["cells"][0]["source"])
+    assert re.search(r'REPOSITORY, FOLDER = "([^"]+)"', source).group(1) == url
+
+
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_no_sys_path_edits(notebook: Path):
+    assert "sys.path" not in notebook.read_text()
+
+
+@pytest.mark.slow
+def test_book_builds_without_warnings(built_book: Path):
+    assert (built_book / "index.html").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_chapter_executed_without_error(built_book: Path, notebook: Path):
+    """The build executed the chapter in a fresh kernel; it left no error report and a page."""
+    report = built_book / "reports" / "chapters" / f"{notebook.stem}.err.log"
+    assert not report.exists(), report.read_text()[-3000:]
+    page = (built_book / "chapters" / f"{notebook.stem}.html").read_text()
+    assert "Traceback (most recent call last)" not in page
