@@ -34,17 +34,20 @@ def built_book() -> Path:
     The execution cache keys on a notebook's cells only and cannot see changes in
     ``src/``, so the cache is cleared first: every chapter runs in a fresh kernel.
     """
+    # SGD_ESCAPE_BUILD_DIR lets several builds run side by side (default: the repository).
+    output = Path(os.environ.get("SGD_ESCAPE_BUILD_DIR", ROOT))
     for stale in ("_build/.jupyter_cache", "_build/html/reports"):
-        shutil.rmtree(ROOT / stale, ignore_errors=True)
+        shutil.rmtree(output / stale, ignore_errors=True)
     env = dict(os.environ, SGD_ESCAPE_STATIC="1")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--all", "-W", "-n", "--keep-going"],
+        [str(jupyter_book), "build", str(ROOT), "--path-output", str(output),
+         "--all", "-W", "-n", "--keep-going"],
         cwd=ROOT, env=env, capture_output=True, text=True,
     )
     log = result.stdout + result.stderr
-    (ROOT / "_build").mkdir(exist_ok=True)
-    (ROOT / "_build" / "build.log").write_text(log)
+    (output / "_build").mkdir(parents=True, exist_ok=True)
+    (output / "_build" / "build.log").write_text(log)
     if result.returncode != 0:
-        pytest.fail("jupyter-book build failed (see _build/build.log):\n" + log[-6000:])
-    return ROOT / "_build" / "html"
+        pytest.fail(f"jupyter-book build failed (see {output}/_build/build.log):\n" + log[-6000:])
+    return output / "_build" / "html"
