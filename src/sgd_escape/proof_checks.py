@@ -1,0 +1,99 @@
+"""Both sides of every inequality in the proof of Theorem 1, on simulated data (Chapter 3).
+
+Step 1 bounds E[||y_{t+1} - x*||^2 | F_t] through a chain of expressions. Here each one is
+computed at given points y_t from antithetic noise draws (so that sample means of omega are
+exactly zero and the proof's identities hold on the sample):
+
+    next     E||y_{t+1} - x*||^2
+    drop     E||y - eta g - x*||^2 + eta^2 r^2 - 2 E<eta omega, -eta g + eta grad f(y)>
+    smooth   ||y - x*||^2 + eta^2 E||g||^2 - 2 eta E<-g, x* - y> + eta^2 r^2 + 2 eta^3 r^2 L
+    assume   (1 - 2 eta c)||y - x*||^2 + eta^2 r^2 + 2 eta^3 r^2 L + eta^2 L^2 E||x* - y + eta omega||^2
+    final    (1 - lambda)||y - x*||^2 + b
+
+with g = grad f(y - eta omega). The proof claims next <= drop <= smooth <= assume <= final.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sgd_escape import checks
+from sgd_escape.bounded_noise import BoundedNoise
+from sgd_escape.theory import Theorem1Setting
+
+#: The expressions of Step 1, in the order of the proof.
+STEP1_CHAIN = ("next", "drop", "smooth", "assume", "final")
+
+
+def _sq(v):
+    return np.sum(v**2, axis=-1)
+
+
+def _dot(u, v):
+    return np.sum(u * v, axis=-1)
+
+
+def step1_chain(grad, y, setting: Theorem1Setting, noise: BoundedNoise, rng: np.random.Generator,
+                draws: int = 2000, x_star=0.0) -> dict:
+    """Every expression of Step 1 at each row of ``y`` (shape (p, d)), plus Step 3's deviations.
+
+    Also returns ``deviation``: max over draws of | ||y_{t+1} - x*||^2 - E[...] |, and
+    ``deviation_bound``: 3.5 eta^2 r^2 + 7 eta r ||y - x*||, the bound of Step 3 before
+    ||y - x*|| is replaced by delta.
+    """
+    draws = checks.require_int_at_least("draws", draws, 2)
+    eta, r, L, c = setting.eta, noise.r, setting.L, setting.c
+    y = np.asarray(y, dtype=float)
+    omega = noise.sample((draws, y.shape[0]), rng, antithetic=True)
+    g = grad(y - eta * omega)
+    e = y - x_star
+    dist_sq = _sq(e)
+    nxt = _sq(e - eta * omega - eta * g)
+    out = {"next": nxt.mean(0)}
+    out["drop"] = (_sq(e - eta * g) + eta**2 * r**2 - 2 * _dot(eta * omega, -eta * g + eta * grad(y))).mean(0)
+    out["smooth"] = dist_sq + (eta**2 * _sq(g) - 2 * eta * _dot(-g, -e)).mean(0) + eta**2 * r**2 + 2 * eta**3 * r**2 * L
+    out["assume"] = ((1 - 2 * eta * c) * dist_sq + eta**2 * r**2 + 2 * eta**3 * r**2 * L
+                     + eta**2 * L**2 * _sq(-e + eta * omega).mean(0))
+    out["final"] = (1 - setting.lam) * dist_sq + setting.b
+    out["deviation"] = np.abs(nxt - out["next"]).max(0)
+    out["deviation_bound"] = 3.5 * eta**2 * r**2 + 7 * eta * r * np.sqrt(dist_sq)
+    return out
+
+
+def chain_slack(chain: dict) -> dict:
+    """For each link 'a <= b' of Step 1, the smallest b - a over the points (>= 0 when it holds)."""
+    names = STEP1_CHAIN
+    return {f"{a} <= {b}": float(np.min(chain[b] - chain[a])) for a, b in zip(names[:-1], names[1:])}
+
+
+def supermartingale(sq_dist, setting: Theorem1Setting) -> np.ndarray:
+    """G_t = (1 - lambda)^(-t) (||y_t - x*||^2 - b / lambda), shape (steps + 1, trials) (Step 2)."""
+    sq_dist = np.asarray(sq_dist, dtype=float)
+    t = np.arange(sq_dist.shape[0])[:, None]
+    return (sq_dist - setting.floor) / (1 - setting.lam) ** t
+
+
+def azuma_deviation(setting: Theorem1Setting, T2: int, steps) -> np.ndarray:
+    """sqrt(2) r_t sqrt(log zeta) with r_t = M sqrt(sum_{tau=1}^t (1 - lambda)^(-2 tau)) (Step 3)."""
+    tail = setting.tail(T2)
+    t = np.asarray(steps, dtype=int)
+    q = (1 - setting.lam) ** -2.0
+    sums = q * (q**t - 1) / (q - 1)
+    return np.sqrt(2) * tail.M * np.sqrt(sums) * np.sqrt(np.log(tail.zeta))
+
+
+def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values) -> dict:
+    """Lemma 5's ratio (left side / delta^2) over a grid (Chapter 3).
+
+    The step size is ``fraction * min{1/(2L), c/L^2, 1/(2c)}`` so that every grid point meets
+    Theorem 1's conditions. Returns the grid's ratios and the parameters of the tightest case.
+    """
+    from sgd_escape.theory import conditions_hold, lemma5_ratio
+
+    frac, c, L, r, T2 = np.meshgrid(eta_fractions, c_values, L_values, r_values, T2_values, indexing="ij")
+    eta = frac * np.minimum(np.minimum(1 / (2 * L), c / L**2), 1 / (2 * c))
+    valid = conditions_hold(eta, c, L) & (c <= L)
+    ratio = np.where(valid, lemma5_ratio(eta, c, L, r, T2), np.nan)
+    worst = np.unravel_index(np.nanargmax(ratio), ratio.shape)
+    tightest = {name: float(v[worst]) for name, v in
+                (("eta", eta), ("c", c), ("L", L), ("r", r), ("T2", T2), ("ratio", ratio))}
+    return {"ratio": ratio, "valid": valid, "tightest": tightest}

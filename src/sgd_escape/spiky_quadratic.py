@@ -1,0 +1,94 @@
+"""A separable spiky quadratic in d dimensions whose noise convolution is known exactly (Chapter 2).
+
+Each coordinate contributes h(u) = a u^2 / 2 + (beta / k^2) (1 - cos(k u)), so that
+
+    grad f(x) = a x + (beta / k) sin(k x),    L = a + beta,    x* = 0 (the global minimum).
+
+When beta > a, every coordinate has sharp spurious local minima (spacing about 2 pi / k), so
+f has exponentially many in d. Convolving with symmetric noise eta * omega multiplies the
+cosine by phi = E cos(k eta omega_1), the coordinate characteristic function, so
+
+    grad g(y) = a y + (beta phi / k) sin(k y),
+
+and Assumption 1 holds over all of R^d with c = a + beta phi m, where m = 1 if phi < 0 and
+m = min_v sin(v)/v (about -0.217) otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+from sgd_escape import checks
+from sgd_escape.bounded_noise import BoundedNoise
+
+#: min_v sin(v)/v, reached at the first positive root of tan(v) = v.
+SINC_MIN = float(np.sin(v := optimize.brentq(lambda v: np.tan(v) - v, 4.0, 4.6)) / v)
+
+
+@dataclass(frozen=True)
+class SpikyQuadratic:
+    """f(x) = sum_i a x_i^2 / 2 + (beta / k^2)(1 - cos(k x_i)), minimiser x* = 0 (Chapter 2)."""
+
+    a: float
+    beta: float
+    k: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "a", checks.require_positive("a", self.a))
+        object.__setattr__(self, "beta", checks.require_nonnegative("beta", self.beta))
+        object.__setattr__(self, "k", checks.require_positive("k", self.k))
+
+    @property
+    def L(self) -> float:
+        """Smoothness of f: the largest |h''(u)| = a + beta."""
+        return self.a + self.beta
+
+    def value(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return np.sum(self.a * x**2 / 2 + self.beta / self.k**2 * (1 - np.cos(self.k * x)), axis=-1)
+
+    def grad(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return self.a * x + self.beta / self.k * np.sin(self.k * x)
+
+    def smoothing_factor(self, noise: BoundedNoise, eta: float) -> float:
+        """phi = E cos(k eta omega_1): how much of the spikes survives the convolution."""
+        eta = checks.require_positive("eta", eta)
+        return float(noise.coordinate_characteristic(self.k * eta * noise.r))
+
+    def convolved_grad(self, y, noise: BoundedNoise, eta: float) -> np.ndarray:
+        """grad g(y) for g(y) = E f(y - eta omega), exactly."""
+        phi = self.smoothing_factor(noise, eta)
+        y = np.asarray(y, dtype=float)
+        return self.a * y + self.beta * phi / self.k * np.sin(self.k * y)
+
+    def one_point_constant(self, noise: BoundedNoise, eta: float) -> float:
+        """The largest c for which Assumption 1 holds over all of R^d (may be <= 0: it fails)."""
+        phi = self.smoothing_factor(noise, eta)
+        return self.a + self.beta * phi * (1.0 if phi < 0 else SINC_MIN)
+
+    def local_minima_per_coordinate(self, half_width: float | None = None) -> int:
+        """Number of local minima of h, counted on a fine grid of [-w, w] (all lie in |u| <= beta/(a k))."""
+        w = half_width or 1.5 * max(self.beta / (self.a * self.k), 1.0 / self.k)
+        u = np.linspace(-w, w, 400_001)
+        slope = self.a * u + self.beta / self.k * np.sin(self.k * u)
+        return int(np.count_nonzero((slope[:-1] < 0) & (slope[1:] >= 0)))
+
+    @classmethod
+    def with_constants(cls, c: float, L: float, k: float, noise: BoundedNoise, eta: float) -> "SpikyQuadratic":
+        """The member of the family with one-point constant ``c`` and smoothness ``L`` (Chapter 2 explorer).
+
+        Solves a + beta = L, a + beta phi m = c; needs 0 < c <= L and a resulting a > 0.
+        """
+        c, L = checks.require_positive("c", c), checks.require_positive("L", L)
+        if c > L:
+            raise ValueError(f"c must be <= L for an L-smooth f, got c = {c:.6g} > L = {L:.6g}")
+        phi = float(noise.coordinate_characteristic(k * eta * noise.r))
+        m = 1.0 if phi < 0 else SINC_MIN
+        beta = (L - c) / (1 - phi * m)
+        if L - beta <= 0:
+            raise ValueError(f"no member of the family has c = {c:.6g}, L = {L:.6g} at this noise "
+                             f"(spike survival phi = {phi:.3g}); raise c or the noise")
+        return cls(a=L - beta, beta=beta, k=k)

@@ -1,0 +1,187 @@
+"""Constants and bounds of Theorem 1, Corollary 2, Lemma 5 and Theorem 3 (Chapters 2 and 3).
+
+Notation follows Section 3 of the paper: ``eta`` is the step size, ``c`` the one-point
+strong convexity constant of Assumption 1, ``L`` the smoothness of ``f`` and ``r`` the
+largest norm of the gradient noise. From them
+
+    lambda = 2 eta c - eta^2 L^2,        b = eta^2 r^2 (1 + eta L)^2,
+
+and the proof's constants for a window of ``T2`` steps
+
+    zeta = 9 T2 / 4,   mu = max{8, 42 sqrt(log zeta)},   delta = mu sqrt(b / lambda),
+    M = 3.5 eta^2 r^2 + 7 eta r delta.
+
+:class:`Theorem1Setting` checks the theorem's conditions and raises a ``ValueError`` that
+names the violated condition and its numbers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sgd_escape import checks
+
+#: Markov's step: E||y_T1 - x*||^2 <= 2b/lambda gives ||y_T1 - x*||^2 <= 20 b/lambda w.p. 0.9.
+MARKOV_FACTOR = 20.0
+
+
+def _require_condition(holds: bool, message: str) -> None:
+    if not holds:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True)
+class Theorem1Setting:
+    """The parameters of Theorem 1 (Chapter 2); the constructor checks its conditions.
+
+    Conditions: ``c > 0``, ``r > 0``, ``L > 0`` and ``eta < min{1/(2L), c/L^2, 1/(2c)}``.
+    """
+
+    eta: float
+    c: float
+    L: float
+    r: float
+
+    def __post_init__(self):
+        for name in ("eta", "c", "L", "r"):
+            object.__setattr__(self, name, checks.require_positive(name, getattr(self, name)))
+        eta, c, L = self.eta, self.c, self.L
+        _require_condition(eta < 1 / (2 * L), f"condition eta < 1/(2L) fails: eta = {eta:.6g} "
+                           f">= 1/(2L) = {1 / (2 * L):.6g} (L = {L:.6g})")
+        _require_condition(eta < c / L**2, f"condition eta < c/L^2 fails: eta = {eta:.6g} "
+                           f">= c/L^2 = {c / L**2:.6g} (c = {c:.6g}, L = {L:.6g})")
+        _require_condition(eta < 1 / (2 * c), f"condition eta < 1/(2c) fails: eta = {eta:.6g} "
+                           f">= 1/(2c) = {1 / (2 * c):.6g} (c = {c:.6g})")
+
+    @property
+    def lam(self) -> float:
+        """lambda = 2 eta c - eta^2 L^2, the contraction rate of Step 1."""
+        return 2 * self.eta * self.c - self.eta**2 * self.L**2
+
+    @property
+    def b(self) -> float:
+        """b = eta^2 r^2 (1 + eta L)^2, the noise term of Step 1."""
+        return self.eta**2 * self.r**2 * (1 + self.eta * self.L) ** 2
+
+    @property
+    def floor(self) -> float:
+        """b / lambda: the level that E||y_t - x*||^2 approaches."""
+        return self.b / self.lam
+
+    @property
+    def markov_radius_sq(self) -> float:
+        """20 b / lambda: the squared radius of Theorem 1 at time T1."""
+        return MARKOV_FACTOR * self.floor
+
+    def t1_lower_bound(self, initial_sq_distance: float) -> float:
+        """T1 >= log(lambda ||y0 - x*||^2 / b) / lambda (0 when y0 already lies within b/lambda)."""
+        d0 = checks.require_positive("initial_sq_distance", initial_sq_distance)
+        return max(0.0, math.log(self.lam * d0 / self.b) / self.lam)
+
+    def envelope(self, initial_sq_distance: float, steps) -> np.ndarray:
+        """Step 2's expectation bound b/lambda + (1 - lambda)^t ||y0 - x*||^2 at times ``steps``."""
+        d0 = checks.require_nonnegative("initial_sq_distance", initial_sq_distance)
+        t = np.asarray(steps, dtype=float)
+        return self.floor + (1 - self.lam) ** t * d0
+
+    def tail(self, T2: int) -> "TailConstants":
+        """The constants of Steps 3 and 4 for a window of ``T2`` steps."""
+        return TailConstants.of(self, checks.require_int_at_least("T2", T2, 1))
+
+
+@dataclass(frozen=True)
+class TailConstants:
+    """zeta, mu, delta and M of Steps 3-4 (Chapter 3), and both sides of Lemma 5."""
+
+    zeta: float
+    mu: float
+    delta: float
+    M: float
+    lemma5_lhs: float
+
+    @classmethod
+    def of(cls, s: Theorem1Setting, T2: int) -> "TailConstants":
+        zeta = 9 * T2 / 4
+        mu = max(8.0, 42 * math.sqrt(math.log(zeta)))
+        delta = mu * math.sqrt(s.floor)
+        M = 3.5 * s.eta**2 * s.r**2 + 7 * s.eta * s.r * delta
+        lhs = math.sqrt(2) * M / math.sqrt(s.eta * s.c) * math.sqrt(math.log(zeta)) + 21 * s.floor
+        return cls(zeta=zeta, mu=mu, delta=delta, M=M, lemma5_lhs=lhs)
+
+    @property
+    def radius_sq(self) -> float:
+        """delta^2 = mu^2 b / lambda: the O(log(T2) b / lambda) bound on [T1, T1 + T2]."""
+        return self.delta**2
+
+    @property
+    def lemma5_ratio(self) -> float:
+        """Left side over right side of Lemma 5 (the lemma says it is at most 1)."""
+        return self.lemma5_lhs / self.radius_sq
+
+
+def lemma5_ratio(eta, c, L, r, T2) -> np.ndarray:
+    """Lemma 5's left side over ``delta^2`` on arrays of parameters (Chapter 3's grid).
+
+    The caller keeps only parameters that satisfy Theorem 1's conditions
+    (:func:`conditions_hold`); the ratio is at most 1 there.
+    """
+    eta, c, L, r, T2 = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (eta, c, L, r, T2)))
+    lam = 2 * eta * c - eta**2 * L**2
+    floor = eta**2 * r**2 * (1 + eta * L) ** 2 / lam
+    log_zeta = np.log(9 * T2 / 4)
+    mu = np.maximum(8.0, 42 * np.sqrt(log_zeta))
+    delta = mu * np.sqrt(floor)
+    M = 3.5 * eta**2 * r**2 + 7 * eta * r * delta
+    lhs = np.sqrt(2) * M / np.sqrt(eta * c) * np.sqrt(log_zeta) + 21 * floor
+    return lhs / delta**2
+
+
+def conditions_hold(eta, c, L) -> np.ndarray:
+    """Elementwise: c > 0 and eta < min{1/(2L), c/L^2, 1/(2c)} (Theorem 1, Chapter 2)."""
+    eta, c, L = (np.asarray(a, dtype=float) for a in (eta, c, L))
+    with np.errstate(divide="ignore"):
+        return (c > 0) & (eta > 0) & (eta < np.minimum(np.minimum(1 / (2 * L), c / L**2), 1 / (2 * c)))
+
+
+@dataclass(frozen=True)
+class Corollary2Setting:
+    """Two stages of SGD, step ``eta`` then ``eta2 < eta`` with ``c2 > c`` (Corollary 2, Chapter 2)."""
+
+    first: Theorem1Setting
+    second: Theorem1Setting
+
+    def __post_init__(self):
+        a, b = self.first, self.second
+        _require_condition(b.eta < a.eta, f"Corollary 2 needs eta' < eta: eta' = {b.eta:.6g} >= eta = {a.eta:.6g}")
+        _require_condition(b.c > a.c, f"Corollary 2 needs c' > c: c' = {b.c:.6g} <= c = {a.c:.6g}")
+        _require_condition(b.L == a.L and b.r == a.r,
+                           f"Corollary 2 keeps L and r: got L = {a.L:.6g}, {b.L:.6g} and r = {a.r:.6g}, {b.r:.6g}")
+
+    def stage_lengths(self, initial_sq_distance: float) -> tuple[float, float]:
+        """(T1, T2): log(lambda d / b) / lambda, then log(lambda' (20 b/lambda) / b') / lambda'."""
+        return (self.first.t1_lower_bound(initial_sq_distance),
+                self.second.t1_lower_bound(self.first.markov_radius_sq))
+
+    @property
+    def final_radius_sq(self) -> float:
+        """20 b' / lambda', which the corollary says is below 20 b / lambda."""
+        return self.second.markov_radius_sq
+
+
+def large_step_threshold(grad, x, x_star, c_upper: float) -> np.ndarray:
+    """Theorem 3's step size 2 c' ||x - x*||^2 / ||grad f(x)||^2, rowwise (Chapter 2).
+
+    ``grad`` and ``x`` have shape (n, d); above this step size one GD step does not move closer.
+    """
+    c_upper = checks.require_positive("c_upper", c_upper)
+    diff = np.asarray(x, dtype=float) - np.asarray(x_star, dtype=float)
+    return 2 * c_upper * np.sum(diff**2, axis=-1) / np.sum(np.asarray(grad) ** 2, axis=-1)
+
+
+def exact_large_step_threshold(grad, x, x_star) -> np.ndarray:
+    """The exact step size 2 <grad f(x), x - x*> / ||grad f(x)||^2 above which GD moves away."""
+    diff = np.asarray(x, dtype=float) - np.asarray(x_star, dtype=float)
+    grad = np.asarray(grad, dtype=float)
+    return 2 * np.sum(grad * diff, axis=-1) / np.sum(grad**2, axis=-1)

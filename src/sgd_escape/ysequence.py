@@ -1,0 +1,62 @@
+"""The sequence y_t = x_t - eta grad f(x_t) of SGD, equation (1), for many trials at once (Chapter 2).
+
+SGD with noisy gradients grad f(x_t) + omega_t moves x_{t+1} = y_t - eta omega_t, so
+
+    y_{t+1} = y_t - eta omega_t - eta grad f(y_t - eta omega_t).       (1)
+
+All trials advance together as one array of shape (trials, d).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sgd_escape import checks
+from sgd_escape.bounded_noise import BoundedNoise
+
+
+@dataclass
+class YRun:
+    """Squared distances ||y_t - x*||^2, shape (steps + 1, trials), and requested snapshots of y_t."""
+
+    sq_dist: np.ndarray
+    snapshots: dict = field(default_factory=dict)
+
+    def window_max(self, start: int, stop: int) -> np.ndarray:
+        """max_{start <= t <= stop} ||y_t - x*||^2 for each trial."""
+        return self.sq_dist[start:stop + 1].max(axis=0)
+
+
+def y_step(grad, y, eta: float, omega) -> np.ndarray:
+    """One step of equation (1) for every row of ``y``."""
+    z = y - eta * omega
+    return z - eta * grad(z)
+
+
+def simulate_y(grad, y0, eta: float, noise: BoundedNoise, steps: int, rng: np.random.Generator,
+               x_star=0.0, snapshot_times=()) -> YRun:
+    """Run equation (1) from ``y0`` (shape (trials, d)) for ``steps`` steps (Chapter 2)."""
+    eta = checks.require_positive("eta", eta)
+    steps = checks.require_int_at_least("steps", steps, 1)
+    y = np.array(y0, dtype=float)
+    if y.ndim != 2 or y.shape[1] != noise.d:
+        raise ValueError(f"y0 must have shape (trials, {noise.d}), got {y.shape}")
+    wanted = set(int(t) for t in snapshot_times)
+    sq_dist = np.empty((steps + 1, y.shape[0]))
+    run = YRun(sq_dist)
+    for t in range(steps + 1):
+        sq_dist[t] = np.sum((y - x_star) ** 2, axis=1)
+        if t in wanted:
+            run.snapshots[t] = y.copy()
+        if t < steps:
+            y = y_step(grad, y, eta, noise.sample((y.shape[0],), rng))
+    return run
+
+
+def starting_points(trials: int, d: int, sq_distance: float, rng: np.random.Generator) -> np.ndarray:
+    """``trials`` points at squared distance ``sq_distance`` from 0, in uniformly random directions."""
+    trials = checks.require_int_at_least("trials", trials, 1)
+    sq_distance = checks.require_positive("sq_distance", sq_distance)
+    direction = rng.standard_normal((trials, d))
+    return np.sqrt(sq_distance) * direction / np.linalg.norm(direction, axis=1, keepdims=True)
