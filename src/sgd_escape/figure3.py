@@ -1,0 +1,159 @@
+"""The book's Figure 3: GD and SGD on a spiky function, and restarts in stages (Chapter 1).
+
+All panels of rows 2 and 3 (``PANELS``) run as one batch of trials through
+:func:`sgd_escape.sgd.run_sgd`; the five criteria that our reproduction must meet are
+measured from that batch by :func:`figure3_criteria`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .checks import require_int_at_least
+from .landscapes import FIGURE3, Figure3Setup, SpikyFunction
+from .sgd import run_sgd
+
+ROW2 = ("gd", "small", "medium", "large")
+
+
+def stage_names(setup: Figure3Setup = FIGURE3) -> tuple:
+    return tuple(f"stage{i + 1}" for i in range(len(setup.stage_noises)))
+
+
+def panel_plan(setup: Figure3Setup = FIGURE3) -> dict:
+    """Noise radius and initial half-width of every simulated panel, by name."""
+    plan = {"gd": (0.0, setup.init_half_width)}
+    for name in ROW2[1:]:
+        plan[name] = (setup.noise_levels[name], setup.init_half_width)
+    for name, noise, half in zip(stage_names(setup), setup.stage_noises, setup.stage_half_widths):
+        plan[name] = (noise, half)
+    return plan
+
+
+def simulate_figure3(f: SpikyFunction, setup: Figure3Setup = FIGURE3, seed: int = 0) -> dict:
+    """Last iterates of every panel, ``{panel: array of setup.trials}``, from one batched run."""
+    rng = np.random.default_rng(seed)
+    plan = panel_plan(setup)
+    noise = np.repeat([radius for radius, _ in plan.values()], setup.trials)
+    half = np.repeat([half for _, half in plan.values()], setup.trials)
+    x0 = rng.uniform(-1.0, 1.0, size=noise.shape) * half
+    last = run_sgd(f.grad, x0, setup.step_size, noise, setup.steps, rng)
+    return dict(zip(plan, last.reshape(len(plan), setup.trials)))
+
+
+def _nearest(points, candidates):
+    return candidates[np.abs(points[:, None] - candidates[None, :]).argmin(axis=1)]
+
+
+def gd_minima_count(f: SpikyFunction, last, span: float) -> int:
+    """Number of distinct local minima of ``f`` at which GD's last iterates sit (within 1e-3)."""
+    minima = f.local_minima(-span, span)
+    nearest = _nearest(last, minima)
+    at_minimum = np.abs(last - nearest) < 1e-3
+    return int(len(np.unique(np.round(nearest[at_minimum], 6))))
+
+
+def trapped_in_spurious_basins(f: SpikyFunction, last, half_width: float, span: float):
+    """For each point: whether its basin of the convolved ``f`` (the interval between two
+    neighbouring local maxima) holds a spurious minimum ``m != 0``, and its distance to ``m``."""
+    minima = f.local_minima(-span, span, half_width)
+    maxima = f.local_maxima(-span, span, half_width)
+    basin_of_point = np.searchsorted(maxima, last)
+    basin_of_minimum = np.searchsorted(maxima, minima)
+    owner = np.full(len(maxima) + 1, np.nan)
+    owner[basin_of_minimum] = minima  # one minimum per basin: minima and maxima interleave
+    basin_minimum = owner[basin_of_point]
+    spurious = np.isfinite(basin_minimum) & (np.abs(basin_minimum) > 1e-3)
+    return spurious, np.abs(last - basin_minimum)
+
+
+def figure3_criteria(f: SpikyFunction, results: dict, setup: Figure3Setup = FIGURE3) -> dict:
+    """The five measured properties of Figure 3 that the book states (Chapter 1)."""
+    span = setup.init_half_width + 2.0
+    small_window = setup.step_size * setup.noise_levels["small"]
+    outside = results["small"][np.abs(results["small"]) > 1.5]
+    trapped, distance = trapped_in_spurious_basins(f, outside, small_window, span)
+    last_stage = results[stage_names(setup)[-1]]
+    return {
+        "gd_fraction_near_target": float(np.mean(np.abs(results["gd"]) < 0.5)),
+        "gd_distinct_minima": gd_minima_count(f, results["gd"], span),
+        "small_outside_count": int(outside.size),
+        "small_outside_all_trapped": bool(trapped.all()) if outside.size else False,
+        "small_outside_max_distance": float(distance.max()) if outside.size else float("nan"),
+        "medium_fraction_inside": float(np.mean(np.abs(results["medium"]) <= 1.5)),
+        "spread_ratio_large_to_medium": float(np.std(results["large"]) / np.std(results["medium"])),
+        "last_stage_fraction_near_target": float(np.mean(np.abs(last_stage) <= 0.3)),
+    }
+
+
+def criteria_hold(measured: dict) -> dict:
+    """The issue's five criteria as booleans, from :func:`figure3_criteria`'s output."""
+    return {
+        "1 GD stuck": measured["gd_fraction_near_target"] < 0.2 and measured["gd_distinct_minima"] >= 10,
+        "2 small noise trapped": measured["small_outside_count"] > 0 and measured["small_outside_all_trapped"],
+        "3 medium concentrates": measured["medium_fraction_inside"] >= 0.8,
+        "4 large spreads": measured["spread_ratio_large_to_medium"] >= 3,
+        "5 stages converge": measured["last_stage_fraction_near_target"] >= 0.6,
+    }
+
+
+def criteria_over_seeds(f: SpikyFunction, seeds, setup: Figure3Setup = FIGURE3) -> list:
+    """One row of measured criteria per seed: ``[{"seed": s, **figure3_criteria(...)}, ...]``."""
+    rows = []
+    for seed in seeds:
+        seed = require_int_at_least("seed", seed, 0)
+        rows.append({"seed": seed, **figure3_criteria(f, simulate_figure3(f, setup, seed), setup)})
+    return rows
+
+
+# -- drawing ----------------------------------------------------------------------------
+def _draw_function(ax, f, half_width, span, label=None, color=None):
+    from .plotting import COLORS
+
+    xs = np.linspace(-span, span, 2001)
+    ax.plot(xs, f.value(xs), color=COLORS["f"], lw=0.6, alpha=0.5 if half_width else 1.0)
+    if half_width:
+        ax.plot(xs, f.convolved_value(xs, half_width), color=COLORS["convolved"] if color is None else color, lw=1.6, label=label)
+
+
+def _draw_last_iterates(ax, f, last, half_width, span):
+    """Red dots: last iterates on the (convolved) curve; blue bars: how many ended in each bin."""
+    from .plotting import COLORS
+
+    span = max(span, float(np.max(np.abs(last))) + 0.5)  # a random walk may leave the frame
+    _draw_function(ax, f, half_width, span)
+    ax.plot(last, f.convolved_value(last, half_width), "o", ms=3, color=COLORS["iterate"], alpha=0.7)
+    counts = ax.twinx()
+    counts.hist(last, bins=np.linspace(-span, span, 61), color=COLORS["count"], alpha=0.35)
+    counts.set_ylim(0, len(last))
+    counts.tick_params(labelsize=7)
+    counts.grid(False)
+
+
+def plot_figure3(f: SpikyFunction, results: dict, setup: Figure3Setup = FIGURE3):
+    """The twelve panels F(r,c) of Figure 3 (Chapter 1); returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 4, figsize=(14, 9), constrained_layout=True)
+    span, eta, levels = setup.init_half_width + 0.5, setup.step_size, setup.noise_levels
+    _draw_function(axes[0, 0], f, 0.0, span)
+    axes[0, 0].set_title("F(1,1): f")
+    for col, name in enumerate(ROW2[1:], start=1):
+        _draw_function(axes[0, col], f, eta * levels[name], span)
+        axes[0, col].set_title(f"F(1,{col + 1}): f convolved, r = {levels[name]:g} ({name})")
+    for col, name in enumerate(ROW2):
+        radius = levels.get(name, 0.0)
+        _draw_last_iterates(axes[1, col], f, results[name], eta * radius, span)
+        axes[1, col].set_title(f"F(2,{col + 1}): " + ("GD, no noise" if name == "gd" else f"SGD, r = {radius:g}"))
+    stage_span = setup.stage_half_widths[0] + 0.1
+    for noise, color in zip(setup.stage_noises, plt.cm.copper(np.linspace(0.2, 0.8, len(setup.stage_noises)))):
+        _draw_function(axes[2, 0], f, eta * noise, stage_span, label=f"r = {noise:g}", color=color)
+    axes[2, 0].legend(fontsize=8)
+    axes[2, 0].set_title("F(3,1): convolutions near x* = 0")
+    for col, (name, noise, half) in enumerate(zip(stage_names(setup), setup.stage_noises,
+                                                   setup.stage_half_widths), start=1):
+        _draw_last_iterates(axes[2, col], f, results[name], eta * noise, stage_span)
+        axes[2, col].set_title(f"F(3,{col + 1}): stage {col}, r = {noise:g}, start in ±{half:g}", fontsize=9)
+    for ax in axes.ravel():
+        ax.set_xlabel("x", fontsize=8)
+        ax.tick_params(labelsize=7)
+    return fig

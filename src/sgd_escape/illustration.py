@@ -1,0 +1,125 @@
+"""Figures 1 and 2: one noisy step leaves a sharp, narrow basin (Chapter 1).
+
+The function is a wide quadratic bowl around ``x* = 0`` with one narrow Gaussian well at
+``x_o`` (the paper's bad local minimum). One SGD step is split as in the paper:
+``x_t -> y_t = x_t - eta*grad f(x_t) -> x_{t+1} = y_t - eta*omega_t``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .checks import require_int_at_least, require_nonnegative, require_positive
+
+
+@dataclass(frozen=True)
+class SharpWellFunction:
+    """``f(x) = bowl/2 * |x|^2 - depth * exp(-|x - well|^2 / (2 width^2))`` on ``R^d``;
+    the last axis of ``x`` holds the coordinates (Chapter 1)."""
+
+    well: tuple = (1.5,)     # position x_o of the sharp local minimum's well
+    depth: float = 1.0       # depth of the well
+    width: float = 0.12      # width (standard deviation) of the well: small = sharp
+    bowl: float = 1.0        # curvature of the wide bowl around x* = 0
+
+    def __post_init__(self):
+        for name in ("depth", "width", "bowl"):
+            require_positive(name, getattr(self, name))
+
+    def _offset(self, x):
+        return np.asarray(x, dtype=float) - np.asarray(self.well, dtype=float)
+
+    def value(self, x):
+        x = np.asarray(x, dtype=float)
+        well = np.exp(-np.sum(self._offset(x) ** 2, axis=-1) / (2 * self.width ** 2))
+        return self.bowl / 2 * np.sum(x ** 2, axis=-1) - self.depth * well
+
+    def grad(self, x):
+        x = np.asarray(x, dtype=float)
+        offset = self._offset(x)
+        well = np.exp(-np.sum(offset ** 2, axis=-1, keepdims=True) / (2 * self.width ** 2))
+        return self.bowl * x + self.depth * well * offset / self.width ** 2
+
+
+    def well_minimum(self) -> np.ndarray:
+        """The bad local minimum ``x_o``: GD from the well's centre (the bowl shifts it slightly)."""
+        x = np.asarray(self.well, dtype=float)
+        step = 0.5 / (self.bowl + self.depth / self.width ** 2)  # below 1/L
+        for _ in range(2000):
+            x = x - step * self.grad(x)
+        return x
+
+
+def points_into_well(f: SharpWellFunction, x) -> np.ndarray:
+    """Whether ``-grad f(x)`` has a positive inner product with ``x_o - x``: the paper's test of
+    still being in the bad basin (Chapter 1)."""
+    towards_minimum = f.well_minimum() - np.asarray(x, dtype=float)
+    return np.sum(-f.grad(x) * towards_minimum, axis=-1) > 0
+
+
+def noisy_step(f: SharpWellFunction, x_t, step_size: float, omega):
+    """``(y_t, x_{t+1})`` for one SGD step from ``x_t`` with noise ``omega`` (Chapter 1, Figure 1)."""
+    step_size = require_positive("step_size", step_size)
+    x_t = np.asarray(x_t, dtype=float)
+    y_t = x_t - step_size * f.grad(x_t)
+    return y_t, y_t - step_size * np.asarray(omega, dtype=float)
+
+
+def escape_probability(f: SharpWellFunction, x_t, step_size: float, noise: float,
+                       samples: int = 100_000, rng=None) -> float:
+    """Probability over ``omega ~ Uniform(ball of radius noise)`` that after one step from
+    ``x_t`` the negative gradient no longer points into the well (Chapter 1)."""
+    noise = require_nonnegative("noise", noise)
+    samples = require_int_at_least("samples", samples, 1)
+    rng = np.random.default_rng(rng)
+    dim = len(f.well)
+    direction = rng.normal(size=(samples, dim))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    radius = noise * rng.uniform(size=(samples, 1)) ** (1 / dim)  # uniform in the ball
+    _, x_next = noisy_step(f, x_t, step_size, direction * radius)
+    return float(np.mean(~points_into_well(f, x_next)))
+
+
+def plot_figure1(f: SharpWellFunction, x_t: float, step_size: float, omega: float, ax=None):
+    """The 1-D picture: the curve, ``x_t``, ``y_t``, ``x_{t+1}`` and the steps between them."""
+    import matplotlib.pyplot as plt
+    from .plotting import COLORS
+
+    ax = ax or plt.subplots(figsize=(7, 3.6))[1]
+    (y_t,), (x_next,) = noisy_step(f, [x_t], step_size, [omega])
+    xs = np.linspace(-0.4, 2.1, 1200)[:, None]
+    ax.plot(xs[:, 0], f.value(xs), color=COLORS["f"])
+    for x, name, color in [(x_t, "$x_t$", "k"), (y_t, "$y_t$", "tab:blue"), (x_next, "$x_{t+1}$", COLORS["iterate"])]:
+        ax.plot(x, float(f.value([x])), "o", color=color)
+        ax.annotate(name, (x, float(f.value([x]))), textcoords="offset points", xytext=(4, 8), color=color)
+    for start, end, text, level in [(x_t, y_t, r"$-\eta\nabla f(x_t)$", -0.25), (y_t, x_next, r"$-\eta\omega_t$", -0.55)]:
+        ax.annotate("", (end, level), (start, level), arrowprops=dict(arrowstyle="->"))
+        ax.text(max(start, end) + 0.03, level - 0.05, text, fontsize=9)
+    ax.axvline(0, color=COLORS["target"], lw=0.8, ls=":")
+    ax.text(0.02, float(f.value([0.0])) + 0.6, "$x^*$")
+    ax.text(f.well[0], float(f.value(list(f.well))) - 0.12, "$x_o$", ha="center")
+    ax.set(xlabel="x", ylabel="f(x)", ylim=(-0.7, 2.2))
+    return ax
+
+
+def plot_figure2(f: SharpWellFunction, x_t, step_size: float, omega):
+    """The 3-D surface of a 2-D sharp well with the same three points (Chapter 1, Figure 2)."""
+    import matplotlib.pyplot as plt
+    from .plotting import COLORS
+
+    y_t, x_next = noisy_step(f, x_t, step_size, omega)
+    u, v = np.meshgrid(np.linspace(0.7, 1.5, 160), np.linspace(0.5, 1.2, 160))
+    z = f.value(np.stack([u, v], axis=-1))
+    fig = plt.figure(figsize=(7, 5))
+    ax = fig.add_subplot(projection="3d")
+    ax.plot_surface(u, v, z, cmap="viridis", alpha=0.55, linewidth=0, rstride=1, cstride=1)
+    path = np.array([x_t, y_t, x_next])
+    heights = f.value(path) + 0.08
+    ax.plot(path[:, 0], path[:, 1], heights, color="k", lw=1.5)
+    for point, h, name, color in zip(path, heights, ["$x_t$", "$y_t$", "$x_{t+1}$"], ["k", "tab:blue", COLORS["iterate"]]):
+        ax.scatter(*point, h, color=color, s=30)
+        ax.text(*point, h + 0.15, name, color=color)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", zlabel="f")
+    ax.view_init(elev=40, azim=-55)
+    return fig

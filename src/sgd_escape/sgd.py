@@ -1,0 +1,68 @@
+"""Vectorised (S)GD with uniform gradient noise, all trials at once (introduced in Chapter 1).
+
+One step is ``x <- x - eta * (grad(x) + omega)`` with ``omega ~ Uniform[-r, r]``
+independently per trial and coordinate. Trials are the leading axis of an array; each trial
+may have its own step size ``eta`` and noise radius ``r``, so that every panel of a figure
+runs in one pass.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .checks import require_int_at_least, require_same_shape
+
+
+def _per_trial(name: str, value, shape: tuple, minimum_exclusive: bool) -> np.ndarray:
+    """Broadcast a scalar or per-trial array to ``shape``; reject invalid entries by name."""
+    array = np.asarray(value, dtype=float)
+    if array.ndim > 0:
+        require_same_shape(name, array, "x0", np.empty(shape))
+    array = np.broadcast_to(array, shape)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if minimum_exclusive and np.any(array <= 0):
+        raise ValueError(f"{name} must be > 0 (allowed range: (0, inf)), got {value!r}")
+    if not minimum_exclusive and np.any(array < 0):
+        raise ValueError(f"{name} must be >= 0 (allowed range: [0, inf)), got {value!r}")
+    return array
+
+
+def run_sgd(grad: Callable, x0, step_size, noise, steps: int, rng=None, record_every: int | None = None):
+    """Run SGD from every entry of ``x0`` for ``steps`` steps (Chapter 1).
+
+    Parameters
+    ----------
+    grad : vectorised gradient, ``grad(x)`` has the shape of ``x``.
+    x0 : initial points, one per trial (1-D array for 1-D problems).
+    step_size : ``eta`` > 0, a scalar or one per trial.
+    noise : radius ``r`` >= 0 of the uniform noise, a scalar or one per trial (0 is plain GD).
+    steps : number of steps >= 1.
+    rng : ``numpy.random.Generator`` or seed.
+    record_every : if given, also return the iterates every that many steps, stacked
+        along a new leading axis (the initial point included).
+
+    Returns the last iterates (shape of ``x0``), and the recorded path if asked for.
+    """
+    x = np.array(x0, dtype=float)
+    if x.size == 0:
+        raise ValueError("x0 must contain at least one trial, got an empty array")
+    eta = _per_trial("step_size", step_size, x.shape, minimum_exclusive=True)
+    radius = _per_trial("noise", noise, x.shape, minimum_exclusive=False)
+    steps = require_int_at_least("steps", steps, 1)
+    if record_every is not None:
+        record_every = require_int_at_least("record_every", record_every, 1)
+    rng = np.random.default_rng(rng)
+    path = [x.copy()] if record_every else None
+    for step in range(1, steps + 1):
+        omega = radius * rng.uniform(-1.0, 1.0, size=x.shape)
+        x -= eta * (grad(x) + omega)
+        if record_every and step % record_every == 0:
+            path.append(x.copy())
+    return (x, np.stack(path)) if record_every else x
+
+
+def analysis_point(grad: Callable, x, step_size: float):
+    """The paper's analysis variable ``y = x - eta*grad(x)``: the full-gradient step from ``x`` (Chapter 1)."""
+    return np.asarray(x, dtype=float) - step_size * grad(np.asarray(x, dtype=float))

@@ -1,0 +1,124 @@
+"""Vectorised SGD, Figure 3's criteria, Figures 1-2 and the explorer (Chapter 1)."""
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+import pytest
+
+from sgd_escape.figure3 import criteria_hold, figure3_criteria, panel_plan, simulate_figure3
+from sgd_escape.illustration import SharpWellFunction, escape_probability, noisy_step, points_into_well
+from sgd_escape.landscapes import FIGURE3, figure3_function
+from sgd_escape.sgd import analysis_point, run_sgd
+from sgd_escape.widgets import draw_sgd_panel, figure3_explorer
+
+F = figure3_function()
+
+
+def quadratic_grad(x):
+    return x
+
+
+def test_gd_on_quadratic_matches_closed_form():
+    x0 = np.array([1.0, -2.0, 3.0])
+    last = run_sgd(quadratic_grad, x0, step_size=0.1, noise=0.0, steps=10)
+    assert np.allclose(last, x0 * 0.9 ** 10)
+
+
+def test_noise_is_uniform_with_the_given_radius():
+    # one step from 0 on a flat function: x1 = -eta * omega, omega ~ U[-r, r]
+    last = run_sgd(lambda x: 0 * x, np.zeros(200_000), step_size=0.5, noise=2.0, steps=1, rng=0)
+    assert np.max(np.abs(last)) <= 1.0 and np.max(np.abs(last)) > 0.999
+    assert abs(np.var(last) - 1.0 / 3.0) < 0.01  # Var of U[-1, 1]
+
+
+def test_per_trial_parameters_and_recording():
+    last, path = run_sgd(quadratic_grad, np.ones(4), step_size=[0.1, 0.2, 0.3, 0.4], noise=0.0,
+                         steps=6, record_every=3)
+    assert path.shape == (3, 4)
+    assert np.allclose(last, (1 - np.array([0.1, 0.2, 0.3, 0.4])) ** 6)
+
+
+def test_seed_reproducibility():
+    a = run_sgd(F.grad, np.linspace(-3, 3, 10), 1.0, 0.3, 50, rng=7)
+    b = run_sgd(F.grad, np.linspace(-3, 3, 10), 1.0, 0.3, 50, rng=7)
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"step_size": 0.0}, "step_size must be > 0"),
+    ({"step_size": -1.0}, "step_size must be > 0"),
+    ({"noise": -0.1}, "noise must be >= 0"),
+    ({"steps": 0}, "steps must be an integer >= 1"),
+    ({"x0": np.array([])}, "x0 must contain at least one trial"),
+    ({"noise": np.array([0.1, 0.2])}, "noise and x0 must have the same shape"),
+    ({"record_every": 0}, "record_every must be an integer >= 1"),
+])
+def test_run_sgd_rejects_invalid_arguments(kwargs, message):
+    arguments = {"grad": quadratic_grad, "x0": np.ones(3), "step_size": 0.1, "noise": 0.0, "steps": 5}
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        run_sgd(**arguments)
+
+
+def test_analysis_point_is_gradient_step():
+    assert np.allclose(analysis_point(quadratic_grad, np.array([2.0]), 0.25), [1.5])
+
+
+def test_figure3_panels_have_trials_and_start_in_their_regions():
+    results = simulate_figure3(F, FIGURE3, seed=0)
+    assert set(results) == set(panel_plan(FIGURE3))
+    assert all(values.shape == (FIGURE3.trials,) for values in results.values())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_figure3_criteria_hold_for_each_seed(seed):
+    measured = figure3_criteria(F, simulate_figure3(F, FIGURE3, seed))
+    assert criteria_hold(measured) == {name: True for name in criteria_hold(measured)}
+
+
+def test_criteria_detect_a_failure():
+    """With no noise in the 'medium' panel, criterion 3 must fail: the check can fail."""
+    from dataclasses import replace
+    setup = replace(FIGURE3, noise_levels={"small": 0.15, "medium": 0.0, "large": 1.0})
+    measured = figure3_criteria(F, simulate_figure3(F, setup, 0), setup)
+    assert not criteria_hold(measured)["3 medium concentrates"]
+
+
+WELL = SharpWellFunction()
+
+
+def test_sharp_well_gradient_matches_finite_differences():
+    x = np.linspace(0, 2, 101)[:, None]
+    numeric = (WELL.value(x + 1e-6) - WELL.value(x - 1e-6)) / 2e-6
+    assert np.allclose(numeric, WELL.grad(x)[:, 0], atol=1e-6)
+
+
+def test_one_noisy_step_leaves_the_well():
+    x_t = np.array([1.35])
+    assert points_into_well(WELL, x_t)
+    _, x_next = noisy_step(WELL, x_t, 0.04, np.array([8.0]))
+    assert not points_into_well(WELL, x_next)
+
+
+def test_escape_probability_grows_with_noise():
+    probabilities = [escape_probability(WELL, [1.35], 0.04, r, samples=20_000, rng=0) for r in (0, 8, 12)]
+    assert probabilities[0] == 0.0 and 0 < probabilities[1] < probabilities[2] < 1
+
+
+def test_illustration_rejects_invalid_arguments():
+    with pytest.raises(ValueError, match="width must be > 0"):
+        SharpWellFunction(width=0)
+    with pytest.raises(ValueError, match="noise must be >= 0"):
+        escape_probability(WELL, [1.35], 0.04, -1)
+
+
+def test_explorer_builds_and_redraws():
+    explorer = figure3_explorer(F)
+    first_row = explorer.children[0].children
+    first_row[0].value = 0.5  # triggers a rerun; must not raise
+    assert len(explorer.children) == 3
+
+
+def test_static_panel_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="trials must be an integer >= 1"):
+        draw_sgd_panel(F, trials=0)
