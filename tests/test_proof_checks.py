@@ -1,0 +1,119 @@
+"""Step 1's chain, Step 3's martingale bound and the estimators, on simulated data (Chapters 2-3)."""
+import numpy as np
+import pytest
+
+from sgd_escape.assumption import estimate_one_point_constant
+from sgd_escape.bounded_noise import BoundedNoise
+from sgd_escape.large_step import Flower, gd_path
+from sgd_escape.proof_checks import STEP1_CHAIN, chain_slack, step1_chain, supermartingale
+from sgd_escape.spiky_quadratic import SpikyQuadratic
+from sgd_escape.theory import Theorem1Setting
+from sgd_escape.ysequence import simulate_y, starting_points
+
+
+@pytest.fixture(scope="module", params=[("ball", 1), ("sphere", 20)], ids=["d1-ball", "d20-sphere"])
+def trajectory_points(request):
+    kind, d = request.param
+    f = SpikyQuadratic(a=1.0, beta=3.0, k=10.0)
+    eta, noise = 0.02, BoundedNoise(kind, 22.0 if d == 1 else 40.0, d)
+    setting = Theorem1Setting(eta, f.one_point_constant(noise, eta), f.L, noise.r)
+    rng = np.random.default_rng(7)
+    run = simulate_y(f.grad, starting_points(64, d, 400.0, rng), eta, noise, 200, rng, snapshot_times=[0, 20, 200])
+    points = np.concatenate(list(run.snapshots.values()))
+    return f, noise, setting, points, rng
+
+
+def test_step1_inequalities_hold_on_simulated_points(trajectory_points):
+    f, noise, setting, points, rng = trajectory_points
+    chain = step1_chain(f.grad, points, setting, noise, rng, draws=1000)
+    assert set(STEP1_CHAIN) <= set(chain)
+    for link, slack in chain_slack(chain).items():
+        assert slack >= -1e-9 * np.max(chain["final"]), link
+    assert np.all(chain["next"] <= chain["final"])
+
+
+def test_step3_deviation_stays_below_its_bound(trajectory_points):
+    f, noise, setting, points, rng = trajectory_points
+    chain = step1_chain(f.grad, points, setting, noise, rng, draws=1000)
+    assert np.all(chain["deviation"] <= chain["deviation_bound"])
+
+
+def test_supermartingale_mean_does_not_increase(trajectory_points):
+    f, noise, setting, _, _ = trajectory_points
+    rng = np.random.default_rng(3)
+    run = simulate_y(f.grad, starting_points(400, noise.d, 400.0, rng), setting.eta, noise, 150, rng)
+    mean = supermartingale(run.sq_dist, setting).mean(axis=1)
+    assert mean.shape == (151,)
+    assert np.all(np.diff(mean) <= 0)
+
+
+def test_estimator_agrees_with_the_exact_constant():
+    f, eta, noise = SpikyQuadratic(1.0, 3.0, 10.0), 0.02, BoundedNoise("ball", 11.2, 1)
+    y = np.linspace(0.05, 3, 120)[:, None]
+    est = estimate_one_point_constant(f.grad, y, eta, noise, np.random.default_rng(0), draws=4000)
+    exact = f.convolved_grad(y, noise, eta)[:, 0] / y[:, 0]
+    assert np.max(np.abs(est.c_hat - exact) / est.stderr) < 5
+    assert est.c >= f.one_point_constant(noise, eta) - 5 * est.c_stderr
+
+
+def test_estimator_rejects_bad_input():
+    f, noise, rng = SpikyQuadratic(1.0, 3.0, 10.0), BoundedNoise("ball", 1.0, 1), np.random.default_rng(0)
+    with pytest.raises(ValueError, match="draws must be even"):
+        estimate_one_point_constant(f.grad, np.ones((3, 1)), 0.1, noise, rng, draws=7)
+    with pytest.raises(ValueError, match="points must differ from x_star"):
+        estimate_one_point_constant(f.grad, np.zeros((3, 1)), 0.1, noise, rng)
+    with pytest.raises(ValueError, match=r"points must have shape \(p, 1\)"):
+        estimate_one_point_constant(f.grad, np.ones((3, 2)), 0.1, noise, rng)
+
+
+def test_noise_is_bounded_and_antithetic():
+    rng = np.random.default_rng(0)
+    for kind in ("sphere", "ball"):
+        omega = BoundedNoise(kind, 2.0, 5).sample((1000, 3), rng, antithetic=True)
+        assert omega.shape == (1000, 3, 5)
+        assert np.all(np.linalg.norm(omega, axis=-1) <= 2.0 + 1e-12)
+        assert np.allclose(omega.mean(axis=0), 0.0)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        BoundedNoise("gaussian", 1.0, 1)
+    with pytest.raises(ValueError, match="antithetic sampling needs an even"):
+        BoundedNoise("ball", 1.0, 1).sample((3,), rng, antithetic=True)
+
+
+def test_characteristic_function_matches_sampling():
+    rng = np.random.default_rng(1)
+    for kind, d in (("sphere", 1), ("ball", 1), ("sphere", 50)):
+        noise = BoundedNoise(kind, 1.0, d)
+        omega = noise.sample((200_000,), rng)[:, 0]
+        assert np.mean(np.cos(3.0 * omega)) == pytest.approx(noise.coordinate_characteristic(3.0), abs=0.01)
+
+
+def test_spiky_quadratic_gradient_and_minima():
+    f = SpikyQuadratic(1.0, 8.0, 20.0)
+    x, h = np.array([[0.13, -0.4]]), 1e-6
+    numeric = [(f.value(x + h * e) - f.value(x - h * e)) / (2 * h) for e in np.eye(2)]
+    assert np.allclose(np.ravel(numeric), f.grad(x)[0], atol=1e-6)
+    assert f.local_minima_per_coordinate() == 3
+    with pytest.raises(ValueError, match="c must be <= L"):
+        SpikyQuadratic.with_constants(2.0, 1.0, 10.0, BoundedNoise("ball", 1.0, 1), 0.1)
+
+
+def test_with_constants_reproduces_c_and_L():
+    noise, eta = BoundedNoise("ball", 20.0, 1), 0.02
+    f = SpikyQuadratic.with_constants(0.5, 3.0, 10.0, noise, eta)
+    assert f.L == pytest.approx(3.0)
+    assert f.one_point_constant(noise, eta) == pytest.approx(0.5)
+
+
+def test_simulate_y_validates_shapes():
+    f, noise = SpikyQuadratic(1.0, 1.0, 1.0), BoundedNoise("ball", 1.0, 3)
+    with pytest.raises(ValueError, match=r"y0 must have shape \(trials, 3\)"):
+        simulate_y(f.grad, np.zeros((4, 2)), 0.1, noise, 5, np.random.default_rng(0))
+
+
+def test_large_step_moves_gd_away_and_small_step_does_not():
+    f = Flower(0.3)
+    assert f.smallest_hessian_eigenvalue() < 0  # not convex
+    x0 = np.array([1.0, 0.5])
+    far = np.linalg.norm(gd_path(f.grad, x0, 3.0, 5), axis=-1)
+    near = np.linalg.norm(gd_path(f.grad, x0, 0.5, 5), axis=-1)
+    assert np.all(np.diff(far) > 0) and np.all(np.diff(near) < 0)

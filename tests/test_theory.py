@@ -1,0 +1,121 @@
+"""Theorem 1, Corollary 2 and Lemma 5 constants (Chapters 2-3): hand-computed values and bad input."""
+import math
+
+import numpy as np
+import pytest
+
+from sgd_escape.proof_checks import lemma5_grid
+from sgd_escape.theory import (Corollary2Setting, Theorem1Setting, conditions_hold,
+                               exact_large_step_threshold, large_step_threshold, lemma5_ratio)
+
+# eta = 0.01, c = 1, L = 2, r = 3: lambda = 0.02 - 0.0004 = 0.0196, b = 0.0009 * 1.02^2.
+SETTING = Theorem1Setting(eta=0.01, c=1.0, L=2.0, r=3.0)
+
+
+def test_lambda_and_b_match_hand_computation():
+    assert SETTING.lam == pytest.approx(0.0196)
+    assert SETTING.b == pytest.approx(0.0009 * 1.0404)
+    assert SETTING.floor == pytest.approx(0.0009 * 1.0404 / 0.0196)
+    assert SETTING.markov_radius_sq == pytest.approx(20 * 0.0009 * 1.0404 / 0.0196)
+
+
+def test_t1_lower_bound_brings_the_envelope_to_2b_over_lambda():
+    d0 = 100.0
+    t1 = SETTING.t1_lower_bound(d0)
+    assert t1 == pytest.approx(math.log(0.0196 * 100 / (0.0009 * 1.0404)) / 0.0196)
+    assert SETTING.envelope(d0, math.ceil(t1)) <= 2 * SETTING.floor
+    assert SETTING.t1_lower_bound(SETTING.floor / 2) == 0.0
+
+
+def test_tail_constants_match_hand_computation():
+    tail = SETTING.tail(T2=1000)
+    zeta = 9 * 1000 / 4
+    mu = 42 * math.sqrt(math.log(zeta))
+    delta = mu * math.sqrt(SETTING.floor)
+    assert (tail.zeta, tail.mu, tail.delta) == pytest.approx((zeta, mu, delta))
+    assert tail.M == pytest.approx(3.5 * 0.0001 * 9 + 7 * 0.01 * 3 * delta)
+    assert tail.radius_sq == pytest.approx(mu**2 * SETTING.floor)
+    assert tail.lemma5_ratio <= 1
+
+
+def test_mu_floor_of_8_never_binds_for_integer_windows():
+    assert SETTING.tail(T2=1).mu == pytest.approx(42 * math.sqrt(math.log(9 / 4)))
+    assert SETTING.tail(T2=1).mu > 8
+
+
+@pytest.mark.parametrize("kwargs, condition", [
+    (dict(eta=0.3, c=0.1, L=2.0, r=1.0), r"eta < 1/\(2L\)"),
+    (dict(eta=0.1, c=0.1, L=2.0, r=1.0), r"eta < c/L\^2"),
+    (dict(eta=0.2, c=3.0, L=0.5, r=1.0), r"eta < 1/\(2c\)"),
+    (dict(eta=0.01, c=0.0, L=1.0, r=1.0), r"c must be > 0"),
+    (dict(eta=0.01, c=-1.0, L=1.0, r=1.0), r"c must be > 0"),
+    (dict(eta=0.01, c=1.0, L=2.0, r=0.0), r"r must be > 0"),
+    (dict(eta=0.0, c=1.0, L=2.0, r=1.0), r"eta must be > 0"),
+    (dict(eta=0.01, c=1.0, L=float("nan"), r=1.0), r"L must be a finite"),
+])
+def test_each_violated_condition_is_named(kwargs, condition):
+    with pytest.raises(ValueError, match=condition):
+        Theorem1Setting(**kwargs)
+
+
+def test_condition_message_gives_the_numbers():
+    with pytest.raises(ValueError, match=r"eta = 0.1 >= c/L\^2 = 0.025 \(c = 0.1, L = 2\)"):
+        Theorem1Setting(eta=0.1, c=0.1, L=2.0, r=1.0)
+
+
+def test_window_and_initial_distance_are_validated():
+    with pytest.raises(ValueError, match="T2 must be an integer >= 1"):
+        SETTING.tail(T2=0)
+    with pytest.raises(ValueError, match="initial_sq_distance must be > 0"):
+        SETTING.t1_lower_bound(0.0)
+
+
+def test_conditions_hold_agrees_with_the_constructor():
+    eta, c, L = np.array([0.01, 0.1, 0.3]), np.array([1.0, 0.1, 0.1]), np.array([2.0, 2.0, 2.0])
+    assert conditions_hold(eta, c, L).tolist() == [True, False, False]
+
+
+CORO = dict(first=Theorem1Setting(eta=0.02, c=0.5, L=3.0, r=2.0))
+
+
+def test_corollary2_stage_lengths_and_radius():
+    second = Theorem1Setting(eta=0.01, c=0.8, L=3.0, r=2.0)
+    coro = Corollary2Setting(second=second, **CORO)
+    t1, t2 = coro.stage_lengths(50.0)
+    assert t1 == pytest.approx(CORO["first"].t1_lower_bound(50.0))
+    assert t2 == pytest.approx(math.log(second.lam * CORO["first"].markov_radius_sq / second.b) / second.lam)
+    assert coro.final_radius_sq < CORO["first"].markov_radius_sq
+
+
+@pytest.mark.parametrize("second, condition", [
+    (Theorem1Setting(eta=0.02, c=0.8, L=3.0, r=2.0), r"eta' < eta"),
+    (Theorem1Setting(eta=0.01, c=0.5, L=3.0, r=2.0), r"c' > c"),
+    (Theorem1Setting(eta=0.01, c=0.8, L=3.0, r=1.0), r"keeps L and r"),
+    (Theorem1Setting(eta=0.01, c=0.8, L=2.9, r=2.0), r"keeps L and r"),
+])
+def test_corollary2_rejects_each_violated_condition(second, condition):
+    with pytest.raises(ValueError, match=condition):
+        Corollary2Setting(second=second, **CORO)
+
+
+def test_lemma5_holds_over_a_grid_of_valid_parameters():
+    grid = lemma5_grid(np.linspace(0.05, 0.99, 6), np.geomspace(1e-3, 1, 5), np.geomspace(0.5, 100, 5),
+                       np.geomspace(1e-2, 100, 4), np.array([1, 10, 1000, 10**6]))
+    ratios = grid["ratio"][grid["valid"]]
+    assert ratios.size > 1000
+    assert np.all(ratios <= 1)
+    assert 0.3 < grid["tightest"]["ratio"] < 0.4  # each of the three summands is at most 1/3
+
+
+def test_vectorised_lemma5_ratio_matches_the_tail_constants():
+    expected = SETTING.tail(T2=50).lemma5_ratio
+    assert lemma5_ratio(SETTING.eta, SETTING.c, SETTING.L, SETTING.r, 50) == pytest.approx(expected)
+
+
+def test_theorem3_threshold_is_never_below_the_exact_one():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((100, 3))
+    grad = x * np.array([1.0, 2.0, 4.0])  # f = (x1^2 + 2 x2^2 + 4 x3^2) / 2, so c' = 4
+    assert np.all(large_step_threshold(grad, x, 0.0, 4.0) >= exact_large_step_threshold(grad, x, 0.0) - 1e-12)
+    with pytest.raises(ValueError, match="c_upper must be > 0"):
+        large_step_threshold(grad, x, 0.0, 0.0)
