@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: book test clean
+.PHONY: book test clean chromium vendor-mathjax
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,35 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 book: $(BIN)/.installed
 	SGD_ESCAPE_STATIC=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
-# Unit tests, every chapter executed in a fresh kernel, the book build, the site checks.
-test: $(BIN)/.installed
+# Unit tests, every chapter executed in a fresh kernel, the book build, the site checks
+# (headless Chromium), the Colab path (a fresh clone pip-installed into a fresh venv).
+test: $(BIN)/.installed chromium
 	$(BIN)/python -m pytest
+
+# The browser test drives Debian's Chromium: installed here when it is missing and we are
+# root (CI); otherwise install it yourself (the test is skipped without it, but fails in CI).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	    || [ -n "$$SGD_ESCAPE_CHROMIUM" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's chromium for the browser test (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	    || echo "WARNING: apt-get could not install chromium; the browser test cannot run"; \
+	else \
+	  echo "NOTE: no chromium on PATH and not root: 'sudo apt-get install chromium' to run the browser test"; \
+	fi
+
+# Refresh the bundled MathJax (the site must not load it from a CDN): npm registry package.
+MATHJAX_VERSION := 3.2.2
+vendor-mathjax:
+	rm -rf _vendor/mathjax /tmp/sgd-escape-mathjax && mkdir -p /tmp/sgd-escape-mathjax
+	cd /tmp/sgd-escape-mathjax && npm pack --silent mathjax@$(MATHJAX_VERSION) && tar xzf mathjax-$(MATHJAX_VERSION).tgz
+	mkdir -p _vendor/mathjax/es5/input/tex _vendor/mathjax/es5/output/chtml/fonts
+	cd /tmp/sgd-escape-mathjax/package && cp LICENSE $(CURDIR)/_vendor/mathjax/ \
+	  && cp es5/tex-mml-chtml.js $(CURDIR)/_vendor/mathjax/es5/ \
+	  && cp -r es5/input/tex/extensions $(CURDIR)/_vendor/mathjax/es5/input/tex/ \
+	  && cp -r es5/output/chtml/fonts/woff-v2 $(CURDIR)/_vendor/mathjax/es5/output/chtml/fonts/ \
+	  && cp -r es5/ui $(CURDIR)/_vendor/mathjax/es5/
 
 clean:
 	rm -rf _build

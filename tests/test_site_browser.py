@@ -1,0 +1,249 @@
+"""The website in a real browser: every page of the table of contents in headless Chromium.
+
+The built site (``built_book``, built once per session) is served on 127.0.0.1; requests to
+any other host are blocked and reported, so the test also proves the site works offline.
+Per page: no console errors, no failed requests, every image loads, all math is typeset by
+the site's own MathJax, theorem blocks show their numbers, and a chapter's Colab button
+points at its notebook in the repository. A full-page screenshot of each page is written to
+``test-artifacts/site/`` for a person to look at.
+
+Chromium is Debian's ``chromium`` package (``make test`` installs it when it is missing and
+it runs as root); Playwright drives it through ``executable_path``. Without Chromium the
+test fails in CI (``CI`` set) and is skipped elsewhere, saying how to install it.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import threading
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from conftest import ROOT, toc_files
+from site_tools import PROOF_TYPES, colab_url, html_page, labels_of, source_path
+
+pytestmark = pytest.mark.slow
+
+DOCS = toc_files()
+ARTIFACTS = ROOT / "test-artifacts" / "site"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-default-apps", "--disable-extensions",
+]
+
+
+def _unavailable(reason: str):
+    message = (f"{reason}. The browser test needs Debian's Chromium and Playwright: "
+               "`apt-get install -y chromium` (make test does this when run as root) and "
+               "`pip install playwright` (in the test extras); or set SGD_ESCAPE_CHROMIUM.")
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("SGD_ESCAPE_CHROMIUM"), "chromium", "chromium-browser"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    return None
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output readable
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url(built_book: Path):
+    handler = functools.partial(_QuietHandler, directory=str(built_book))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_path()
+    if executable is None:
+        _unavailable("no `chromium` executable on PATH")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the Python package `playwright` is not installed")
+    # Playwright gives each launch a fresh temporary profile (--user-data-dir).
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class PageReport:
+    url: str
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+    screenshot: Path | None = None
+
+
+# Evaluated in the page once it has loaded and MathJax has finished typesetting.
+_FACTS_JS = """
+async () => {
+  const mathjax = !!(window.MathJax && MathJax.startup && MathJax.startup.promise);
+  if (mathjax) { await MathJax.startup.promise; }
+  await document.fonts.ready;
+  const root = document.querySelector('article.bd-article') || document.body;
+  const math = [...root.querySelectorAll('.math')];
+  const images = [...document.images].map(img => ({
+    src: img.currentSrc || img.src, alt: img.getAttribute('alt'),
+    ok: img.complete && img.naturalWidth > 0, inArticle: root.contains(img)}));
+  const proofs = [...root.querySelectorAll('div.proof')].map(div => ({
+    id: div.id, classes: [...div.classList],
+    title: (div.querySelector('.admonition-title .caption-number') || {}).textContent || null,
+    visible: div.getBoundingClientRect().height > 0}));
+  const mathjaxScripts = [...document.scripts].map(s => s.src).filter(s => /mathjax/i.test(s));
+  return {
+    mathjax, mathjaxVersion: mathjax ? MathJax.version : null, mathjaxScripts,
+    mathCount: math.length,
+    mathTypeset: math.filter(el => el.querySelector('mjx-container')).length,
+    mathErrors: root.querySelectorAll('mjx-merror').length,
+    rawTex: math.filter(el => !el.querySelector('mjx-container')).slice(0, 5).map(el => el.textContent),
+    images, proofs,
+    colab: [...document.querySelectorAll('a[href*="colab.research.google.com"]')].map(a => a.href),
+    h1: (root.querySelector('h1') || {}).textContent || null,
+    articleHeight: root.getBoundingClientRect().height,
+  };
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def visited(browser, site_url) -> dict[str, PageReport]:
+    """Open every page once; the tests below read the reports."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    host = urlsplit(site_url).netloc
+    reports: dict[str, PageReport] = {}
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    for doc in DOCS:
+        report = PageReport(url=site_url + html_page(doc))
+        page = context.new_page()
+
+        def route(route, report=report):
+            if urlsplit(route.request.url).netloc == host or route.request.url.startswith("data:"):
+                route.continue_()
+            else:
+                report.external_requests.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", route)
+        page.on("console", lambda msg, r=report: msg.type == "error" and r.console_errors.append(
+            f"{msg.text} ({msg.location.get('url', '')}:{msg.location.get('lineNumber', '')})"))
+        page.on("pageerror", lambda err, r=report: r.page_errors.append(str(err)))
+        page.on("requestfailed", lambda req, r=report: r.failed_requests.append(
+            f"{req.url} ({req.failure})"))
+        page.on("response", lambda resp, r=report: resp.status >= 400 and r.failed_requests.append(
+            f"{resp.url} (HTTP {resp.status})"))
+        page.goto(report.url, wait_until="load", timeout=60_000)
+        report.facts = page.evaluate(_FACTS_JS)
+        # The whole page in one picture: a viewport as tall as the page (a full-page capture
+        # of a short viewport cuts the theme's sticky sidebars).
+        height = page.evaluate("() => document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": 1280, "height": min(max(height, 900), 16_000)})
+        page.wait_for_timeout(300)
+        report.screenshot = ARTIFACTS / (doc.replace("/", "__") + ".png")
+        page.screenshot(path=str(report.screenshot), timeout=60_000)
+        page.close()
+        reports[doc] = report
+    context.close()
+    return reports
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_page_loads_without_errors(visited, doc):
+    report = visited[doc]
+    assert not report.page_errors, f"{doc}: JavaScript errors: {report.page_errors}"
+    assert not report.console_errors, f"{doc}: console errors: {report.console_errors}"
+    assert not report.failed_requests, f"{doc}: failed requests: {report.failed_requests}"
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_page_needs_no_other_host(visited, doc):
+    """Nothing is requested from another host while a page loads: the site works offline."""
+    assert not visited[doc].external_requests, (
+        f"{doc}: requested {visited[doc].external_requests}")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_page_shows_its_content(visited, doc):
+    facts = visited[doc].facts
+    assert facts["h1"] and facts["articleHeight"] > 200, f"{doc}: empty page? {facts['h1']!r}"
+    assert visited[doc].screenshot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_image_loads(visited, doc):
+    images = visited[doc].facts["images"]
+    broken = [img["src"] for img in images if not img["ok"]]
+    assert not broken, f"{doc}: images that did not load: {broken}"
+    for img in images:
+        if img["inArticle"]:
+            assert (img["alt"] or "").strip(), f"{doc}: {img['src']} has no alt text"
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_math_is_typeset_by_the_bundled_mathjax(visited, doc):
+    facts = visited[doc].facts
+    if facts["mathCount"] == 0:
+        pytest.skip(f"{doc} has no math")
+    assert facts["mathjax"], f"{doc}: MathJax did not start"
+    assert facts["mathjaxVersion"].startswith("3."), facts["mathjaxVersion"]
+    assert facts["mathjaxScripts"] and all(
+        urlsplit(s).netloc == urlsplit(visited[doc].url).netloc and "/_static/mathjax/" in s
+        for s in facts["mathjaxScripts"]), facts["mathjaxScripts"]
+    assert facts["mathTypeset"] == facts["mathCount"], (
+        f"{doc}: {facts['mathCount'] - facts['mathTypeset']} math elements not typeset, "
+        f"e.g. {facts['rawTex']}")
+    assert facts["mathErrors"] == 0, f"{doc}: MathJax reports {facts['mathErrors']} TeX errors"
+
+
+def test_some_page_has_math(visited):
+    """The book has formulas; if no page had any, the math test would check nothing."""
+    assert any(report.facts["mathTypeset"] > 0 for report in visited.values())
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_theorem_blocks_show_numbers(visited, doc):
+    labels = labels_of(doc).proofs
+    for proof in visited[doc].facts["proofs"]:
+        kinds = set(proof["classes"]) & PROOF_TYPES
+        if not kinds:
+            continue  # a proof block: not numbered
+        assert proof["visible"], f"{doc}: block #{proof['id']} is not shown"
+        if proof["id"] in labels and labels[proof["id"]][1]:
+            assert proof["title"] and re.search(r"\d", proof["title"]), (
+                f"{doc}: {kinds} block #{proof['id']} shows no number: {proof['title']!r}")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_colab_button_opens_this_notebook(visited, doc):
+    links = set(visited[doc].facts["colab"])
+    if source_path(doc).suffix != ".ipynb":
+        assert not links, f"{doc} is not a notebook but has a Colab button: {links}"
+        return
+    expected = colab_url(doc)
+    assert links == {expected}, f"{doc}: Colab button {links}, expected {expected}"
+    relative = expected.split("/blob/", 1)[1].split("/", 1)[1]
+    assert (ROOT / relative).is_file(), f"the Colab button opens {relative}, which is not in the repository"

@@ -1,0 +1,183 @@
+"""The built website, read as HTML: internal links, stable anchors, alt text, headings, widgets.
+
+These checks parse the site that the ``built_book`` fixture builds (once per session) and
+cover every page of ``_toc.yml``. The browser test (test_site_browser.py) renders the pages.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from conftest import ROOT, toc_files
+from site_tools import (PROOF_TYPES, article, cited_keys, html_page, labels_of, soup,
+                        source_path, toc_notebooks)
+
+pytestmark = pytest.mark.slow
+
+DOCS = toc_files()
+
+
+def _ids(page_soup) -> set[str]:
+    return {tag["id"] for tag in page_soup.find_all(id=True)} | {
+        tag["name"] for tag in page_soup.find_all("a", attrs={"name": True})}
+
+
+def test_every_internal_link_resolves(built_book: Path):
+    """Crawl every HTML file of the site: each relative link names an existing file and,
+    where it has a fragment, an element with that id. External URLs are not fetched (offline)."""
+    ids_cache: dict[Path, set[str]] = {}
+    broken = []
+    pages = [p for p in built_book.rglob("*.html") if "_static" not in p.parts]
+    assert len(pages) >= len(DOCS)
+    checked = 0
+    for page in pages:
+        page_soup = soup(built_book, str(page.relative_to(built_book)))
+        ids_cache.setdefault(page, _ids(page_soup))
+        for tag, attr in (("a", "href"), ("link", "href"), ("img", "src"), ("script", "src")):
+            for node in page_soup.find_all(tag, attrs={attr: True}):
+                url = urlsplit(node[attr])
+                if url.scheme or url.netloc or node[attr].startswith(("mailto:", "javascript:")):
+                    continue
+                target = page if not url.path else (page.parent / unquote(url.path))
+                target = Path(posixpath.normpath(str(target)))
+                if target.is_dir():
+                    target = target / "index.html"
+                checked += 1
+                if not target.exists():
+                    broken.append(f"{page.relative_to(built_book)}: {node[attr]} (no such file)")
+                    continue
+                if url.fragment and target.suffix == ".html":
+                    if target not in ids_cache:
+                        ids_cache[target] = _ids(soup(built_book, str(target.relative_to(built_book))))
+                    if unquote(url.fragment) not in ids_cache[target]:
+                        broken.append(f"{page.relative_to(built_book)}: {node[attr]} (no such anchor)")
+    assert checked > 0
+    assert not broken, "broken internal links:\n" + "\n".join(sorted(set(broken)))
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_labels_are_stable_anchors(built_book: Path, doc: str):
+    """Every label a page defines, `(label)=`, `:label:` of a theorem-like block, a figure's
+    name, an equation's label, is an HTML id of that page: citations use these anchors."""
+    ids = _ids(soup(built_book, html_page(doc)))
+    missing = [f"{label} (id {html_id})" for label, html_id in labels_of(doc).html_ids().items()
+               if html_id not in ids]
+    assert not missing, f"{doc}: labels with no anchor in the HTML: {missing}"
+
+
+def test_chapters_start_with_their_label():
+    """Each numbered chapter's first markdown cell opens with `(chN)=` (CONTRIBUTING), so that
+    `#chN` is a stable anchor for the chapter."""
+    for doc in toc_notebooks():
+        match = re.match(r"ch(\d+)_", Path(doc).name)
+        if match:
+            assert f"ch{int(match.group(1))}" in labels_of(doc).sections, (
+                f"{doc} does not define the label (ch{int(match.group(1))})=")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_theorem_blocks_carry_their_numbers(built_book: Path, doc: str):
+    """A labelled theorem-like block shows its number ("Theorem 3.1") unless its source asks
+    for no number; the number is what readers cite next to the anchor."""
+    page = soup(built_book, html_page(doc))
+    labels = labels_of(doc).proofs
+    for label, (kind, numbered) in labels.items():
+        block = page.find("div", id=label)
+        assert block is not None and "proof" in block.get("class", []), f"{doc}: no block #{label}"
+        title = block.select_one(".admonition-title .caption-number")
+        assert title is not None, f"{doc}: block #{label} has no title"
+        if numbered and kind in PROOF_TYPES:
+            assert re.fullmatch(rf"{kind.capitalize()} \d+(\.\d+)*", title.get_text().strip()), (
+                f"{doc}: block #{label} is titled {title.get_text()!r}, without its number")
+    # Every numbered-type block on the page is either labelled (so citable) or deliberately unnumbered.
+    for block in page.select("div.proof"):
+        kinds = set(block.get("class", [])) & PROOF_TYPES
+        if kinds and block.get("id") not in labels:
+            number = block.select_one(".admonition-title .caption-number")
+            assert number is None or not re.search(r"\d", number.get_text()), (
+                f"{doc}: a numbered {kinds.pop()} block has no :label:, so it has no stable anchor")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_figures_have_alt_text(built_book: Path, doc: str):
+    """Every image in a page's content has a real description, not empty and not a file name."""
+    images = article(soup(built_book, html_page(doc))).find_all("img")
+    for img in images:
+        alt = (img.get("alt") or "").strip()
+        assert alt and not re.search(r"\.(png|jpe?g|svg|gif)$", alt, re.I), (
+            f"{doc}: image {img.get('src')} has no alt text (set mystnb.image.alt on its cell)")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_headings_are_in_order(built_book: Path, doc: str):
+    """One <h1> per page, first; no level skipped going down (h2 then h4)."""
+    levels = [int(h.name[1]) for h in article(soup(built_book, html_page(doc))).find_all(
+        re.compile(r"^h[1-6]$"))]
+    assert levels and levels[0] == 1 and levels.count(1) == 1, f"{doc}: headings {levels}"
+    for before, after in zip(levels, levels[1:]):
+        assert after <= before + 1, f"{doc}: heading level jumps from h{before} to h{after}"
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_no_widget_boxes_on_the_static_site(built_book: Path, doc: str):
+    """The static site shows figures for explorers: no widget views (which need a kernel), no
+    widget reprs such as 'VBox(children=...)', and no widget loader scripts."""
+    page = soup(built_book, html_page(doc))
+    assert not page.find("script", type="application/vnd.jupyter.widget-view+json"), doc
+    assert not page.find("script", type="application/vnd.jupyter.widget-state+json"), doc
+    for script in page.find_all("script", src=True):
+        assert not re.search(r"require(\.min)?\.js|html-manager|embed-amd", script["src"]), (
+            f"{doc}: loads {script['src']}")
+    text = article(page).get_text()
+    assert not re.search(r"\b(VBox|HBox|Box|interactive|IntSlider|FloatSlider)\(", text), (
+        f"{doc}: a widget's text repr is shown instead of a figure")
+
+
+def test_site_loads_nothing_from_other_hosts(built_book: Path):
+    """Scripts, styles and images come from the site itself, so it works offline."""
+    remote = []
+    for page in built_book.rglob("*.html"):
+        page_soup = soup(built_book, str(page.relative_to(built_book)))
+        for tag, attr in (("script", "src"), ("link", "href"), ("img", "src")):
+            for node in page_soup.find_all(tag, attrs={attr: True}):
+                if tag == "link" and not set(node.get("rel", [])) & {"stylesheet", "preload", "icon"}:
+                    continue
+                if urlsplit(node[attr]).netloc:
+                    remote.append(f"{page.relative_to(built_book)}: <{tag}> {node[attr]}")
+    assert not remote, "the site loads from other hosts:\n" + "\n".join(remote)
+
+
+def test_mathjax_is_bundled(built_book: Path):
+    script = built_book / "_static" / "mathjax" / "es5" / "tex-mml-chtml.js"
+    assert script.stat().st_size > 500_000
+    fonts = list((script.parent / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    assert len(fonts) > 20
+
+
+def _bib_titles() -> dict[str, str]:
+    """key -> title of each references.bib entry, braces removed, lower case."""
+    titles = {}
+    for entry in re.split(r"\n(?=@)", "\n" + (ROOT / "references.bib").read_text()):
+        key = re.match(r"\s*@\w+\{\s*([^,\s]+)\s*,", entry)
+        title = re.search(r"\btitle\s*=\s*[{\"](.+?)[}\"]\s*,?\s*\n", entry, re.S)
+        if key and title:
+            titles[key.group(1)] = " ".join(title.group(1).replace("{", "").replace("}", "").split()).lower()
+    return titles
+
+
+def test_references_page_lists_every_cited_work(built_book: Path):
+    """The references page (built from references.bib) shows every work cited anywhere."""
+    cited = set().union(*(cited_keys(doc) for doc in DOCS))
+    assert "kleinberg2018alternative" in cited
+    ref_docs = [doc for doc in DOCS if "{bibliography}" in source_path(doc).read_text()]
+    assert ref_docs, "no page of _toc.yml has a {bibliography} directive"
+    entries = " ".join(" ".join(node.get_text().split()).lower() for doc in ref_docs
+                       for node in soup(built_book, html_page(doc)).select(".citation"))
+    titles = _bib_titles()
+    for key in sorted(cited):
+        assert key in titles, f"{key} is cited but has no entry (with a title) in references.bib"
+        assert titles[key] in entries, f"{key} ({titles[key]!r}) is missing from the references page"
