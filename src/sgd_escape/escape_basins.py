@@ -1,0 +1,162 @@
+"""Sharp versus flat minima: where SGD ends, and what the convolved function keeps (Chapter 7).
+
+:class:`SharpFlatLandscape` is a one-dimensional function with two Gaussian wells of equal
+depth, a sharp (narrow) one and a flat (wide) one, inside a weak quadratic bowl. Convolved
+with Gaussian noise of standard deviation ``radius`` it stays in closed form: a Gaussian
+well of width ``w`` becomes one of width ``sqrt(w^2 + radius^2)`` and depth scaled by
+``w / sqrt(w^2 + radius^2)``. A narrow well therefore flattens out at a much smaller
+radius than a wide one, which is the mechanism behind the paper's Assumption 1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .checks import require_finite, require_int_at_least, require_nonnegative, require_positive
+
+GRID = np.linspace(-3.0, 3.0, 6001)
+
+
+@dataclass(frozen=True)
+class SharpFlatLandscape:
+    """``f(x) = -h exp(-(x-a)^2/(2 w_s^2)) - h exp(-(x-b)^2/(2 w_f^2)) + q x^2 / 2`` (Chapter 7)."""
+
+    depth: float = 1.0
+    sharp_center: float = -1.0
+    sharp_width: float = 0.1
+    flat_center: float = 1.0
+    flat_width: float = 0.5
+    bowl: float = 0.1
+
+    def __post_init__(self):
+        for name in ("depth", "sharp_width", "flat_width"):
+            require_positive(name, getattr(self, name))
+        require_finite("sharp_center", self.sharp_center)
+        require_finite("flat_center", self.flat_center)
+        require_nonnegative("bowl", self.bowl)
+        if not self.sharp_center < self.flat_center:
+            raise ValueError("sharp_center must be < flat_center")
+        if not self.sharp_width < self.flat_width:
+            raise ValueError("sharp_width must be < flat_width")
+
+    def _wells(self, radius: float):
+        radius = require_nonnegative("radius", radius)
+        for center, width in ((self.sharp_center, self.sharp_width), (self.flat_center, self.flat_width)):
+            spread = np.hypot(width, radius)
+            yield center, spread, self.depth * width / spread
+
+    def value(self, x, radius: float = 0.0) -> np.ndarray:
+        """``f`` convolved with ``N(0, radius^2)``, ``E f(x - radius * z)``; ``radius = 0`` gives ``f``."""
+        x = np.asarray(x, dtype=float)
+        total = self.bowl * (x ** 2 + radius ** 2) / 2
+        for center, spread, depth in self._wells(radius):
+            total = total - depth * np.exp(-((x - center) ** 2) / (2 * spread ** 2))
+        return total
+
+    def gradient(self, x, radius: float = 0.0) -> np.ndarray:
+        """Derivative of :meth:`value` with respect to ``x``."""
+        x = np.asarray(x, dtype=float)
+        total = self.bowl * x
+        for center, spread, depth in self._wells(radius):
+            total = total + depth * (x - center) / spread ** 2 * np.exp(-((x - center) ** 2) / (2 * spread ** 2))
+        return total
+
+    def barrier(self) -> float:
+        """The local maximum of ``f`` between the two wells: the border of their basins."""
+        inside = GRID[(GRID > self.sharp_center) & (GRID < self.flat_center)]
+        return float(inside[np.argmax(self.value(inside))])
+
+    def local_minima(self, radius: float = 0.0) -> np.ndarray:
+        """Positions of the local minima of the convolved function on ``[-3, 3]`` (grid 0.001)."""
+        slope = self.gradient(GRID, radius)
+        crossing = (slope[:-1] < 0) & (slope[1:] >= 0)
+        return GRID[:-1][crossing]
+
+
+def critical_radius(landscape: SharpFlatLandscape, upper: float = 3.0, tolerance: float = 1e-4) -> float:
+    """Smallest noise radius at which the convolved function has lost the sharp minimum (Chapter 7).
+
+    Found by bisection on the number of local minima (two below it, one above); raises
+    ``ValueError`` if the sharp minimum survives up to ``upper``.
+    """
+    upper = require_positive("upper", upper)
+    require_positive("tolerance", tolerance)
+    if len(landscape.local_minima(upper)) > 1:
+        raise ValueError(f"upper is too small: the sharp minimum survives at radius {upper}")
+    low, high = 0.0, upper
+    while high - low > tolerance:
+        middle = (low + high) / 2
+        low, high = (middle, high) if len(landscape.local_minima(middle)) > 1 else (low, middle)
+    return high
+
+
+def one_point_convexity_constant(landscape: SharpFlatLandscape, radius: float,
+                                 domain: tuple[float, float] = (-2.0, 2.0)) -> float:
+    """Largest ``c`` with ``g'(y) (y - x*) >= c (y - x*)^2`` on ``domain`` (Chapter 7).
+
+    ``g`` is ``f`` convolved with ``N(0, radius^2)`` and ``x*`` its global minimiser: this is
+    the paper's Assumption 1 in one dimension. A positive value means it holds with that
+    ``c``; zero or negative means it fails (for instance while ``g`` keeps a second minimum).
+    """
+    low, high = require_finite("domain[0]", domain[0]), require_finite("domain[1]", domain[1])
+    if not low < high:
+        raise ValueError(f"domain must satisfy domain[0] < domain[1], got {domain}")
+    grid = np.linspace(low, high, 4001)
+    target = grid[np.argmin(landscape.value(grid, radius))]
+    offset = grid - target
+    keep = np.abs(offset) > 1e-9
+    return float(np.min(landscape.gradient(grid[keep], radius) / offset[keep]))
+
+
+class BasinFractions(NamedTuple):
+    """For each noise level: fraction of trials ending in the sharp basin and in the flat one."""
+
+    radii: np.ndarray
+    sharp: np.ndarray
+    flat: np.ndarray
+
+
+def basin_fractions(landscape: SharpFlatLandscape, step_size: float, noise_stds, start: float,
+                    trials: int, steps: int, settle_steps: int, seed: int = 0) -> BasinFractions:
+    """Where SGD started at ``start`` ends, for each noise level (Chapter 7).
+
+    SGD ``x <- x - step_size (f'(x) + noise_std z)``, ``z ~ N(0, 1)``, runs ``steps`` steps,
+    then plain GD with the same step size ``settle_steps`` steps, so that each trial settles
+    in the basin where the noisy phase left it. All noise levels and trials advance together
+    as one ``(levels, trials)`` array. A trial ends in the sharp basin if it lies left of
+    :meth:`SharpFlatLandscape.barrier`. ``radii`` are the convolution radii ``step_size * noise_std``.
+    """
+    step_size = require_positive("step_size", step_size)
+    stds = np.asarray(noise_stds, dtype=float)
+    if stds.ndim != 1 or stds.size == 0 or not (np.isfinite(stds).all() and (stds >= 0).all()):
+        raise ValueError("noise_stds must be a non-empty 1-D array of finite values >= 0")
+    start = require_finite("start", start)
+    require_int_at_least("trials", trials, 1)
+    require_int_at_least("steps", steps, 1)
+    require_int_at_least("settle_steps", settle_steps, 0)
+    rng = np.random.default_rng(seed)
+    x = np.full((stds.size, trials), start)
+    for _ in range(steps):
+        x -= step_size * (landscape.gradient(x) + stds[:, None] * rng.standard_normal(x.shape))
+    for _ in range(settle_steps):
+        x -= step_size * landscape.gradient(x)
+    in_sharp = (x < landscape.barrier()).mean(axis=1)
+    return BasinFractions(step_size * stds, in_sharp, 1.0 - in_sharp)
+
+
+def half_escape_radius(fractions: BasinFractions) -> float:
+    """Smallest radius at which at most half of the trials end in the sharp basin (Chapter 7).
+
+    Interpolated linearly in ``log(radius)`` between the two levels around the crossing;
+    NaN if the fraction never falls to one half.
+    """
+    below = np.flatnonzero(fractions.sharp <= 0.5)
+    if below.size == 0:
+        return float("nan")
+    i = below[0]
+    if i == 0:
+        return float(fractions.radii[0])
+    (r0, r1), (f0, f1) = np.log(fractions.radii[i - 1:i + 1]), fractions.sharp[i - 1:i + 1]
+    return float(np.exp(r0 + (f0 - 0.5) / (f0 - f1) * (r1 - r0)))

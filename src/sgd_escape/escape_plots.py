@@ -1,0 +1,78 @@
+"""Figures of Chapter 7 (three views of escaping), drawn onto axes that the chapter creates."""
+from __future__ import annotations
+
+import numpy as np
+
+from .escape_basins import BasinFractions, SharpFlatLandscape
+from .escape_saddles import DimensionSweep
+from .plotting import COLORS
+
+#: One colour per method, the same in every figure of Chapter 7.
+METHOD_COLORS = {"gd": "0.45", "perturbed_gd": "tab:purple", "sgd": COLORS["iterate"]}
+METHOD_LABELS = {"gd": "GD", "perturbed_gd": "perturbed GD", "sgd": "SGD"}
+
+
+def plot_saddle_trajectories(ax, runs: dict, landscape, title: str) -> None:
+    """Median ``f(x_t)`` over the trials of each method (``runs``: method name -> SaddleRun)."""
+    for name, run in runs.items():
+        ax.plot(run.median_values, color=METHOD_COLORS[name], label=METHOD_LABELS[name])
+    ax.axhline(landscape.saddle_value, color=COLORS["f"], ls=":", lw=1, label="saddle value")
+    ax.axhline(landscape.saddle_value - landscape.depth, color=COLORS["target"], ls="--", lw=1,
+               label="minimum value")
+    ax.set(xlabel="step t", ylabel="median f(x_t)", title=title)
+
+
+def plot_escape_versus_dimension(ax, sweeps: dict, fits: dict, title: str) -> None:
+    """Mean escape step against ``d`` with error bars and the fitted line ``a + b ln d``."""
+    for name, sweep in sweeps.items():
+        color = METHOD_COLORS[name]
+        ax.errorbar(sweep.dims, sweep.mean, yerr=sweep.standard_error, fmt="o", color=color,
+                    ms=4, capsize=2, label=METHOD_LABELS[name])
+        fit = fits[name]
+        ax.plot(sweep.dims, fit.intercept + fit.slope * np.log(sweep.dims), color=color, lw=1,
+                label=f"fit: {fit.slope:.2f} ln d + {fit.intercept:.0f}")
+    ax.set(xscale="log", xlabel="dimension d", ylabel="mean escape step", title=title)
+
+
+def plot_convolved_landscape(ax, landscape: SharpFlatLandscape, radii) -> None:
+    """``f`` and its Gaussian convolutions for each radius in ``radii``."""
+    grid = np.linspace(-2.5, 2.5, 1001)
+    shades = np.linspace(0.15, 0.85, len(radii))
+    for radius, shade in zip(radii, shades):
+        color = COLORS["f"] if radius == 0 else (1.0, 0.55 * (1 - shade) + 0.25, 0.0)
+        label = "f" if radius == 0 else f"g, radius {radius:.2f}"
+        ax.plot(grid, landscape.value(grid, radius), color=color, lw=1.5 if radius == 0 else 1.2,
+                label=label)
+    ax.axvline(landscape.barrier(), color="0.6", ls=":", lw=1)
+    ax.set(xlabel="x", ylabel="value", title="f and its convolutions")
+
+
+def plot_convexity_constant(ax, radii, constants, critical: float) -> None:
+    """Assumption 1's constant ``c`` against the noise radius, with the critical radius."""
+    ax.plot(radii, constants, color=COLORS["convolved"])
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    ax.axvline(critical, color=COLORS["bound"], ls="--", lw=1, label="sharp minimum disappears")
+    ax.set(xlabel="noise radius", ylabel="one-point convexity c", title="Assumption 1 on [-2, 2]")
+
+
+def plot_basin_fractions(ax, from_sharp: dict, from_flat: dict, critical: float) -> None:
+    """Fraction of trials ending in the sharp basin, per step size (solid: started in the sharp
+    minimum, dashed: in the flat one)."""
+    colors = ["tab:blue", "tab:orange", "tab:red", "tab:purple"]
+    for color, (step, sharp) in zip(colors, from_sharp.items()):
+        flat: BasinFractions = from_flat[step]
+        ax.plot(sharp.radii, sharp.sharp, "o-", color=color, ms=3, label=f"step {step:g}, start sharp")
+        ax.plot(flat.radii, flat.sharp, "s--", color=color, ms=3, label=f"step {step:g}, start flat")
+    ax.axvline(critical, color=COLORS["bound"], ls="--", lw=1, label="convolution loses sharp minimum")
+    ax.set(xscale="log", xlabel="noise radius (step size x noise std)",
+           ylabel="fraction ending in sharp basin", ylim=(-0.03, 1.03))
+
+
+def plot_escape_fit(ax, x, means, errors, fitted, prediction, xlabel: str, label: str,
+                    color: str) -> None:
+    """Mean escape steps (log scale) with error bars, the fitted curve (solid) and the
+    small-noise prediction (dotted), all evaluated at ``x``."""
+    ax.errorbar(x, means, yerr=errors, fmt="o", ms=4, capsize=2, color=color, label=label)
+    ax.plot(x, fitted, color=color, lw=1)
+    ax.plot(x, prediction, ls=":", color=color, lw=1.5)
+    ax.set(yscale="log", xlabel=xlabel, ylabel="mean escape step")

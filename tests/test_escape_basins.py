@@ -1,0 +1,76 @@
+"""Sharp versus flat basins (Chapter 7): the closed-form convolution, Assumption 1, SGD's choice."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sgd_escape.escape_basins import (
+    BasinFractions, SharpFlatLandscape, basin_fractions, critical_radius, half_escape_radius,
+    one_point_convexity_constant,
+)
+
+LANDSCAPE = SharpFlatLandscape()
+
+
+def test_closed_form_convolution_matches_quadrature():
+    nodes, weights = np.polynomial.hermite_e.hermegauss(120)  # E h(Z), Z ~ N(0, 1)
+    y, radius = np.linspace(-2, 2, 9), 0.3
+    numeric = LANDSCAPE.value(y[:, None] - radius * nodes) @ weights / weights.sum()
+    assert np.allclose(LANDSCAPE.value(y, radius), numeric, atol=1e-9)
+    assert np.allclose(LANDSCAPE.value(y, 0.0), LANDSCAPE.value(y))
+
+
+def test_gradient_matches_finite_differences():
+    y = np.linspace(-2, 2, 11)
+    for radius in (0.0, 0.2):
+        numeric = (LANDSCAPE.value(y + 1e-6, radius) - LANDSCAPE.value(y - 1e-6, radius)) / 2e-6
+        assert np.allclose(LANDSCAPE.gradient(y, radius), numeric, atol=1e-5)
+
+
+def test_two_basins_of_equal_depth_and_a_barrier_between():
+    minima = LANDSCAPE.local_minima()
+    assert len(minima) == 2
+    assert abs(np.diff(LANDSCAPE.value(minima))[0]) < 0.01
+    assert minima[0] < LANDSCAPE.barrier() < minima[1]
+
+
+def test_convolution_removes_the_sharp_minimum_first_and_assumption_1_then_holds():
+    critical = critical_radius(LANDSCAPE)
+    assert len(LANDSCAPE.local_minima(0.95 * critical)) == 2
+    assert len(LANDSCAPE.local_minima(1.05 * critical)) == 1
+    assert LANDSCAPE.local_minima(1.05 * critical)[0] > 0  # the flat basin survives
+    assert one_point_convexity_constant(LANDSCAPE, 0.5 * critical) < 0
+    assert one_point_convexity_constant(LANDSCAPE, 1.5 * critical) > 0
+
+
+def test_sgd_leaves_the_sharp_basin_before_the_flat_one():
+    kwargs = dict(step_size=0.01, noise_stds=[0.0, 7.0], trials=300, steps=1500, settle_steps=1000)
+    from_sharp = basin_fractions(LANDSCAPE, start=-1.0, **kwargs)
+    from_flat = basin_fractions(LANDSCAPE, start=1.0, **kwargs)
+    assert from_sharp.sharp[0] == 1.0 and from_flat.sharp[0] == 0.0  # no noise: everyone stays
+    assert from_sharp.sharp[1] < 0.6 and from_flat.sharp[1] < 0.2
+
+
+def test_half_escape_radius_interpolates_in_log_radius():
+    fractions = BasinFractions(np.array([0.01, 0.1, 1.0]), np.array([1.0, 0.75, 0.25]), None)
+    assert half_escape_radius(fractions) == pytest.approx(np.sqrt(0.1))
+    never = BasinFractions(np.array([0.1, 1.0]), np.array([1.0, 0.9]), None)
+    assert np.isnan(half_escape_radius(never))
+
+
+@pytest.mark.parametrize("build, name", [
+    (lambda: SharpFlatLandscape(depth=0), "depth"),
+    (lambda: SharpFlatLandscape(sharp_width=0.6), "sharp_width"),
+    (lambda: SharpFlatLandscape(sharp_center=2.0), "sharp_center"),
+    (lambda: SharpFlatLandscape(bowl=-1), "bowl"),
+    (lambda: LANDSCAPE.value(0.0, radius=-0.1), "radius"),
+    (lambda: critical_radius(LANDSCAPE, upper=0.1), "upper"),
+    (lambda: one_point_convexity_constant(LANDSCAPE, 0.1, domain=(1.0, -1.0)), "domain"),
+    (lambda: basin_fractions(LANDSCAPE, 0.0, [1.0], -1.0, 10, 10, 0), "step_size"),
+    (lambda: basin_fractions(LANDSCAPE, 0.01, [-1.0], -1.0, 10, 10, 0), "noise_stds"),
+    (lambda: basin_fractions(LANDSCAPE, 0.01, [1.0], -1.0, 0, 10, 0), "trials"),
+    (lambda: basin_fractions(LANDSCAPE, 0.01, [1.0], -1.0, 10, 10, -1), "settle_steps"),
+])
+def test_invalid_parameters_raise_naming_them(build, name):
+    with pytest.raises(ValueError, match=name):
+        build()

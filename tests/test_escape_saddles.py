@@ -1,0 +1,79 @@
+"""Saddle points (Chapter 7): GD stalls on the stable manifold, perturbed GD and SGD escape."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sgd_escape.escape_saddles import (
+    QuarticSaddle, RankOneFactorisation, SaddleMethod, escape_time_versus_dimension, gradient_descent,
+    perturbed_gradient_descent, predicted_log_dimension_slope, simulate_saddle_escape,
+    stochastic_gradient_descent, uniform_ball,
+)
+
+LANDSCAPES = [QuarticSaddle, RankOneFactorisation]
+PGD = perturbed_gradient_descent(0.1, radius=0.01, gradient_threshold=0.01, interval=100)
+
+
+@pytest.mark.parametrize("landscape_class", LANDSCAPES)
+def test_gradient_matches_finite_differences(landscape_class):
+    landscape = landscape_class(5)
+    x = np.random.default_rng(0).normal(size=(3, 5))
+    step = 1e-6 * np.eye(5)
+    numeric = np.stack([(landscape.value(x + e) - landscape.value(x - e)) / 2e-6 for e in step], axis=-1)
+    assert np.allclose(landscape.gradient(x), numeric, atol=1e-6)
+
+
+@pytest.mark.parametrize("landscape_class", LANDSCAPES)
+def test_saddle_value_and_depth(landscape_class):
+    landscape = landscape_class(4)
+    minimum = np.zeros((1, 4))
+    minimum[0, 0] = np.sqrt(landscape.negative_curvature)
+    assert landscape.value(np.zeros((1, 4)))[0] == pytest.approx(landscape.saddle_value)
+    assert landscape.value(minimum)[0] == pytest.approx(landscape.saddle_value - landscape.depth)
+
+
+@pytest.mark.parametrize("landscape_class", LANDSCAPES)
+def test_perturbed_gd_escapes_where_gd_stalls(landscape_class):
+    landscape = landscape_class(200)
+    stuck = simulate_saddle_escape(landscape, gradient_descent(0.1), trials=20, horizon=1500)
+    assert not np.isfinite(stuck.times).any()
+    assert abs(stuck.median_values[-1] - landscape.saddle_value) < 1e-3  # it converged to the saddle
+    for method in (PGD, stochastic_gradient_descent(0.1, 0.1)):
+        escaped = simulate_saddle_escape(landscape, method, trials=20, horizon=1500)
+        assert np.isfinite(escaped.times).all()
+        assert escaped.median_values[-1] < landscape.saddle_value - landscape.depth / 2
+
+
+def test_escape_time_grows_with_dimension_about_as_derived():
+    sweep = escape_time_versus_dimension(QuarticSaddle, PGD, [10, 10000], trials=40, horizon=600)
+    growth = (sweep.mean[1] - sweep.mean[0]) / np.log(1000)
+    assert (sweep.fraction_escaped == 1).all()
+    assert 0.6 < growth / predicted_log_dimension_slope(0.1) < 1.4
+    stalled = escape_time_versus_dimension(QuarticSaddle, gradient_descent(0.1), [10], trials=5, horizon=300)
+    assert np.isnan(stalled.mean[0]) and stalled.fraction_escaped[0] == 0
+
+
+def test_uniform_ball_fills_the_ball():
+    points = uniform_ball(np.random.default_rng(1), 4000, 3, 2.0)
+    norms = np.linalg.norm(points, axis=1)
+    assert norms.max() <= 2.0
+    assert np.mean(norms) == pytest.approx(2.0 * 3 / 4, rel=0.03)  # E|x| = r d / (d + 1)
+
+
+@pytest.mark.parametrize("build, name", [
+    (lambda: QuarticSaddle(1), "dim"),
+    (lambda: QuarticSaddle(3, negative_curvature=0.0), "negative_curvature"),
+    (lambda: RankOneFactorisation(1.5), "dim"),
+    (lambda: gradient_descent(0.0), "step_size"),
+    (lambda: perturbed_gradient_descent(0.1, -1.0, 0.1, 10), "radius"),
+    (lambda: perturbed_gradient_descent(0.1, 0.1, 0.0, 10), "gradient_threshold"),
+    (lambda: perturbed_gradient_descent(0.1, 0.1, 0.1, 0), "interval"),
+    (lambda: stochastic_gradient_descent(0.1, 0.0), "noise_std"),
+    (lambda: SaddleMethod("newton", 0.1), "name"),
+    (lambda: simulate_saddle_escape(QuarticSaddle(3), PGD, trials=0, horizon=10), "trials"),
+    (lambda: simulate_saddle_escape(QuarticSaddle(3), PGD, trials=2, horizon=0), "horizon"),
+    (lambda: predicted_log_dimension_slope(-0.1), "step_size"),
+])
+def test_invalid_parameters_raise_naming_them(build, name):
+    with pytest.raises(ValueError, match=name):
+        build()

@@ -1,0 +1,57 @@
+"""Escape-time estimators and line fits of Chapter 7, checked on cases with a known answer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sgd_escape.escape_stats import censored_mean_escape_time, fit_line, sample_mean_escape_time
+
+
+def test_censored_mean_recovers_a_known_geometric_mean():
+    # Escape with probability 0.02 per step: mean escape step 1 / 0.02 = 50; cut at 60 steps.
+    times = np.random.default_rng(3).geometric(0.02, 20000).astype(float)
+    horizon = 60
+    times[times > horizon] = np.inf
+    estimate = censored_mean_escape_time(times, horizon)
+    assert estimate.censored > 5000  # a large share is censored, so a naive mean would be far off
+    assert abs(estimate.mean - 50) < 4 * estimate.standard_error + 0.5  # +0.5: geometric vs exponential
+    assert np.mean(times[np.isfinite(times)]) < 35
+
+
+def test_censored_mean_without_censoring_is_the_sample_mean():
+    times = np.array([3.0, 5.0, 10.0])
+    assert censored_mean_escape_time(times, 20).mean == pytest.approx(6.0)
+    assert sample_mean_escape_time(times).mean == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("times, horizon, name", [
+    ([np.inf, np.inf], 10, "times"), ([1.0, -2.0], 10, "times"), ([1.0, 20.0], 10, "horizon"),
+    ([1.0], 0, "horizon"), ([], 10, "times"), ([[1.0]], 10, "times"),
+])
+def test_censored_mean_rejects_invalid_input(times, horizon, name):
+    with pytest.raises(ValueError, match=name):
+        censored_mean_escape_time(times, horizon)
+
+
+def test_sample_mean_refuses_censored_trials():
+    with pytest.raises(ValueError, match="times"):
+        sample_mean_escape_time([1.0, np.inf])
+
+
+def test_fit_line_recovers_slope_with_honest_uncertainty():
+    x = np.linspace(0, 5, 40)
+    y = 3.0 * x - 1.0 + np.random.default_rng(0).normal(0, 0.2, x.size)
+    fit = fit_line(x, y, np.full(x.size, 0.2))
+    assert abs(fit.slope - 3.0) < 4 * fit.slope_se
+    assert 0.005 < fit.slope_se < 0.1
+    exact = fit_line(x, 2 * x + 1)
+    assert exact.slope == pytest.approx(2.0) and exact.slope_se < 1e-10
+
+
+@pytest.mark.parametrize("x, y, y_err, name", [
+    ([1, 2], [1, 2], None, "x"), ([1, 2, 3], [1, 2], None, "x and y"),
+    ([1, 2, 3], [1, 2, np.nan], None, "x and y"), ([1, 2, 3], [1, 2, 3], [1, 0, 1], "y_err"),
+])
+def test_fit_line_rejects_invalid_input(x, y, y_err, name):
+    with pytest.raises(ValueError, match=name):
+        fit_line(x, y, y_err)
