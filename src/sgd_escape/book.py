@@ -23,18 +23,20 @@ def is_static_build() -> bool:
     return os.environ.get(STATIC_ENV, "") not in ("", "0")
 
 
-def glue(name: str, value, display: bool = False):
-    """Store ``value`` under ``name`` for the prose (myst-nb glue), then return it.
+def glue(name: str, value, display: bool = False) -> None:
+    """Store ``value`` under ``name`` for the prose (myst-nb glue).
 
-    Outside the book build (Colab without myst-nb, say) the value is only returned, so a
-    chapter runs anywhere. Numbers in the prose always come through here, never typed.
+    Returns nothing, so that a ``glue`` call ending a cell adds no output. Outside the book
+    build (Colab without myst-nb, say) it does nothing, so a chapter runs anywhere. Numbers
+    in the prose always come through here, never typed.
     """
     try:
         from myst_nb import glue as myst_glue
     except ImportError:  # pragma: no cover - depends on the environment
-        return value
+        return
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # numpy scalars: numpy 2 prints np.float64(...), which glue cannot format
     myst_glue(name, value, display=display)
-    return value
 
 
 def show_explorer(build_widget, draw_static):

@@ -157,3 +157,25 @@ def plot_figure3(f: SpikyFunction, results: dict, setup: Figure3Setup = FIGURE3)
         ax.set_xlabel("x", fontsize=8)
         ax.tick_params(labelsize=7)
     return fig
+
+
+CRITERIA_COLUMNS = {
+    "seed": ("seed", "{}"),
+    "gd_fraction_near_target": ("GD: share within 0.5 of x*", "{:.0%}"),
+    "gd_distinct_minima": ("GD: distinct minima of f", "{}"),
+    "small_outside_count": ("small r: trials outside ±1.5", "{}"),
+    "small_outside_all_trapped": ("... all in spurious basins", "{}"),
+    "medium_fraction_inside": ("medium r: share in ±1.5", "{:.0%}"),
+    "spread_ratio_large_to_medium": ("spread large / medium", "{:.1f}"),
+    "last_stage_fraction_near_target": ("last stage: share in ±0.3", "{:.0%}"),
+}
+
+
+def criteria_table_html(rows: list) -> str:
+    """An HTML table of :func:`criteria_over_seeds` rows, for a chapter cell to display."""
+    head = "".join(f"<th>{title}</th>" for title, _ in CRITERIA_COLUMNS.values())
+    body = "".join(
+        "<tr>" + "".join(f"<td>{fmt.format(row[key])}</td>" for key, (_, fmt) in CRITERIA_COLUMNS.items()) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
