@@ -81,7 +81,7 @@ def azuma_deviation(setting: Theorem1Setting, T2: int, steps) -> np.ndarray:
     return np.sqrt(2) * tail.M * np.sqrt(sums) * np.sqrt(np.log(tail.zeta))
 
 
-def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values) -> dict:
+def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values, mu_constant: float = 42.0) -> dict:
     """Lemma 5's ratio (left side / delta^2) over a grid (Chapter 3).
 
     The step size is ``fraction * min{1/(2L), c/L^2, 1/(2c)}`` so that every grid point meets
@@ -92,7 +92,7 @@ def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values) -> dict:
     frac, c, L, r, T2 = np.meshgrid(eta_fractions, c_values, L_values, r_values, T2_values, indexing="ij")
     eta = frac * np.minimum(np.minimum(1 / (2 * L), c / L**2), 1 / (2 * c))
     valid = conditions_hold(eta, c, L) & (c <= L)
-    ratio = np.where(valid, lemma5_ratio(eta, c, L, r, T2), np.nan)
+    ratio = np.where(valid, lemma5_ratio(eta, c, L, r, T2, mu_constant), np.nan)
     worst = np.unravel_index(np.nanargmax(ratio), ratio.shape)
     tightest = {name: float(v[worst]) for name, v in
                 (("eta", eta), ("c", c), ("L", L), ("r", r), ("T2", T2), ("ratio", ratio))}

@@ -121,17 +121,18 @@ class TailConstants:
         return self.lemma5_lhs / self.radius_sq
 
 
-def lemma5_ratio(eta, c, L, r, T2) -> np.ndarray:
+def lemma5_ratio(eta, c, L, r, T2, mu_constant: float = 42.0) -> np.ndarray:
     """Lemma 5's left side over ``delta^2`` on arrays of parameters (Chapter 3's grid).
 
-    The caller keeps only parameters that satisfy Theorem 1's conditions
-    (:func:`conditions_hold`); the ratio is at most 1 there.
+    ``mu = max{8, mu_constant sqrt(log zeta)}`` (the paper: 42). The caller keeps only
+    parameters that satisfy Theorem 1's conditions (:func:`conditions_hold`); with the
+    paper's constant the ratio is at most 1 there.
     """
     eta, c, L, r, T2 = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (eta, c, L, r, T2)))
     lam = 2 * eta * c - eta**2 * L**2
     floor = eta**2 * r**2 * (1 + eta * L) ** 2 / lam
     log_zeta = np.log(9 * T2 / 4)
-    mu = np.maximum(8.0, 42 * np.sqrt(log_zeta))
+    mu = np.maximum(8.0, mu_constant * np.sqrt(log_zeta))
     delta = mu * np.sqrt(floor)
     M = 3.5 * eta**2 * r**2 + 7 * eta * r * delta
     lhs = np.sqrt(2) * M / np.sqrt(eta * c) * np.sqrt(log_zeta) + 21 * floor

@@ -1,0 +1,104 @@
+"""The simulations of Chapter 2: Theorem 1 in d = 1 and d = 100, Corollary 2 in two stages.
+
+Each experiment fixes a spiky quadratic (``spiky_quadratic``), bounded noise and a step size,
+computes Theorem 1's constants with the *exact* one-point constant c of the convolved
+function, runs many trials of equation (1) together and measures what the theorem promises.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sgd_escape import checks
+from sgd_escape.bounded_noise import BoundedNoise
+from sgd_escape.spiky_quadratic import SpikyQuadratic
+from sgd_escape.theory import Corollary2Setting, Theorem1Setting
+from sgd_escape.ysequence import YRun, simulate_y, starting_points
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A function, a noise, a step size and a start: one setting of Theorem 1 (Chapter 2)."""
+
+    f: SpikyQuadratic
+    noise: BoundedNoise
+    eta: float
+    initial_sq_distance: float
+
+    @property
+    def setting(self) -> Theorem1Setting:
+        return Theorem1Setting(self.eta, self.f.one_point_constant(self.noise, self.eta), self.f.L, self.noise.r)
+
+    @property
+    def T1(self) -> int:
+        return math.ceil(self.setting.t1_lower_bound(self.initial_sq_distance))
+
+
+#: Chapter 2's one-dimensional setting: noise uniform on [-r, r]; k eta r = 7.72, where the
+#: surviving fraction of the spikes, phi = sin(k eta r) / (k eta r), has a local maximum.
+ONE_DIM = Experiment(SpikyQuadratic(a=1.0, beta=8.0, k=10.0), BoundedNoise("ball", 96.5, 1), 0.008, 1e4)
+#: Chapter 2's high-dimensional setting: d = 100, noise uniform on the sphere of radius r.
+HIGH_DIM = Experiment(SpikyQuadratic(a=1.0, beta=5.0, k=20.0), BoundedNoise("sphere", 60.0, 100), 0.02, 1e4)
+#: Corollary 2's second stage for ONE_DIM: a smaller step, the same noise and L, a larger c.
+#: (k eta' r = 6.5, where phi is smaller than at k eta r = 7.72, so c' > c).
+SECOND_STAGE_ETA = 0.0067
+
+
+@dataclass
+class Theorem1Result:
+    """What Theorem 1 promises and what the trials did (Chapter 2)."""
+
+    experiment: Experiment
+    T2: int
+    run: YRun
+
+    @property
+    def within_markov_radius(self) -> float:
+        """Fraction of trials with ||y_T1 - x*||^2 <= 20 b / lambda (promised: >= 1/2; Markov: 0.9)."""
+        return float(np.mean(self.run.sq_dist[self.experiment.T1] <= self.experiment.setting.markov_radius_sq))
+
+    @property
+    def window_max(self) -> np.ndarray:
+        """max over [T1, T1 + T2] of ||y_t - x*||^2, per trial."""
+        T1 = self.experiment.T1
+        return self.run.window_max(T1, T1 + self.T2)
+
+    @property
+    def tail_looseness(self) -> float:
+        """delta^2 (the O(log(T2) b / lambda) bound) over the largest value any trial reached."""
+        return self.experiment.setting.tail(self.T2).radius_sq / float(self.window_max.max())
+
+    @property
+    def markov_looseness(self) -> float:
+        """20 b / lambda over the median ||y_T1 - x*||^2."""
+        return self.experiment.setting.markov_radius_sq / float(np.median(self.run.sq_dist[self.experiment.T1]))
+
+
+def run_theorem1(experiment: Experiment, T2: int, trials: int, seed: int = 0) -> Theorem1Result:
+    """Run ``trials`` trials of equation (1) for T1 + T2 steps from ``experiment``'s start (Chapter 2)."""
+    T2 = checks.require_int_at_least("T2", T2, 1)
+    rng = np.random.default_rng(seed)
+    y0 = starting_points(trials, experiment.noise.d, experiment.initial_sq_distance, rng)
+    run = simulate_y(experiment.f.grad, y0, experiment.eta, experiment.noise, experiment.T1 + T2, rng)
+    return Theorem1Result(experiment, T2, run)
+
+
+def corollary2_setting(experiment: Experiment = ONE_DIM, eta2: float = SECOND_STAGE_ETA) -> Corollary2Setting:
+    """Both stages' Theorem 1 settings, with the exact one-point constants (Chapter 2)."""
+    second = Theorem1Setting(eta2, experiment.f.one_point_constant(experiment.noise, eta2),
+                             experiment.f.L, experiment.noise.r)
+    return Corollary2Setting(experiment.setting, second)
+
+
+def run_corollary2(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
+                   eta2: float = SECOND_STAGE_ETA) -> tuple[Corollary2Setting, np.ndarray, tuple[int, int]]:
+    """Two stages, eta for T1 steps then eta2 for T2 steps; returns the squared distances (T1+T2+1, trials)."""
+    coro = corollary2_setting(experiment, eta2)
+    T1, T2 = (math.ceil(t) for t in coro.stage_lengths(experiment.initial_sq_distance))
+    rng = np.random.default_rng(seed)
+    y0 = starting_points(trials, experiment.noise.d, experiment.initial_sq_distance, rng)
+    first = simulate_y(experiment.f.grad, y0, experiment.eta, experiment.noise, T1, rng, snapshot_times=[T1])
+    second = simulate_y(experiment.f.grad, first.snapshots[T1], eta2, experiment.noise, T2, rng)
+    return coro, np.concatenate([first.sq_dist, second.sq_dist[1:]]), (T1, T2)

@@ -1,0 +1,128 @@
+"""Figures of Chapters 2 and 3 (the main theorem and its proof), one function per figure."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.patches import Circle
+
+from sgd_escape.plotting import COLORS
+
+BAND_ALPHA = 0.25
+
+
+def one_point_estimates(ax, y, estimates: dict, exact: dict) -> None:
+    """c(y) estimated by Monte Carlo (bands: +-3 standard errors) and by quadrature, per noise level."""
+    for (name, est), colour in zip(estimates.items(), ("tab:purple", "tab:orange", "tab:brown")):
+        ax.fill_between(y, est.c_hat - 3 * est.stderr, est.c_hat + 3 * est.stderr, color=colour, alpha=BAND_ALPHA)
+        ax.plot(y, est.c_hat, color=colour, lw=1, label=f"{name}: Monte Carlo, +-3 s.e.")
+        ax.plot(y, exact[name], color=colour, lw=0.8, ls=":")
+    ax.axhline(0, color=COLORS["target"], lw=0.8)
+    ax.set(xlabel="y", ylabel="c(y)", title="dotted: exact quadrature")
+    ax.legend(fontsize=8)
+
+
+def distance_runs(ax, result, shown: int = 30) -> None:
+    """||y_t - x*||^2 of some trials, their mean, Step 2's envelope, 20b/lambda and delta^2."""
+    exp, s = result.experiment, result.experiment.setting
+    t = np.arange(result.run.sq_dist.shape[0])
+    ax.plot(t, result.run.sq_dist[:, :shown], color=COLORS["iterate"], lw=0.4, alpha=0.35)
+    ax.plot(t, result.run.sq_dist.mean(axis=1), color=COLORS["iterate"], lw=2, label="mean over trials")
+    ax.plot(t, s.envelope(exp.initial_sq_distance, t), color=COLORS["bound"], lw=2,
+            label=r"$b/\lambda + (1-\lambda)^t\|y_0-x^*\|^2$")
+    ax.axhline(s.markov_radius_sq, color=COLORS["bound"], ls="--", label=r"$20b/\lambda$")
+    ax.axhline(s.tail(result.T2).radius_sq, color=COLORS["bound"], ls=":", label=r"$\delta^2$ (window bound)")
+    ax.axvspan(exp.T1, exp.T1 + result.T2, color="0.9", zorder=0)
+    ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$", ylim=(1e-3 * s.floor, None))
+    ax.legend(fontsize=8, loc="lower left")
+
+
+def corollary_stages(ax, coro, sq, stages) -> None:
+    """Two stages of Corollary 2: squared distances, both stages' 20b/lambda."""
+    T1, T2 = stages
+    t = np.arange(sq.shape[0])
+    ax.plot(t, sq[:, :30], color=COLORS["iterate"], lw=0.4, alpha=0.35)
+    ax.plot(t, sq.mean(axis=1), color=COLORS["iterate"], lw=2, label="mean over trials")
+    ax.axhline(coro.first.markov_radius_sq, color=COLORS["bound"], ls="--", label=r"$20b/\lambda$ (stage 1)")
+    ax.axhline(coro.final_radius_sq, color=COLORS["bound"], ls="-", label=r"$20b'/\lambda'$ (stage 2)")
+    ax.axvline(T1, color=COLORS["target"], lw=0.8)
+    ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$")
+    ax.legend(fontsize=8, loc="lower left")
+
+
+def large_step_distances(ax, paths: dict) -> None:
+    """||x_t - x*|| of GD for several step sizes (Theorem 3)."""
+    for (label, path), colour in zip(paths.items(), ("tab:blue", "tab:orange", "tab:red")):
+        ax.plot(np.linalg.norm(path, axis=-1), marker="o", ms=3, color=colour, label=label)
+    ax.set(yscale="log", xlabel="t", ylabel=r"$\|x_t - x^*\|$")
+    ax.legend(fontsize=8)
+
+
+def figure4(ax, f, x_t, eta: float) -> None:
+    """The picture of Figure 4 from a real GD step on the flower function."""
+    x_next = x_t - eta * f.grad(x_t)
+    radius = np.linalg.norm(x_t)
+    lim = 1.15 * max(np.linalg.norm(x_next), radius)
+    grid = np.linspace(-lim, lim, 241)
+    X, Y = np.meshgrid(grid, grid)
+    ax.contour(X, Y, f.value(np.stack([X, Y], axis=-1)), levels=12, colors="0.75", linewidths=0.6)
+    ax.add_patch(Circle((0, 0), radius, fill=False, color=COLORS["bound"], lw=1.5))
+    ax.annotate("", xy=x_next, xytext=x_t, arrowprops=dict(arrowstyle="->", color=COLORS["iterate"], lw=1.5))
+    ax.plot(*np.stack([x_t, x_next]).T, "o", color=COLORS["iterate"])
+    ax.plot(0, 0, "*", color=COLORS["target"], ms=12)
+    for point, text in ((x_t, r"$x_t$"), (x_next, r"$x_{t+1}$"), (np.zeros(2), r"$x^*$")):
+        ax.annotate(text, point, textcoords="offset points", xytext=(6, 6))
+    ax.set(aspect="equal", xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[])
+
+
+def step1_gaps(ax, chain: dict, names) -> None:
+    """Each expression of Step 1 minus the first one (E||y_{t+1} - x*||^2), per point, in units of b."""
+    base = chain[names[0]]
+    for i, name in enumerate(names[1:], start=1):
+        gap = chain[name] - base
+        ax.scatter(np.full(gap.shape, i) + np.linspace(-0.2, 0.2, gap.size), gap, s=4, color=COLORS["bound"])
+    ax.set_xticks(range(1, len(names)), [f"{n}\n- next" for n in names[1:]])
+    ax.axhline(0, color=COLORS["target"], lw=0.8)
+    ax.set(ylabel="gap")
+
+
+def supermartingale_mean(ax, G) -> None:
+    """Mean of G_t over trials with +-2 standard errors (Step 2)."""
+    t = np.arange(G.shape[0])
+    mean, se = G.mean(axis=1), G.std(axis=1, ddof=1) / np.sqrt(G.shape[1])
+    ax.fill_between(t, mean - 2 * se, mean + 2 * se, color=COLORS["iterate"], alpha=BAND_ALPHA)
+    ax.plot(t, mean, color=COLORS["iterate"], label=r"mean of $G_t$, $\pm 2$ s.e.")
+    ax.axhline(G[0].mean(), color=COLORS["bound"], ls="--", label=r"$G_0$")
+    ax.set(xlabel="t", ylabel=r"$G_t$", yscale="symlog")
+    ax.legend(fontsize=8)
+
+
+def markov_histogram(ax, sq_T1, floor: float) -> None:
+    """||y_T1 - x*||^2 in units of b/lambda, with Markov's lines at 2 and 20."""
+    ax.hist(sq_T1 / floor, bins=40, color=COLORS["count"])
+    ax.axvline(2, color=COLORS["bound"], ls=":", label=r"$2b/\lambda$ (bound on the mean)")
+    ax.axvline(20, color=COLORS["bound"], ls="--", label=r"$20b/\lambda$")
+    ax.set(xlabel=r"$\|y_{T_1}-x^*\|^2 \,/\, (b/\lambda)$", ylabel="trials")
+    ax.legend(fontsize=8)
+
+
+def deviation_scatter(ax, chain: dict) -> None:
+    """Step 3: the largest deviation of ||y_{t+1} - x*||^2 from its conditional mean, against its bound."""
+    ax.scatter(chain["deviation_bound"], chain["deviation"], s=5, color=COLORS["iterate"])
+    top = chain["deviation_bound"].max()
+    ax.plot([0, top], [0, top], color=COLORS["bound"], label="bound = deviation")
+    ax.set(xlabel=r"$3.5\eta^2r^2 + 7\eta r\|y_t-x^*\|$", ylabel="largest deviation over draws")
+    ax.legend(fontsize=8)
+
+
+def lemma5_histogram(ax, ratios) -> None:
+    ax.hist(ratios[np.isfinite(ratios)].ravel(), bins=60, color=COLORS["count"])
+    ax.axvline(1, color=COLORS["bound"], ls="--", label="Lemma 5's limit")
+    ax.set(xlabel=r"left side of Lemma 5 $/\ \delta^2$", ylabel="grid points", yscale="log")
+    ax.legend(fontsize=8)
+
+
+def segment_profiles(ax, f, starts) -> None:
+    """Appendix A: f along segments from x to x*, as a function of the fraction t walked."""
+    t = np.linspace(0, 1, 200)[:, None]
+    for x in starts:
+        ax.plot(t[:, 0], f.value((1 - t) * np.asarray(x)), color=COLORS["f"], lw=1)
+    ax.set(xlabel=r"$t$ (point $t x^* + (1-t)x$)", ylabel="f")
