@@ -117,3 +117,24 @@ def test_large_step_moves_gd_away_and_small_step_does_not():
     far = np.linalg.norm(gd_path(f.grad, x0, 3.0, 5), axis=-1)
     near = np.linalg.norm(gd_path(f.grad, x0, 0.5, 5), axis=-1)
     assert np.all(np.diff(far) > 0) and np.all(np.diff(near) < 0)
+
+
+def test_chapter2_settings_meet_theorem1_and_corollary2():
+    from sgd_escape.theorem_experiments import HIGH_DIM, ONE_DIM, corollary2_setting
+
+    for experiment in (ONE_DIM, HIGH_DIM):
+        assert experiment.setting.c > 0 and experiment.T1 > 0
+        assert experiment.f.local_minima_per_coordinate() > 1  # spurious minima exist
+    coro = corollary2_setting()
+    assert coro.second.c > coro.first.c and coro.final_radius_sq < coro.first.markov_radius_sq
+
+
+def test_explorer_names_the_violated_condition():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sgd_escape.theorem_explorer import draw_theorem
+
+    for eta, condition in ((0.3, "eta < 1/(2L)"), (0.2, "eta < c/L^2")):
+        fig = draw_theorem(eta=eta, r=10.0, c=0.5, L=2.0)
+        assert any(condition in t.get_text() for t in fig.axes[0].texts)

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 from sgd_escape.bounded_noise import BoundedNoise
 from sgd_escape.spiky_quadratic import SpikyQuadratic
 from sgd_escape.theorem_experiments import ONE_DIM, Experiment, run_theorem1
+from sgd_escape.theory import Theorem1Setting
 from sgd_escape.theory_plots import distance_runs
 
 DEFAULTS = dict(eta=ONE_DIM.eta, r=ONE_DIM.noise.r, c=round(ONE_DIM.setting.c, 3), L=ONE_DIM.f.L)
@@ -23,6 +24,7 @@ def draw_theorem(eta: float, r: float, c: float, L: float, trials: int = 200, T2
     """Draw the bounds of Theorem 1 and ``trials`` runs of equation (1) for these constants."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     try:
+        Theorem1Setting(eta, c, L, r)  # names the violated condition, if any
         noise = BoundedNoise("ball", r, 1)
         f = SpikyQuadratic.with_constants(c, L, SPIKE_FREQUENCY, noise, eta)
         experiment = Experiment(f, noise, eta, ONE_DIM.initial_sq_distance)
