@@ -81,7 +81,8 @@ def step1_gaps(ax, chain: dict, names) -> None:
         ax.scatter(np.full(gap.shape, i) + np.linspace(-0.2, 0.2, gap.size), gap, s=4, color=COLORS["bound"])
     ax.set_xticks(range(1, len(names)), [f"{n}\n- next" for n in names[1:]])
     ax.axhline(0, color=COLORS["target"], lw=0.8)
-    ax.set(ylabel="gap")
+    ax.set_yscale("symlog", linthresh=1e-2)
+    ax.set(ylabel="gap", ylim=(-1e-2, None))
 
 
 def supermartingale_mean(ax, G) -> None:
@@ -97,7 +98,9 @@ def supermartingale_mean(ax, G) -> None:
 
 def markov_histogram(ax, sq_T1, floor: float) -> None:
     """||y_T1 - x*||^2 in units of b/lambda, with Markov's lines at 2 and 20."""
-    ax.hist(sq_T1 / floor, bins=40, color=COLORS["count"])
+    scaled = sq_T1 / floor
+    ax.hist(scaled, bins=np.geomspace(max(scaled.min(), 1e-6), 30, 60), color=COLORS["count"])
+    ax.set_xscale("log")
     ax.axvline(2, color=COLORS["bound"], ls=":", label=r"$2b/\lambda$ (bound on the mean)")
     ax.axvline(20, color=COLORS["bound"], ls="--", label=r"$20b/\lambda$")
     ax.set(xlabel=r"$\|y_{T_1}-x^*\|^2 \,/\, (b/\lambda)$", ylabel="trials")
@@ -116,7 +119,7 @@ def deviation_scatter(ax, chain: dict) -> None:
 def lemma5_histogram(ax, ratios) -> None:
     ax.hist(ratios[np.isfinite(ratios)].ravel(), bins=60, color=COLORS["count"])
     ax.axvline(1, color=COLORS["bound"], ls="--", label="Lemma 5's limit")
-    ax.set(xlabel=r"left side of Lemma 5 $/\ \delta^2$", ylabel="grid points", yscale="log")
+    ax.set(xlabel=r"left side of Lemma 5 $/\ \delta^2$", ylabel="grid points", yscale="log", xlim=(0, 1.05))
     ax.legend(fontsize=8)
 
 
