@@ -138,3 +138,16 @@ def test_explorer_names_the_violated_condition():
     for eta, condition in ((0.3, "eta < 1/(2L)"), (0.2, "eta < c/L^2")):
         fig = draw_theorem(eta=eta, r=10.0, c=0.5, L=2.0)
         assert any(condition in t.get_text() for t in fig.axes[0].texts)
+
+
+def test_assumption_fails_at_small_noise_and_holds_at_medium_on_chapter1_function():
+    from sgd_escape.assumption import vector_grad
+    from sgd_escape.landscapes import FIGURE3, figure3_function
+
+    f, eta = figure3_function(), FIGURE3.step_size
+    y = np.concatenate([np.linspace(-5, -0.05, 60), np.linspace(0.05, 5, 60)])[:, None]
+    rng = np.random.default_rng(0)
+    verdicts = {name: estimate_one_point_constant(vector_grad(f.grad), y, eta, BoundedNoise("ball", level, 1),
+                                                  rng, draws=8000).holds()
+                for name, level in FIGURE3.noise_levels.items() if name in ("small", "medium")}
+    assert verdicts == {"small": False, "medium": True}
