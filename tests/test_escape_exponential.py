@@ -41,6 +41,7 @@ def test_mean_escape_time_is_close_to_the_small_noise_estimate():
     (lambda: escape_times(1.0, 1.0, 1.0, 0.1, 0, 5), "trials"),
     (lambda: escape_times(1.0, 1.0, 1.0, 0.1, 5, 0), "horizon"),
     (lambda: kramers_escape_steps(1.0, 1.0, 0.1, 0.0), "noise_std"),
+    (lambda: kramers_escape_steps(1.0, [1.0, -1.0], 0.1, 1.0), "width"),
 ])
 def test_invalid_parameters_raise_naming_them(build, name):
     with pytest.raises(ValueError, match=name):

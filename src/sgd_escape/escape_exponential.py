@@ -71,17 +71,24 @@ def escape_times(depth: float, widths, noise_stds, step_size: float, trials: int
     return times.reshape(widths.size, trials)
 
 
-def kramers_escape_steps(depth: float, width: float, step_size: float, noise_std) -> np.ndarray:
+def _positive_array(name: str, values) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    if not (np.isfinite(values).all() and (values > 0).all()):
+        raise ValueError(f"{name} must be finite and > 0, got {values!r}")
+    return values
+
+
+def kramers_escape_steps(depth: float, width, step_size: float, noise_std) -> np.ndarray:
     """Our derivation (Chapter 7): small-noise estimate of the mean escape step.
 
     SGD with Gaussian noise is the Euler-Maruyama scheme, time step ``step_size``, of
     ``dx = -f'(x) dt + sqrt(2 D) dW`` with ``D = step_size noise_std^2 / 2``. The classical
     Kramers (1940) rate for that equation gives a mean escape time, in steps, of
     ``2 pi / (step_size k) * exp(2 depth / (step_size noise_std^2))``, ``k = 6 depth / width^2``.
+    ``width`` and ``noise_std`` may be arrays (they broadcast).
     """
-    rate = sharpness(depth, width)
+    depth = require_positive("depth", depth)
     step_size = require_positive("step_size", step_size)
-    noise_std = np.asarray(noise_std, dtype=float)
-    if not (np.isfinite(noise_std).all() and (noise_std > 0).all()):
-        raise ValueError("noise_std must be finite and > 0")
+    width, noise_std = _positive_array("width", width), _positive_array("noise_std", noise_std)
+    rate = 6.0 * depth / width ** 2
     return 2 * np.pi / (step_size * rate) * np.exp(2 * depth / (step_size * noise_std ** 2))
