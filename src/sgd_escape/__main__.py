@@ -1,0 +1,103 @@
+"""Command line of the book's GPU experiments (Chapters 4-6).
+
+    python -m sgd_escape list
+    python -m sgd_escape run EXPERIMENT|all --preset PRESET [--device DEVICE] [--out DIR]
+                                 [--data PATH] [--max-minutes M] [--work DIR] [--fresh]
+
+A run that reaches ``--max-minutes`` saves its state and exits with status 75; the same
+command resumes it. A finished run writes ``<out>/<experiment>/<preset>/`` (default ``data/``).
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sgd-escape", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the experiments, the presets and what is cached")
+    run = commands.add_parser("run", help="run (or resume) an experiment and cache its result")
+    run.add_argument("experiment", help="an experiment name from `list`, or `all` (every CIFAR-10 one)")
+    run.add_argument("--preset", required=True, help="smoke, mini, reduced or paper")
+    run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    run.add_argument("--out", default=None, help="results root (default: the repository's data/)")
+    run.add_argument("--data", default=None,
+                     help="dataset: an official .tar.gz, the CIFAR-10 JPEG .tar.xz, or 'synthetic'")
+    run.add_argument("--datasets-dir", default=None, help="where decoded datasets are cached")
+    run.add_argument("--work", default=None,
+                     help="root of the work folders (state, snapshots); default: .cache/runs")
+    run.add_argument("--max-minutes", type=float, default=None,
+                     help="stop cleanly (exit 75) before this budget runs out; rerun to resume")
+    run.add_argument("--fresh", action="store_true", help="discard saved progress and start over")
+    run.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def list_experiments() -> str:
+    """A table of experiments with the presets cached for each."""
+    from sgd_escape.cifar.experiments import EXPERIMENTS, PRESET_NOTES, PRESETS
+    from sgd_escape.cifar.results import CacheError, load_result
+
+    lines = ["presets:"] + [f"  {name:8s} {PRESET_NOTES[name]}" for name in PRESETS] + ["", "experiments:"]
+    for name in EXPERIMENTS:
+        cached = []
+        for preset in PRESETS:
+            try:
+                load_result(name, preset)
+                cached.append(preset)
+            except CacheError:
+                pass
+        lines.append(f"  {name:28s} cached: {', '.join(cached) or '-'}")
+    return "\n".join(lines)
+
+
+def run_command(args, argv) -> int:
+    import torch
+
+    from sgd_escape.cifar.experiments import EXPERIMENTS, check_names
+    from sgd_escape.cifar.pipeline import run_experiment
+    from sgd_escape.cifar.runner import EXIT_BUDGET, BudgetExhausted
+
+    names = [n for n in EXPERIMENTS if n.endswith("cifar10")] if args.experiment == "all" else [args.experiment]
+    for name in names:
+        check_names(name, args.preset)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    began = time.monotonic()
+    for name in names:
+        left = None if args.max_minutes is None else args.max_minutes - (time.monotonic() - began) / 60
+        try:
+            folder = run_experiment(name, args.preset, data=args.data, device=device, out=args.out,
+                                    work=args.work and Path(args.work) / name / args.preset, max_minutes=left, datasets_dir=args.datasets_dir,
+                                    progress=not args.quiet, fresh=args.fresh,
+                                    command="python -m sgd_escape " + shlex.join(argv))
+        except BudgetExhausted as stop:
+            print(f"{name}: {stop}", file=sys.stderr)
+            return EXIT_BUDGET
+        print(f"{name}: wrote {folder}")
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(argv)
+    from sgd_escape.cifar.datasets import DatasetError
+
+    try:
+        if args.command == "list":
+            print(list_experiments())
+            return 0
+        return run_command(args, argv)
+    except (ValueError, DatasetError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""The CIFAR empirics of Section 5 (Chapters 4-6): data, ensembles of networks, the trainer,
+the probes, resumable runs and the cached results the chapters read.
+
+Modules: ``datasets`` (CIFAR-10/100 and its sources), ``models`` (ResNet and DenseNet-BC
+ensembles), ``training`` (SGD on the device), ``probes`` (inner products), ``runner`` (state,
+snapshots, budget), ``experiments`` (presets), ``pipeline`` (running an experiment),
+``results`` (the cache and its loader).
+"""
+from .results import CacheError, CachedResult, best_cached, load_result
+
+__all__ = ["CacheError", "CachedResult", "best_cached", "load_result"]

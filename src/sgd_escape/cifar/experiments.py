@@ -1,0 +1,107 @@
+"""The experiments of Section 5 and their presets (Chapters 4-6).
+
+``fig5-*`` (Chapter 4): several trials trained together; at every epoch start ``t`` the
+inner product ``<-grad f(x_t), x_T - x_t>`` (Figure 5a), the same at random points of the
+ball of radius 0.5 around ``x_t`` (Figure 5b), and the stochastic gradient norms (Figure 5c).
+``slope-*`` (Chapter 5, Section 5.3): one shared start, then many branches with different
+seeds; inner products of every branch's negative gradients with the vectors to every final
+point. ``spectrum-*`` (Chapter 6, Section 5.4, Figure 6): one long run at learning rate 0.1,
+then restarts at 0.01 from several of its epochs.
+"""
+from __future__ import annotations
+
+import copy
+
+#: experiment -> (kind, network family, dataset)
+EXPERIMENTS = {
+    f"{kind}-{net}-{dataset}": (kind, net, dataset)
+    for kind, datasets in (("fig5", ("cifar10", "cifar100")), ("slope", ("cifar10",)),
+                           ("spectrum", ("cifar10", "cifar100")))
+    for net in ("resnet", "densenet") for dataset in datasets
+}
+PRESETS = ("smoke", "mini", "reduced", "paper")
+PRESET_NOTES = {
+    "smoke": "seconds on a CPU, tiny subsets and tiny networks: for the tests only",
+    "mini": "a 2-core CPU in minutes: small networks on a subset of the training set",
+    "reduced": "one H100 in minutes: the schedule's shape over fewer epochs, fewer probe points",
+    "paper": "the paper's protocol (300 epochs, the full training set)",
+}
+#: The paper's networks, and the "about 10K parameter" versions.
+LARGE = {"resnet": "resnet34", "densenet": "densenet100"}
+SMALL = {"resnet": "resnet14", "densenet": "densenet22"}
+
+OPTIMIZER = dict(lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128, seed=0)
+PROBES = dict(probe_batch_size=128, probe_loss="mean cross-entropy, no weight decay",
+              probe_batchnorm="batch statistics, running buffers untouched")
+
+FIG5 = {
+    "smoke": dict(trials=2, epochs=3, lr_milestones=[2], train_examples=128, test_examples=64,
+                  train_eval_examples=64, probe_examples=64, probe_batch_size=32, ball_points=3,
+                  ball_every=2, ball_examples=32, ball_trials=1, batch_size=32),
+    "mini": dict(trials=3, epochs=8, lr_milestones=[4, 6], train_examples=512, test_examples=500,
+                 train_eval_examples=256, probe_examples=256, ball_points=6, ball_every=2,
+                 ball_examples=128, ball_trials=1),
+    "reduced": dict(trials=5, epochs=16, lr_milestones=[8, 12], train_examples=None,
+                    test_examples=None, train_eval_examples=10000, probe_examples=5120,
+                    ball_points=20, ball_every=2, ball_examples=1280, ball_trials=1),
+    "paper": dict(trials=5, epochs=300, lr_milestones=[150, 225], train_examples=None,
+                  test_examples=None, train_eval_examples=10000, probe_examples=10000,
+                  ball_points=100, ball_every=10, ball_examples=2560, ball_trials=1),
+}
+SLOPE = {
+    "smoke": dict(branches=3, shared_epochs=1, branch_epochs=2, train_examples=128, test_examples=64,
+                  train_eval_examples=64, probe_examples=64, probe_batch_size=32, batch_size=32),
+    "mini": dict(branches=5, shared_epochs=2, branch_epochs=5, train_examples=512,
+                 test_examples=256, train_eval_examples=256, probe_examples=256),
+    "reduced": dict(branches=50, shared_epochs=2, branch_epochs=14, train_examples=10000,
+                    test_examples=None, train_eval_examples=5000, probe_examples=2560),
+    "paper": dict(branches=50, shared_epochs=10, branch_epochs=140, train_examples=None,
+                  test_examples=None, train_eval_examples=10000, probe_examples=10000),
+}
+SPECTRUM = {
+    "smoke": dict(base_epochs=3, restart_epochs=[1, 3], restart_length=2, train_examples=128,
+                  test_examples=64, train_eval_examples=64, probe_examples=64,
+                  probe_batch_size=32, batch_size=32),
+    "mini": dict(base_epochs=8, restart_epochs=[2, 4, 6, 8], restart_length=4,
+                 train_examples=512, test_examples=500, train_eval_examples=256, probe_examples=256),
+    "reduced": dict(base_epochs=30, restart_epochs=[5, 10, 15, 20, 25, 30], restart_length=15,
+                    train_examples=10000, test_examples=None, train_eval_examples=5000,
+                    probe_examples=2560),
+    "paper": dict(base_epochs=300, restart_epochs=[30, 60, 90, 120, 150, 180, 210, 240, 270, 300],
+                  restart_length=150, train_examples=None, test_examples=None,
+                  train_eval_examples=10000, probe_examples=10000),
+}
+KIND_PRESETS = {"fig5": FIG5, "slope": SLOPE, "spectrum": SPECTRUM}
+
+
+def check_names(experiment: str, preset: str) -> None:
+    """Raise ``ValueError`` listing the valid names when either is unknown."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; valid experiments: {', '.join(EXPERIMENTS)}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+
+
+def preset_config(experiment: str, preset: str) -> dict:
+    """The full configuration of ``experiment`` at ``preset`` (what its cache records)."""
+    check_names(experiment, preset)
+    kind, net, dataset = EXPERIMENTS[experiment]
+    large = preset in ("reduced", "paper") and kind == "fig5"
+    config = {"experiment": experiment, "kind": kind, "dataset": dataset,
+              "architecture": (LARGE if large else SMALL)[net], **OPTIMIZER, **PROBES}
+    if kind == "fig5":
+        config["ball_radius"] = 0.5
+    if kind == "spectrum":
+        config["restart_lr"] = 0.01
+    config.update(copy.deepcopy(KIND_PRESETS[kind][preset]))
+    return config
+
+
+def total_units(config: dict) -> int:
+    """Units of work of a run (epochs trained, epochs probed): the progress bar's length."""
+    kind = config["kind"]
+    if kind == "fig5":
+        return 2 * config["epochs"] + 1 + len(range(0, config["epochs"], config["ball_every"]))
+    if kind == "slope":
+        return config["shared_epochs"] + 2 * config["branch_epochs"] + 2
+    return config["base_epochs"] + 2 * config["restart_length"] + 2

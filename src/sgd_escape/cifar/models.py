@@ -1,0 +1,222 @@
+"""Ensembles of CIFAR networks that train side by side as one module (Chapter 4, :ref:`ch4`).
+
+An ensemble of ``K`` independent networks is one module whose convolutions are grouped
+(``groups=K``): member ``k`` owns channel block ``k`` of every layer, sees its own images
+(stacked along the channel axis) and has its own BatchNorm statistics. Every parameter and
+buffer has the member as its leading block, so ``tensor.view(K, -1)[k]`` is member ``k``'s
+share; :func:`flatten_members` and :func:`load_members` move whole weight vectors in and out.
+One ``torch.optim.SGD`` on the ensemble equals ``K`` independent SGD runs.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checks import require_choice, require_int_at_least
+
+
+class EnsembleConv2d(nn.Module):
+    """``K`` independent convolutions without bias, as one grouped convolution."""
+
+    def __init__(self, members: int, cin: int, cout: int, kernel: int, stride: int = 1):
+        super().__init__()
+        self.members, self.stride, self.padding = members, stride, kernel // 2
+        self.weight = nn.Parameter(torch.empty(members * cout, cin, kernel, kernel))
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, None, self.stride, self.padding, groups=self.members)
+
+
+class EnsembleBatchNorm2d(nn.Module):
+    """BatchNorm per member and channel. ``update_stats=False`` leaves the running buffers alone."""
+
+    def __init__(self, members: int, channels: int, momentum: float = 0.1):
+        super().__init__()
+        self.momentum, self.update_stats = momentum, True
+        self.weight = nn.Parameter(torch.ones(members * channels))
+        self.bias = nn.Parameter(torch.zeros(members * channels))
+        self.register_buffer("running_mean", torch.zeros(members * channels))
+        self.register_buffer("running_var", torch.ones(members * channels))
+
+    def forward(self, x):
+        if not self.training:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False)
+        mean, var = (self.running_mean, self.running_var) if self.update_stats else (None, None)
+        return F.batch_norm(x, mean, var, self.weight, self.bias, True, self.momentum)
+
+
+class EnsembleLinear(nn.Module):
+    """``K`` independent linear layers: ``[B, K*cin] -> [B, K, cout]``."""
+
+    def __init__(self, members: int, cin: int, cout: int):
+        super().__init__()
+        self.members, self.cin, self.cout = members, cin, cout
+        self.weight = nn.Parameter(torch.empty(members * cout, cin))
+        self.bias = nn.Parameter(torch.zeros(members * cout))
+
+    def forward(self, x):
+        w = self.weight.view(self.members, self.cout, self.cin)
+        out = torch.einsum("bki,koi->bko", x.view(x.shape[0], self.members, self.cin), w)
+        return out + self.bias.view(self.members, self.cout)
+
+
+def _bn_relu(members, channels):
+    return nn.Sequential(EnsembleBatchNorm2d(members, channels), nn.ReLU(inplace=False))
+
+
+class BasicBlock(nn.Module):
+    """The ResNet basic block (two 3x3 convolutions), 1x1 projection where the shape changes."""
+
+    def __init__(self, members: int, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = EnsembleConv2d(members, cin, cout, 3, stride)
+        self.bn1 = EnsembleBatchNorm2d(members, cout)
+        self.conv2 = EnsembleConv2d(members, cout, cout, 3)
+        self.bn2 = EnsembleBatchNorm2d(members, cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(EnsembleConv2d(members, cin, cout, 1, stride),
+                                          EnsembleBatchNorm2d(members, cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class EnsembleResNet(nn.Module):
+    """CIFAR ResNet of basic blocks: ``blocks`` per stage at ``widths`` (stride 2 between stages)."""
+
+    def __init__(self, members: int, blocks, widths, num_classes: int):
+        super().__init__()
+        self.members = members
+        layers = [EnsembleConv2d(members, 3, widths[0], 3), EnsembleBatchNorm2d(members, widths[0]),
+                  nn.ReLU()]
+        cin = widths[0]
+        for stage, (count, width) in enumerate(zip(blocks, widths)):
+            for i in range(count):
+                layers.append(BasicBlock(members, cin, width, 2 if stage > 0 and i == 0 else 1))
+                cin = width
+        self.features = nn.Sequential(*layers)
+        self.head = EnsembleLinear(members, cin, num_classes)
+
+    def forward(self, x):
+        return self.head(F.adaptive_avg_pool2d(self.features(x), 1).flatten(1))
+
+
+class DenseLayer(nn.Module):
+    """DenseNet-BC layer: BN-ReLU-1x1 conv (4k) - BN-ReLU-3x3 conv (k), output concatenated."""
+
+    def __init__(self, members: int, cin: int, growth: int):
+        super().__init__()
+        self.members = members
+        self.body = nn.Sequential(_bn_relu(members, cin), EnsembleConv2d(members, cin, 4 * growth, 1),
+                                  _bn_relu(members, 4 * growth), EnsembleConv2d(members, 4 * growth, growth, 3))
+
+    def forward(self, x):
+        new = self.body(x)
+        b, _, h, w = x.shape
+        joined = torch.cat([x.view(b, self.members, -1, h, w), new.view(b, self.members, -1, h, w)], 2)
+        return joined.view(b, -1, h, w)
+
+
+class EnsembleDenseNet(nn.Module):
+    """DenseNet-BC (bottleneck, compression 0.5) of the given depth and growth rate."""
+
+    def __init__(self, members: int, depth: int, growth: int, num_classes: int):
+        super().__init__()
+        if (depth - 4) % 6:
+            raise ValueError(f"depth must be 6n+4 for DenseNet-BC, got {depth}")
+        per_block, channels = (depth - 4) // 6, 2 * growth
+        layers = [EnsembleConv2d(members, 3, channels, 3)]
+        for block in range(3):
+            for _ in range(per_block):
+                layers.append(DenseLayer(members, channels, growth))
+                channels += growth
+            if block < 2:
+                out = channels // 2
+                layers += [_bn_relu(members, channels), EnsembleConv2d(members, channels, out, 1),
+                           nn.AvgPool2d(2)]
+                channels = out
+        layers += [_bn_relu(members, channels)]
+        self.members, self.features = members, nn.Sequential(*layers)
+        self.head = EnsembleLinear(members, channels, num_classes)
+
+    def forward(self, x):
+        return self.head(F.adaptive_avg_pool2d(self.features(x), 1).flatten(1))
+
+
+#: The architectures of Section 5. "resnet34"/"densenet100" are the paper's (about 1.2M and
+#: 0.8M parameters); "resnet14"/"densenet22" the "about 10K parameter" versions.
+ARCHITECTURES = {
+    "resnet34": dict(kind="resnet", blocks=(3, 4, 6, 3), widths=(16, 32, 64, 128)),
+    "resnet14": dict(kind="resnet", blocks=(2, 2, 2), widths=(4, 8, 16)),
+    "densenet100": dict(kind="densenet", depth=100, growth=12),
+    "densenet22": dict(kind="densenet", depth=22, growth=4),
+}
+
+
+def build_ensemble(architecture: str, members: int, num_classes: int, seed: int = 0) -> nn.Module:
+    """``members`` independently initialised networks (member ``k`` from seed ``seed + k``)."""
+    require_choice("architecture", architecture, ARCHITECTURES)
+    require_int_at_least("members", members, 1)
+    require_int_at_least("num_classes", num_classes, 2)
+    spec = dict(ARCHITECTURES[architecture])
+    if spec.pop("kind") == "resnet":
+        model = EnsembleResNet(members, spec["blocks"], spec["widths"], num_classes)
+    else:
+        model = EnsembleDenseNet(members, spec["depth"], spec["growth"], num_classes)
+    initialise(model, members, seed)
+    return model
+
+
+def initialise(model: nn.Module, members: int, seed: int) -> None:
+    """He-normal convolutions (fan-out), default PyTorch linear layers, BN at (1, 0), per member."""
+    for k in range(members):
+        generator = torch.Generator().manual_seed(seed + k)
+        for module in model.modules():
+            if isinstance(module, EnsembleConv2d):
+                w = module.weight.data.view(members, -1, *module.weight.shape[1:])[k]
+                fan_out = w.shape[0] * w.shape[2] * w.shape[3]
+                w.normal_(0, math.sqrt(2.0 / fan_out), generator=generator)
+            elif isinstance(module, EnsembleLinear):
+                bound = 1 / math.sqrt(module.cin)
+                module.weight.data.view(members, -1)[k].uniform_(-bound, bound, generator=generator)
+                module.bias.data.view(members, -1)[k].uniform_(-bound, bound, generator=generator)
+
+
+def parameter_count(architecture: str, num_classes: int = 10) -> int:
+    """Trainable parameters of one network of ``architecture``."""
+    model = build_ensemble(architecture, 1, num_classes)
+    return sum(p.numel() for p in model.parameters())
+
+
+def flatten_members(tensors, members: int) -> torch.Tensor:
+    """``[K, total]``: each member's share of ``tensors`` (parameters or buffers), concatenated."""
+    return torch.cat([t.detach().reshape(members, -1) for t in tensors], 1)
+
+
+@torch.no_grad()
+def load_members(tensors, flat: torch.Tensor) -> None:
+    """Inverse of :func:`flatten_members`: copy ``flat[k]`` into member ``k`` of ``tensors``."""
+    members, offset = flat.shape[0], 0
+    for t in tensors:
+        size = t.numel() // members
+        t.view(members, -1).copy_(flat[:, offset:offset + size])
+        offset += size
+    if offset != flat.shape[1]:
+        raise ValueError(f"flat has {flat.shape[1]} entries per member, the model needs {offset}")
+
+
+def float_buffers(model: nn.Module) -> list[torch.Tensor]:
+    """The BatchNorm running statistics (every floating-point buffer) of ``model``."""
+    return [b for b in model.buffers() if b.is_floating_point()]
+
+
+def set_batchnorm_updates(model: nn.Module, update: bool) -> None:
+    """Whether BatchNorm layers in training mode update their running statistics."""
+    for module in model.modules():
+        if isinstance(module, EnsembleBatchNorm2d):
+            module.update_stats = update

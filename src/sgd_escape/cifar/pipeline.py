@@ -1,0 +1,200 @@
+"""Run an experiment of Section 5 at a preset, resumably, and cache its result (Chapters 4-6).
+
+``run_experiment`` is what ``python -m sgd_escape run`` calls. Work in progress (state and
+weight snapshots) goes to ``.cache/runs/<experiment>/<preset>/``; the finished result goes to
+``data/<experiment>/<preset>/`` (see :mod:`sgd_escape.cifar.results`).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from .datasets import NUM_CLASSES, load_cifar
+from .experiments import check_names, preset_config, total_units
+from .models import build_ensemble, load_members
+from .probes import all_pairs_inner_products, ball_probe, one_point_inner_products, pairwise_distances
+from .results import data_root, find_repository_root, make_command, provenance, write_result
+from .runner import Run, load_snapshot_members, probe_phase, replicate_into, train_phase
+from .training import probe_gradient, to_device
+
+
+def schedule_of(config: dict, lr: float | None = None) -> dict:
+    keys = ("lr", "momentum", "weight_decay", "batch_size", "train_eval_examples")
+    schedule = {k: config[k] for k in keys}
+    schedule["lr_milestones"] = config.get("lr_milestones", [])
+    if lr is not None:
+        schedule["lr"] = lr
+    return schedule
+
+
+def _probe_set(config, data):
+    count = config["probe_examples"]
+    return data.train_images(count), data.train_labels[:count]
+
+
+def _gradient_at(run, model, config, data, phase, epoch):
+    snapshot = run.load_snapshot(phase, epoch)
+    load_members(list(model.parameters()), snapshot["params"])
+    images, labels = _probe_set(config, data)
+    return probe_gradient(model, images, labels, data, config["probe_batch_size"]), snapshot["params"]
+
+
+def run_fig5(run: Run, config: dict, data) -> tuple[dict, dict]:
+    """Figure 5 (Chapter 4): train the trials together, then probe every epoch start."""
+    classes, trials, epochs = NUM_CLASSES[config["dataset"]], config["trials"], config["epochs"]
+    model = build_ensemble(config["architecture"], trials, classes, config["seed"]).to(run.device)
+    seeds = [config["seed"] + k for k in range(trials)]
+    records = train_phase(run, "train", model, data, seeds, epochs, schedule_of(config))
+    final = run.load_snapshot("train", epochs)["params"]
+
+    def trajectory(epoch):
+        gradients, points = _gradient_at(run, model, config, data, "train", epoch)
+        return one_point_inner_products(gradients, points, final)
+
+    inner = probe_phase(run, "probe", list(range(epochs)), trajectory)
+    chunk = min(config["ball_points"], 20)
+    ball_model = build_ensemble(config["architecture"], chunk, classes).to(run.device)
+    images, labels = data.train_images(config["ball_examples"]), data.train_labels[:config["ball_examples"]]
+    ball_epochs = list(range(0, epochs, config["ball_every"]))
+
+    def ball(epoch):
+        points = run.load_snapshot("train", epoch)["params"]
+        parts = [ball_probe(ball_model, points[m], final[m], config["ball_radius"], config["ball_points"],
+                            config["seed"] + 1000 * epoch + m, images, labels, data,
+                            config["probe_batch_size"]) for m in range(config["ball_trials"])]
+        return {key: torch.stack([p[key] for p in parts]) for key in parts[0]}
+
+    neighbourhood = probe_phase(run, "ball", ball_epochs, ball)
+    curves = {**_numpy(records), **_numpy(inner, "inner_"), **_numpy(neighbourhood, "ball_"),
+              "ball_epochs": torch.tensor(ball_epochs)}
+    return fig5_scalars(curves, config), curves
+
+
+def fig5_scalars(curves: dict, config: dict) -> dict:
+    """Headline numbers of Figure 5: minimum inner products from epoch 5 on, gradient norms."""
+    raw, cos = curves["inner_raw"], curves["inner_cosine"]
+    first = min(5, raw.shape[0] - 1)
+    ball_first = curves["ball_epochs"] >= first
+    ball_min = curves["ball_raw_min"][ball_first] if ball_first.any() else curves["ball_raw_min"]
+    milestone = (config["lr_milestones"] or [config["epochs"]])[0]
+    norms_max = curves["grad_norm_max"]
+    return {"min_inner_from_epoch_5": float(raw[first:].min()),
+            "min_cosine_from_epoch_5": float(cos[first:].min()),
+            "negative_inner_from_epoch_5": int((raw[first:] <= 0).sum()),
+            "inner_products_from_epoch_5": int(raw[first:].size),
+            "min_ball_inner_from_epoch_5": float(ball_min.min()),
+            "max_grad_norm_before_first_drop": float(norms_max[:milestone].max()),
+            "max_grad_norm_after_first_drop": float(norms_max[milestone:].max()) if norms_max.shape[0] > milestone else float("nan"),
+            "final_test_accuracy_mean": float(curves["test_accuracy"][-1].mean()),
+            "final_train_loss_mean": float(curves["train_loss"][-1].mean())}
+
+
+def run_slope(run: Run, config: dict, data) -> tuple[dict, dict]:
+    """Section 5.3 (Chapter 5): a shared start, then branches; all-pairs inner products."""
+    classes, branches, length = NUM_CLASSES[config["dataset"]], config["branches"], config["branch_epochs"]
+    shared = build_ensemble(config["architecture"], 1, classes, config["seed"]).to(run.device)
+    train_phase(run, "shared", shared, data, [config["seed"]], config["shared_epochs"], schedule_of(config))
+    start = run.phase("shared")
+    model = build_ensemble(config["architecture"], branches, classes).to(run.device)
+    seeds = [config["seed"] + 1000 + k for k in range(branches)]
+    records = train_phase(run, "branches", model, data, seeds, length, schedule_of(config),
+                          initialise=lambda m, o: replicate_into(m, start["model"], start["optimizer"], o))
+    finals = run.load_snapshot("branches", length)["params"]
+
+    def probe(epoch):
+        gradients, points = _gradient_at(run, model, config, data, "branches", epoch)
+        return all_pairs_inner_products(gradients, points, finals)
+
+    inner = probe_phase(run, "probe", list(range(length)), probe)
+    curves = {**_numpy(records), **_numpy(inner, "inner_"),
+              "final_distances": pairwise_distances(finals).numpy()}
+    return slope_scalars(curves), curves
+
+
+def slope_scalars(curves: dict) -> dict:
+    """Counts of non-positive inner products (to other branches' ends, and to any end)."""
+    raw, distances = curves["inner_raw"], curves["final_distances"]
+    branches = raw.shape[1]
+    other = ~torch.eye(branches, dtype=torch.bool).numpy()
+    others = raw[:, other]
+    return {"inner_products_to_other_finals": int(others.size),
+            "nonpositive_to_other_finals": int((others <= 0).sum()),
+            "fraction_nonpositive_to_other_finals": float((others <= 0).mean()),
+            "inner_products_to_any_final": int(raw.size),
+            "nonpositive_to_any_final": int((raw <= 0).sum()),
+            "min_cosine_to_any_final": float(curves["inner_cosine"].min()),
+            "min_pairwise_final_distance": float(distances[other].min()),
+            "max_pairwise_final_distance": float(distances[other].max())}
+
+
+def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
+    """Section 5.4 and Figure 6 (Chapter 6): a long run at 0.1, restarts at 0.01."""
+    classes, length, starts = NUM_CLASSES[config["dataset"]], config["restart_length"], config["restart_epochs"]
+    base = build_ensemble(config["architecture"], 1, classes, config["seed"]).to(run.device)
+    base_records = train_phase(run, "base", base, data, [config["seed"]], config["base_epochs"], schedule_of(config))
+    model = build_ensemble(config["architecture"], len(starts), classes).to(run.device)
+    seeds = [config["seed"] + 2000 + k for k in range(len(starts))]
+    records = train_phase(run, "restarts", model, data, seeds, length, schedule_of(config, config["restart_lr"]),
+                          initialise=lambda m, o: load_snapshot_members(m, [run.load_snapshot("base", e) for e in starts]))
+    finals = run.load_snapshot("restarts", length)["params"]
+    origin = run.load_snapshot("base", 0)["params"]
+
+    def probe(epoch):
+        gradients, points = _gradient_at(run, model, config, data, "restarts", epoch)
+        return one_point_inner_products(gradients, points, finals)
+
+    inner = probe_phase(run, "probe", list(range(length)), probe)
+    base_path = torch.cat([run.load_snapshot("base", e)["params"] for e in range(config["base_epochs"] + 1)])
+    curves = {**_numpy(records, "restart_"), **_numpy(base_records, "base_"), **_numpy(inner, "inner_"),
+              "restart_epochs": torch.tensor(starts).numpy(),
+              "restart_distance_from_init": (finals - origin).double().norm(dim=1).numpy(),
+              "base_distance_from_init": (base_path - origin).double().norm(dim=1).numpy()}
+    return spectrum_scalars(curves), curves
+
+
+def spectrum_scalars(curves: dict) -> dict:
+    raw = curves["inner_raw"]
+    return {"restarts": int(raw.shape[1]), "min_inner_any_restart": float(raw.min()),
+            "nonpositive_inner": int((raw <= 0).sum()), "inner_products": int(raw.size),
+            "restart_one_point_convex": [bool(v) for v in (raw > 0).all(0)]}
+
+
+RUNNERS = {"fig5": run_fig5, "slope": run_slope, "spectrum": run_spectrum}
+
+
+def _numpy(records: dict, prefix: str = "") -> dict:
+    return {prefix + k: v.double().numpy() if v.is_floating_point() else v.numpy() for k, v in records.items()}
+
+
+def default_work_dir(experiment: str, preset: str) -> Path:
+    root = find_repository_root(required=False) or Path.cwd()
+    return root / ".cache" / "runs" / experiment / preset
+
+
+def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cpu", out=None,
+                   work=None, max_minutes: float | None = None, datasets_dir=None,
+                   progress: bool = True, fresh: bool = False, command: str | None = None) -> Path:
+    """Run (or resume) ``experiment`` at ``preset`` and write ``<out>/<experiment>/<preset>/``.
+
+    Raises :class:`~sgd_escape.cifar.runner.BudgetExhausted` when it stops at ``max_minutes``
+    (its state is saved: call again to resume). Returns the result folder.
+    """
+    check_names(experiment, preset)
+    config = preset_config(experiment, preset)
+    work_dir = Path(work) if work else default_work_dir(experiment, preset)
+    if fresh:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    arrays = load_cifar(config["dataset"], data, datasets_dir)
+    data_on_device = to_device(arrays, config["train_examples"], config["test_examples"], torch.device(device))
+    run = Run(work_dir, config, device, max_minutes, total_units(config), progress)
+    try:
+        scalars, curves = RUNNERS[config["kind"]](run, config, data_on_device)
+    finally:
+        run.close()
+    run.save()
+    prov = provenance(command or make_command(experiment, preset), device, arrays.source,
+                      run.state["started_utc"], run.state["active_seconds"])
+    folder = Path(out or data_root()) / experiment / preset
+    return write_result(folder, experiment, preset, config, scalars, curves, prov)

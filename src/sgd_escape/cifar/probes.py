@@ -1,0 +1,71 @@
+"""The probes of Section 5: inner products between negative gradients and the vectors to
+final points, raw and as cosines (Chapters 4-6).
+"""
+from __future__ import annotations
+
+import torch
+
+from .models import load_members
+from .training import probe_gradient
+
+
+def one_point_inner_products(gradients: torch.Tensor, points: torch.Tensor,
+                             targets: torch.Tensor) -> dict:
+    """Row-wise ``<-g_k, x*_k - x_k>`` and its cosine, for ``[K, P]`` inputs (Chapter 4).
+
+    Positive values mean the negative gradient at ``x_k`` points towards ``x*_k``: the
+    one-point convexity of Assumption 1, checked at one point.
+    """
+    g, direction = gradients.double(), (targets - points).double()
+    raw = -(g * direction).sum(1)
+    grad_norm, distance = g.norm(dim=1), direction.norm(dim=1)
+    return {"raw": raw, "cosine": raw / (grad_norm * distance).clamp_min(1e-300),
+            "grad_norm": grad_norm, "distance": distance}
+
+
+def all_pairs_inner_products(gradients: torch.Tensor, points: torch.Tensor,
+                             targets: torch.Tensor) -> dict:
+    """``[K, J]``: ``<-g_i, x*_j - x_i>`` for every point ``i`` and target ``j`` (Chapter 5)."""
+    g, x, t = gradients.double(), points.double(), targets.double()
+    raw = -(g @ t.T) + (g * x).sum(1, keepdim=True)
+    squared = (t * t).sum(1)[None, :] + (x * x).sum(1)[:, None] - 2 * x @ t.T
+    distance = squared.clamp_min(0).sqrt()
+    return {"raw": raw, "cosine": raw / (g.norm(dim=1, keepdim=True) * distance).clamp_min(1e-300)}
+
+
+def pairwise_distances(points: torch.Tensor) -> torch.Tensor:
+    """``[K, K]`` Euclidean distances between the rows of ``points``."""
+    return torch.cdist(points.double(), points.double())
+
+
+def uniform_ball(center: torch.Tensor, radius: float, count: int, seed: int) -> torch.Tensor:
+    """``[count, P]`` points drawn uniformly from the ball of ``radius`` around ``center`` (Chapter 4).
+
+    A uniform direction (a normalised Gaussian) times ``radius * U**(1/P)``; in millions of
+    dimensions that radius is ``radius`` to many digits, so the points lie on the sphere.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    dimension = center.numel()
+    directions = torch.randn(count, dimension, generator=generator, dtype=torch.float64)
+    directions /= directions.norm(dim=1, keepdim=True)
+    radii = radius * torch.rand(count, 1, generator=generator, dtype=torch.float64) ** (1.0 / dimension)
+    return (center.double().cpu() + radii * directions).float().to(center.device)
+
+
+def ball_probe(model, center, target, radius, count, seed, images, labels, data, batch_size) -> dict:
+    """Mean, min and max over ``count`` points ``w`` of the ball around ``center`` of
+    ``<-grad f(w), target - center>``, raw and cosine; ``model`` has one member per point (chunk)."""
+    chunk, values = model.members, {"raw": [], "cosine": []}
+    for start in range(0, count, chunk):
+        size = min(chunk, count - start)
+        points = uniform_ball(center, radius, chunk, seed * 10_007 + start)
+        load_members(list(model.parameters()), points)
+        gradients = probe_gradient(model, images, labels, data, batch_size)[:size]
+        inner = one_point_inner_products(gradients, center.expand(size, -1), target.expand(size, -1))
+        for key in values:
+            values[key].append(inner[key])
+    out = {}
+    for key, parts in values.items():
+        joined = torch.cat(parts)
+        out.update({f"{key}_mean": joined.mean(), f"{key}_min": joined.min(), f"{key}_max": joined.max()})
+    return out

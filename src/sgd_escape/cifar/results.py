@@ -1,0 +1,160 @@
+"""Cached results in ``data/<experiment>/<preset>/``: writing them with provenance, and the
+loader the chapters use, which refuses a cache whose schema or config does not match
+(Chapter 4, :ref:`ch4`).
+
+A result is ``result.json`` (scalars, config, provenance) and ``curves.npz`` (arrays). It is
+written into a temporary folder and renamed into place, so a cache is complete or absent.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+#: Version of the files' layout; a loader refuses other versions.
+SCHEMA_VERSION = 1
+#: Presets from the most to the least faithful; chapters show the first one cached.
+PRESET_PREFERENCE = ("paper", "reduced", "mini")
+DATA_ENV = "SGD_ESCAPE_DATA"
+
+
+class CacheError(RuntimeError):
+    """A cached result is absent, malformed or computed with another config."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CachedResult:
+    """One experiment's cached result (Chapter 4)."""
+
+    experiment: str
+    preset: str
+    config: dict
+    scalars: dict
+    provenance: dict
+    curves: dict
+    folder: Path
+
+
+def find_repository_root(start: str | Path | None = None, required: bool = True) -> Path | None:
+    """The nearest folder at or above ``start`` (default: the working directory) holding
+    ``_config.yml`` and ``data/``; chapters run from ``chapters/`` and find it this way."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_config.yml").is_file() and (folder / "src" / "sgd_escape").is_dir():
+            return folder
+    if required:
+        raise CacheError(f"no repository root (a folder with _config.yml and src/sgd_escape) at or "
+                         f"above {here}; run from inside a clone of the book, or set ${DATA_ENV}")
+    return None
+
+
+def data_root(start: str | Path | None = None) -> Path:
+    """``$SGD_ESCAPE_DATA`` if set, else ``data/`` of the repository."""
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV])
+    return find_repository_root(start) / "data"
+
+
+def _git_commit(root: Path | None) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src/sgd_escape/cifar",
+                                "src/sgd_escape/__main__.py"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+uncommitted-src-changes" if dirty else "") or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(command: str, device, dataset_source: str, started: str, wall_seconds: float) -> dict:
+    """Where a result came from: command, code version, hardware, software, data, time."""
+    import torch
+
+    device_name = (torch.cuda.get_device_name(device) if torch.device(device).type == "cuda"
+                   else f"CPU ({platform.processor() or platform.machine()}, "
+                        f"{torch.get_num_threads()} threads)")
+    return {"command": command, "git_commit": _git_commit(find_repository_root(required=False)),
+            "device": str(device), "device_name": device_name, "torch_version": torch.__version__,
+            "cuda_version": torch.version.cuda, "python_version": platform.python_version(),
+            "dataset_source": dataset_source, "started_utc": started,
+            "wall_seconds": round(float(wall_seconds), 1)}
+
+
+def write_result(folder: Path, experiment: str, preset: str, config: dict, scalars: dict,
+                 curves: dict, prov: dict) -> Path:
+    """Write a complete result atomically into ``folder`` (replacing an older one)."""
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    record = {"schema_version": SCHEMA_VERSION, "experiment": experiment, "preset": preset,
+              "config": config, "scalars": scalars, "curves": sorted(curves), "provenance": prov}
+    (tmp / "result.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    np.savez_compressed(tmp / "curves.npz", **{k: np.asarray(v) for k, v in curves.items()})
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return folder
+
+
+def load_result(experiment: str, preset: str, root: str | Path | None = None,
+                expected_config: dict | None = None) -> CachedResult:
+    """Load and validate ``data/<experiment>/<preset>/`` (Chapter 4).
+
+    Refuses (``CacheError``) a missing or malformed cache, another schema version, another
+    experiment or preset, or a config other than ``expected_config`` (by default, the
+    preset's config in the code that is running).
+    """
+    from .experiments import preset_config
+
+    folder = Path(root or data_root()) / experiment / preset
+    if not (folder / "result.json").is_file():
+        raise CacheError(f"no cached result in {folder}; make it with: {make_command(experiment, preset)}")
+    record = json.loads((folder / "result.json").read_text())
+    _check_record(record, experiment, preset, folder)
+    expected = preset_config(experiment, preset) if expected_config is None else expected_config
+    if record["config"] != expected:
+        changed = sorted(k for k in set(record["config"]) | set(expected)
+                         if record["config"].get(k) != expected.get(k))
+        raise CacheError(f"{folder} was computed with another config than preset {preset!r} "
+                         f"(differs in {changed}); recompute it with: {make_command(experiment, preset)}")
+    with np.load(folder / "curves.npz", allow_pickle=False) as npz:
+        curves = {k: npz[k] for k in npz.files}
+    if sorted(curves) != record["curves"]:
+        raise CacheError(f"{folder}/curves.npz does not hold the arrays result.json lists")
+    return CachedResult(experiment, preset, record["config"], record["scalars"],
+                        record["provenance"], curves, folder)
+
+
+def _check_record(record: dict, experiment: str, preset: str, folder: Path) -> None:
+    required = {"schema_version", "experiment", "preset", "config", "scalars", "curves", "provenance"}
+    missing = required - set(record)
+    if missing:
+        raise CacheError(f"{folder}/result.json lacks {sorted(missing)}")
+    if record["schema_version"] != SCHEMA_VERSION:
+        raise CacheError(f"{folder}: schema version {record['schema_version']}, "
+                         f"this code reads {SCHEMA_VERSION}")
+    if (record["experiment"], record["preset"]) != (experiment, preset):
+        raise CacheError(f"{folder} holds {record['experiment']}/{record['preset']}, "
+                         f"not {experiment}/{preset}")
+
+
+def make_command(experiment: str, preset: str) -> str:
+    """The shell command that computes a cache."""
+    return f"python -m sgd_escape run {experiment} --preset {preset}"
+
+
+def best_cached(experiment: str, root: str | Path | None = None) -> CachedResult | None:
+    """The most faithful cached preset of ``experiment`` (paper, else reduced, else mini)."""
+    for preset in PRESET_PREFERENCE:
+        try:
+            return load_result(experiment, preset, root)
+        except CacheError:
+            continue
+    return None

@@ -1,0 +1,170 @@
+"""Resumable runs: a state file, per-epoch weight snapshots, a time budget and a progress bar
+(Chapter 4, :ref:`ch4`).
+
+A run is a sequence of named phases, each a sequence of units (a training epoch, the probes
+of one epoch). After every unit the state is written atomically to ``state.pt`` in the run's
+work folder; running the same command again continues after the last completed unit. Because
+every random choice is seeded by the unit it belongs to, a resumed run computes exactly what
+an uninterrupted one does (up to GPU non-determinism).
+"""
+from __future__ import annotations
+
+import datetime
+import time
+from pathlib import Path
+
+import torch
+
+from .models import flatten_members, float_buffers, load_members
+from .training import evaluate, learning_rate, make_optimizer, train_epoch
+
+#: Exit status of the command line when it stopped at its time budget (run it again to resume).
+EXIT_BUDGET = 75
+
+
+class BudgetExhausted(Exception):
+    """The run stopped cleanly at its ``--max-minutes`` budget; its state is saved."""
+
+
+class Run:
+    """The persistent state of one experiment at one preset, in ``work_dir``."""
+
+    def __init__(self, work_dir: Path, config: dict, device, max_minutes: float | None,
+                 total_units: int, progress: bool = True):
+        self.work_dir, self.device, self.config = Path(work_dir), torch.device(device), config
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.max_seconds = None if max_minutes is None else 60.0 * max_minutes
+        self.began, self.mark, self.slowest = time.monotonic(), time.monotonic(), 0.0
+        self.state = self._load_or_start()
+        self.bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=total_units, initial=self.state["units"], unit="unit",
+                            desc=config.get("experiment", "run"), dynamic_ncols=True)
+
+    @property
+    def state_file(self) -> Path:
+        return self.work_dir / "state.pt"
+
+    def _load_or_start(self) -> dict:
+        if self.state_file.exists():
+            state = torch.load(self.state_file, map_location=self.device, weights_only=True)
+            if state["config"] != self.config:
+                raise RuntimeError(f"{self.work_dir} holds a run with another config; delete the "
+                                   "folder or run with --fresh to start over")
+            return state
+        started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        return {"config": self.config, "phases": {}, "units": 0, "active_seconds": 0.0,
+                "started_utc": started}
+
+    def phase(self, name: str) -> dict:
+        return self.state["phases"].setdefault(name, {})
+
+    def save(self) -> None:
+        now = time.monotonic()
+        self.state["active_seconds"] += now - self.mark
+        self.mark = now
+        tmp = self.state_file.with_suffix(".tmp")
+        torch.save(self.state, tmp)
+        tmp.replace(self.state_file)
+
+    def unit_done(self, unit_seconds: float) -> None:
+        """Save; then stop (``BudgetExhausted``) if another unit would overrun the budget."""
+        self.state["units"] += 1
+        self.save()
+        if self.bar is not None:
+            self.bar.update(1)
+        self.slowest = max(self.slowest, unit_seconds)
+        elapsed = time.monotonic() - self.began
+        if self.max_seconds is not None and elapsed + self.slowest > self.max_seconds:
+            self.close()
+            raise BudgetExhausted(f"stopped at the {self.max_seconds / 60:g}-minute budget after "
+                                  f"{self.state['units']} units; run the same command to resume")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def snapshot_path(self, phase: str, epoch: int) -> Path:
+        return self.work_dir / "snapshots" / phase / f"epoch_{epoch:04d}.pt"
+
+    def save_snapshot(self, phase: str, epoch: int, model) -> None:
+        path = self.snapshot_path(phase, epoch)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        members = model.members
+        snapshot = {"params": flatten_members(model.parameters(), members).cpu(),
+                    "buffers": flatten_members(float_buffers(model), members).cpu()}
+        torch.save(snapshot, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
+
+    def load_snapshot(self, phase: str, epoch: int) -> dict:
+        return torch.load(self.snapshot_path(phase, epoch), map_location=self.device, weights_only=True)
+
+
+def probe_phase(run: Run, name: str, units: list, compute) -> dict:
+    """Run ``compute(unit) -> {key: tensor}`` for every unit not yet done; stack the results."""
+    state = run.phase(name)
+    results = state.setdefault("results", {})
+    for index in range(state.get("next", 0), len(units)):
+        began = time.monotonic()
+        for key, value in compute(units[index]).items():
+            results.setdefault(key, []).append(value.detach().cpu())
+        state["next"] = index + 1
+        run.unit_done(time.monotonic() - began)
+    return {key: torch.stack(values) for key, values in results.items()}
+
+
+def train_phase(run: Run, name: str, model, data, seeds, epochs: int, schedule: dict,
+                initialise=None) -> dict:
+    """Train ``model`` for ``epochs`` epochs, snapshotting and evaluating at every epoch start.
+
+    ``schedule`` holds ``lr``, ``lr_milestones``, ``momentum``, ``weight_decay``, ``batch_size``,
+    ``train_eval_examples``. ``initialise(model, optimizer)`` runs once, before the first epoch.
+    Returns per-epoch records, each ``[epochs or epochs + 1, K]``.
+    """
+    state = run.phase(name)
+    optimizer = make_optimizer(model, schedule["lr"], schedule["momentum"], schedule["weight_decay"])
+    if "model" in state:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    elif initialise is not None:
+        initialise(model, optimizer)
+    records = state.setdefault("records", {})
+    count = schedule["train_eval_examples"]
+    for epoch in range(state.get("epoch", 0), epochs + 1):
+        began = time.monotonic()
+        run.save_snapshot(name, epoch, model)
+        for split, (images, labels) in {"train": (data.train_images(count), data.train_labels[:count]),
+                                        "test": (data.test_images, data.test_labels)}.items():
+            for key, value in evaluate(model, images, labels, data).items():
+                records.setdefault(f"{split}_{key}", []).append(value.cpu())
+        if epoch < epochs:
+            from .training import epoch_plan
+
+            plan = epoch_plan(seeds, epoch, data.train_size, schedule["batch_size"], data.train_labels.device)
+            lr = learning_rate(epoch, schedule["lr"], schedule["lr_milestones"])
+            for key, value in train_epoch(model, optimizer, data, plan, lr).items():
+                records.setdefault(key, []).append(value.cpu())
+        state.update(epoch=epoch + 1, model=model.state_dict(), optimizer=optimizer.state_dict())
+        run.unit_done(time.monotonic() - began)
+    return {key: torch.stack(values) for key, values in records.items()}
+
+
+def replicate_into(model, source_state: dict, source_optimizer: dict | None, optimizer) -> None:
+    """Make every member of ``model`` a copy of a one-member model (weights, buffers, momentum)."""
+    members = model.members
+    with torch.no_grad():
+        for key, tensor in model.state_dict().items():
+            src = source_state[key]
+            tensor.copy_(src.repeat(members, *([1] * (src.dim() - 1))) if src.dim() else src)
+    if source_optimizer:
+        for param, saved in zip(model.parameters(), source_optimizer["state"].values()):
+            buffer = saved["momentum_buffer"]
+            optimizer.state[param]["momentum_buffer"] = buffer.repeat(members, *([1] * (buffer.dim() - 1)))
+
+
+def load_snapshot_members(model, snapshots: list[dict]) -> None:
+    """Member ``k`` of ``model`` takes weights and buffers from one-member ``snapshots[k]``."""
+    load_members(list(model.parameters()), torch.cat([s["params"] for s in snapshots]))
+    load_members(float_buffers(model), torch.cat([s["buffers"] for s in snapshots]))

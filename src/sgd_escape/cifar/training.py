@@ -1,0 +1,204 @@
+"""The trainer: all members of an ensemble take SGD steps together, data and augmentation on
+the device (Chapter 4, :ref:`ch4`).
+
+The training set lives on the device as uint8, zero-padded by 4 pixels once; each step gathers
+every member's own batch, crops and flips it there and normalises it. Each epoch's data order,
+crops and flips come from a generator seeded by ``(seed, member, epoch)`` alone, so a run
+resumed at an epoch boundary repeats exactly what an uninterrupted run does. Nothing inside a
+step waits for the host: losses and gradient norms accumulate on the device.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .datasets import CifarArrays
+from .models import set_batchnorm_updates
+
+#: Per-channel mean and standard deviation of the CIFAR-10 training images (0-255 scale).
+CIFAR_MEAN = (125.3, 123.0, 113.9)
+CIFAR_STD = (63.0, 62.1, 66.7)
+PAD = 4
+
+
+@dataclasses.dataclass
+class DeviceData:
+    """A training subset (padded uint8), an evaluation subset of it, the test subset and labels."""
+
+    train_padded: torch.Tensor   # [N, 3, 40, 40] uint8
+    train_labels: torch.Tensor   # [N]
+    test_images: torch.Tensor    # [M, 3, 32, 32] uint8
+    test_labels: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @property
+    def train_size(self) -> int:
+        return self.train_padded.shape[0]
+
+    def normalise(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        return (images_uint8.float() - self.mean) / self.std
+
+    def train_images(self, count: int) -> torch.Tensor:
+        """The first ``count`` training images, uncropped and unflipped (uint8)."""
+        return self.train_padded[:count, :, PAD:-PAD, PAD:-PAD]
+
+
+def subset_indices(total: int, count: int | None, seed: int) -> np.ndarray:
+    """A fixed random subset of ``count`` of ``total`` indices (all of them, shuffled, if None)."""
+    order = np.random.default_rng(seed).permutation(total)
+    return order if count is None else order[:count]
+
+
+def to_device(arrays: CifarArrays, train_examples: int | None, test_examples: int | None,
+              device: torch.device, seed: int = 0) -> DeviceData:
+    """Move the chosen subsets to ``device`` as uint8 (padding the training images once)."""
+    train = subset_indices(len(arrays.train_labels), train_examples, seed)
+    test = np.sort(subset_indices(len(arrays.test_labels), test_examples, seed + 1))
+
+    def images(x):
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(device)
+
+    return DeviceData(
+        train_padded=F.pad(images(arrays.train_images[train]), (PAD,) * 4),
+        train_labels=torch.from_numpy(arrays.train_labels[train]).to(device),
+        test_images=images(arrays.test_images[test]),
+        test_labels=torch.from_numpy(arrays.test_labels[test]).to(device),
+        mean=torch.tensor(CIFAR_MEAN, device=device).view(1, 3, 1, 1),
+        std=torch.tensor(CIFAR_STD, device=device).view(1, 3, 1, 1),
+    )
+
+
+@dataclasses.dataclass
+class EpochPlan:
+    """Every member's batches of one epoch: indices, crop offsets and flips, ``[K, steps, B]``."""
+
+    indices: torch.Tensor
+    offsets: torch.Tensor   # [K, steps, B, 2]
+    flips: torch.Tensor
+
+
+def epoch_plan(seeds, epoch: int, train_size: int, batch_size: int, device) -> EpochPlan:
+    """The plan of ``epoch`` for members with data seeds ``seeds`` (last partial batch dropped)."""
+    steps = train_size // batch_size
+    if steps < 1:
+        raise ValueError(f"batch_size ({batch_size}) exceeds the training subset ({train_size})")
+    parts = []
+    for seed in seeds:
+        generator = torch.Generator().manual_seed(int(seed) * 100_003 + epoch)
+        order = torch.randperm(train_size, generator=generator)[: steps * batch_size]
+        offsets = torch.randint(0, 2 * PAD + 1, (steps * batch_size, 2), generator=generator)
+        flips = torch.rand(steps * batch_size, generator=generator) < 0.5
+        parts.append((order, offsets, flips))
+    shape = (len(parts), steps, batch_size)
+    return EpochPlan(*(torch.stack([p[i] for p in parts]).view(*shape, *([2] if i == 1 else []))
+                       .to(device) for i in range(3)))
+
+
+def augmented_batch(data: DeviceData, indices, offsets, flips) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crop (random 32x32 window of the padded image) and flip each member's images on the device.
+
+    Returns the input ``[B, K*3, 32, 32]`` and the labels ``[B, K]``.
+    """
+    members, batch = indices.shape
+    images = data.train_padded[indices.reshape(-1)]                      # [K*B, 3, 40, 40]
+    span = torch.arange(32, device=images.device)
+    rows = (offsets[..., 0].reshape(-1, 1) + span).view(-1, 1, 32, 1)
+    cols = (offsets[..., 1].reshape(-1, 1) + span).view(-1, 1, 1, 32)
+    cols = torch.where(flips.reshape(-1, 1, 1, 1), cols.flip(-1), cols)
+    item = torch.arange(members * batch, device=images.device).view(-1, 1, 1, 1)
+    channel = torch.arange(3, device=images.device).view(1, 3, 1, 1)
+    crops = data.normalise(images[item, channel, rows, cols])            # [K*B, 3, 32, 32]
+    x = crops.view(members, batch, 3, 32, 32).transpose(0, 1).reshape(batch, members * 3, 32, 32)
+    return x, data.train_labels[indices].T
+
+
+def member_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of each member, ``[K]``, from logits ``[B, K, C]`` and labels ``[B, K]``."""
+    batch, members, classes = logits.shape
+    per_item = F.cross_entropy(logits.reshape(-1, classes), labels.reshape(-1), reduction="none")
+    return per_item.view(batch, members).mean(0)
+
+
+def member_grad_norms(params, members: int) -> torch.Tensor:
+    """Euclidean norm of each member's gradient, ``[K]``."""
+    squares = [p.grad.reshape(members, -1).pow(2).sum(1) for p in params]
+    return torch.stack(squares).sum(0).sqrt()
+
+
+def make_optimizer(model, lr: float, momentum: float, weight_decay: float) -> torch.optim.SGD:
+    """Plain SGD with heavy-ball momentum and L2 weight decay on every parameter."""
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+def learning_rate(epoch: int, base_lr: float, milestones, factor: float = 0.1) -> float:
+    """Step schedule: ``base_lr`` times ``factor`` per milestone reached (paper: 150, 225)."""
+    return base_lr * factor ** sum(epoch >= m for m in milestones)
+
+
+def train_epoch(model, optimizer, data: DeviceData, plan: EpochPlan, lr: float) -> dict:
+    """One epoch of SGD for every member. Returns per-member running loss and gradient norms."""
+    members = plan.indices.shape[0]
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    params = [p for p in model.parameters()]
+    model.train()
+    set_batchnorm_updates(model, True)
+    device = plan.indices.device
+    loss_sum = torch.zeros(members, device=device)
+    norm_sum = torch.zeros(members, device=device)
+    norm_min = torch.full((members,), float("inf"), device=device)
+    norm_max = torch.zeros(members, device=device)
+    for step in range(plan.indices.shape[1]):
+        x, y = augmented_batch(data, plan.indices[:, step], plan.offsets[:, step], plan.flips[:, step])
+        losses = member_losses(model(x), y)
+        optimizer.zero_grad(set_to_none=False)
+        losses.sum().backward()
+        norms = member_grad_norms(params, members)
+        optimizer.step()
+        loss_sum += losses.detach()
+        norm_sum += norms
+        norm_min, norm_max = torch.minimum(norm_min, norms), torch.maximum(norm_max, norms)
+    steps = plan.indices.shape[1]
+    return {"train_loss_running": loss_sum / steps, "grad_norm_mean": norm_sum / steps,
+            "grad_norm_min": norm_min, "grad_norm_max": norm_max}
+
+
+@torch.no_grad()
+def evaluate(model, images_uint8, labels, data: DeviceData, batch_size: int = 500) -> dict:
+    """Loss and accuracy of every member on the same images (BatchNorm in evaluation mode)."""
+    model.eval()
+    members = model.members
+    loss = torch.zeros(members, device=labels.device)
+    correct = torch.zeros(members, device=labels.device)
+    for start in range(0, len(labels), batch_size):
+        x = data.normalise(images_uint8[start:start + batch_size]).repeat(1, members, 1, 1)
+        y = labels[start:start + batch_size].view(-1, 1).expand(-1, members)
+        logits = model(x)
+        loss += member_losses(logits, y) * len(y)
+        correct += (logits.argmax(-1) == y).float().sum(0)
+    return {"loss": loss / len(labels), "accuracy": correct / len(labels)}
+
+
+def probe_gradient(model, images_uint8, labels, data: DeviceData, batch_size: int) -> torch.Tensor:
+    """``[K, P]``: each member's gradient of the mean cross-entropy over the given images.
+
+    BatchNorm uses batch statistics (training mode, as in the SGD steps) over fixed,
+    unaugmented batches of ``batch_size``; its running statistics are left unchanged. The
+    gradient is that of the data loss only (no weight decay term).
+    """
+    model.train()
+    set_batchnorm_updates(model, False)
+    params = list(model.parameters())
+    members, batches = model.members, max(1, len(labels) // batch_size)
+    for p in params:
+        p.grad = None
+    for b in range(batches):
+        x = data.normalise(images_uint8[b * batch_size:(b + 1) * batch_size]).repeat(1, members, 1, 1)
+        y = labels[b * batch_size:(b + 1) * batch_size].view(-1, 1).expand(-1, members)
+        (member_losses(model(x), y).sum() / batches).backward()
+    set_batchnorm_updates(model, True)
+    return torch.cat([p.grad.reshape(members, -1) for p in params], 1)
