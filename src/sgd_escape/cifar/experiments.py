@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 
+from .models import describe_architecture
+
 #: experiment -> (kind, network family, dataset)
 EXPERIMENTS = {
     f"{kind}-{net}-{dataset}": (kind, net, dataset)
@@ -28,7 +30,7 @@ PRESET_NOTES = {
 }
 #: The paper's networks, and the "about 10K parameter" versions.
 LARGE = {"resnet": "resnet34", "densenet": "densenet100"}
-SMALL = {"resnet": "resnet14", "densenet": "densenet22"}
+SMALL = {"resnet": "resnet14", "densenet": "densenet34"}
 
 OPTIMIZER = dict(lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128, seed=0)
 PROBES = dict(probe_batch_size=128, probe_loss="mean cross-entropy, no weight decay",
@@ -89,6 +91,7 @@ def preset_config(experiment: str, preset: str) -> dict:
     large = preset in ("reduced", "paper") and kind == "fig5"
     config = {"experiment": experiment, "kind": kind, "dataset": dataset,
               "architecture": (LARGE if large else SMALL)[net], **OPTIMIZER, **PROBES}
+    config["architecture_spec"] = describe_architecture(config["architecture"])
     if kind == "fig5":
         config["ball_radius"] = 0.5
     if kind == "spectrum":

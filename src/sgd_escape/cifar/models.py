@@ -149,13 +149,21 @@ class EnsembleDenseNet(nn.Module):
 
 
 #: The architectures of Section 5. "resnet34"/"densenet100" are the paper's (about 1.2M and
-#: 0.8M parameters); "resnet14"/"densenet22" the "about 10K parameter" versions.
+#: 0.8M parameters); "resnet14"/"densenet34" the "about 10K parameter" versions (9.6K, 9.5K).
 ARCHITECTURES = {
     "resnet34": dict(kind="resnet", blocks=(3, 4, 6, 3), widths=(16, 32, 64, 128)),
-    "resnet14": dict(kind="resnet", blocks=(2, 2, 2), widths=(4, 8, 16)),
+    "resnet14": dict(kind="resnet", blocks=(2, 2, 2), widths=(4, 8, 14)),
     "densenet100": dict(kind="densenet", depth=100, growth=12),
-    "densenet22": dict(kind="densenet", depth=22, growth=4),
+    "densenet34": dict(kind="densenet", depth=34, growth=3),
 }
+
+
+def describe_architecture(architecture: str) -> str:
+    """One line that pins an architecture down (recorded in every config)."""
+    spec = ARCHITECTURES[require_choice("architecture", architecture, ARCHITECTURES)]
+    if spec["kind"] == "resnet":
+        return f"ResNet, basic blocks {list(spec['blocks'])} per stage, widths {list(spec['widths'])}"
+    return f"DenseNet-BC, depth {spec['depth']}, growth rate {spec['growth']}, compression 0.5"
 
 
 def build_ensemble(architecture: str, members: int, num_classes: int, seed: int = 0) -> nn.Module:
