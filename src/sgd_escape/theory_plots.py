@@ -44,7 +44,7 @@ def corollary_stages(ax, coro, sq, stages) -> None:
     ax.axhline(coro.first.markov_radius_sq, color=COLORS["bound"], ls="--", label=r"$20b/\lambda$ (stage 1)")
     ax.axhline(coro.final_radius_sq, color=COLORS["bound"], ls="-", label=r"$20b'/\lambda'$ (stage 2)")
     ax.axvline(T1, color=COLORS["target"], lw=0.8)
-    ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$")
+    ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$", ylim=(1e-3 * coro.second.floor, None))
     ax.legend(fontsize=8, loc="lower left")
 
 
