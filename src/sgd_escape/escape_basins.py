@@ -60,7 +60,8 @@ class SharpFlatLandscape:
         x = np.asarray(x, dtype=float)
         total = self.bowl * x
         for center, spread, depth in self._wells(radius):
-            total = total + depth * (x - center) / spread ** 2 * np.exp(-((x - center) ** 2) / (2 * spread ** 2))
+            well = np.exp(-((x - center) ** 2) / (2 * spread ** 2))
+            total = total + depth * (x - center) / spread ** 2 * well
         return total
 
     def barrier(self) -> float:

@@ -61,7 +61,8 @@ def escape_times(depth: float, widths, noise_stds, step_size: float, trials: int
     x = np.zeros(width.size)
     for step in range(1, horizon + 1):
         z = x / width[active]
-        x -= step_size * depth / width[active] * (6 * z - 6 * z ** 2) + noise[active] * rng.standard_normal(x.size)
+        slope = depth / width[active] * (6 * z - 6 * z ** 2)
+        x -= step_size * slope + noise[active] * rng.standard_normal(x.size)
         out = x >= EXIT * width[active]
         if out.any():
             times[active[out]] = step

@@ -13,7 +13,7 @@ METHOD_LABELS = {"gd": "GD", "perturbed_gd": "perturbed GD", "sgd": "SGD"}
 
 
 def plot_saddle_trajectories(ax, runs: dict, landscape, title: str) -> None:
-    """Median ``f(x_t)`` over the trials of each method (``runs``: method name -> SaddleRun)."""
+    """Median ``f(x_t)`` over the trials of each method (``runs``: method name -> SaddleRun); Chapter 7."""
     for name, run in runs.items():
         ax.plot(run.median_values, color=METHOD_COLORS[name], label=METHOD_LABELS[name])
     ax.axhline(landscape.saddle_value, color=COLORS["f"], ls=":", lw=1, label="saddle value")
@@ -23,7 +23,7 @@ def plot_saddle_trajectories(ax, runs: dict, landscape, title: str) -> None:
 
 
 def plot_escape_versus_dimension(ax, sweeps: dict, fits: dict, title: str) -> None:
-    """Mean escape step against ``d`` with error bars and the fitted line ``a + b ln d``."""
+    """Mean escape step against ``d`` with error bars and the fitted line ``a + b ln d`` (Chapter 7)."""
     for name, sweep in sweeps.items():
         color = METHOD_COLORS[name]
         ax.errorbar(sweep.dims, sweep.mean, yerr=sweep.standard_error, fmt="o", color=color,
@@ -35,7 +35,7 @@ def plot_escape_versus_dimension(ax, sweeps: dict, fits: dict, title: str) -> No
 
 
 def plot_convolved_landscape(ax, landscape: SharpFlatLandscape, radii) -> None:
-    """``f`` and its Gaussian convolutions for each radius in ``radii``."""
+    """``f`` and its Gaussian convolutions for each radius in ``radii`` (Chapter 7)."""
     grid = np.linspace(-2.5, 2.5, 1001)
     shades = np.linspace(0.15, 0.85, len(radii))
     for radius, shade in zip(radii, shades):
@@ -48,7 +48,7 @@ def plot_convolved_landscape(ax, landscape: SharpFlatLandscape, radii) -> None:
 
 
 def plot_convexity_constant(ax, radii, constants, critical: float) -> None:
-    """Assumption 1's constant ``c`` against the noise radius, with the critical radius."""
+    """Assumption 1's constant ``c`` against the noise radius, with the critical radius (Chapter 7)."""
     ax.plot(radii, constants, color=COLORS["convolved"])
     ax.axhline(0.0, color="0.5", lw=0.8)
     ax.axvline(critical, color=COLORS["bound"], ls="--", lw=1, label="sharp minimum disappears")
@@ -57,7 +57,7 @@ def plot_convexity_constant(ax, radii, constants, critical: float) -> None:
 
 def plot_basin_fractions(ax, from_sharp: dict, from_flat: dict, critical: float) -> None:
     """Fraction of trials ending in the sharp basin, per step size (solid: started in the sharp
-    minimum, dashed: in the flat one)."""
+    minimum, dashed: in the flat one); Chapter 7."""
     colors = ["tab:blue", "tab:orange", "tab:red", "tab:purple"]
     for color, (step, sharp) in zip(colors, from_sharp.items()):
         flat: BasinFractions = from_flat[step]
@@ -71,7 +71,7 @@ def plot_basin_fractions(ax, from_sharp: dict, from_flat: dict, critical: float)
 def plot_escape_fit(ax, x, means, errors, fitted, prediction, xlabel: str, label: str,
                     color: str) -> None:
     """Mean escape steps (log scale) with error bars, the fitted curve (solid) and the
-    small-noise prediction (dotted), all evaluated at ``x``."""
+    small-noise prediction (dotted), all evaluated at ``x`` (Chapter 7)."""
     ax.errorbar(x, means, yerr=errors, fmt="o", ms=4, capsize=2, color=color, label=label)
     ax.plot(x, fitted, color=color, lw=1)
     ax.plot(x, prediction, ls=":", color=color, lw=1.5)

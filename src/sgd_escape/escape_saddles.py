@@ -125,14 +125,15 @@ def stochastic_gradient_descent(step_size: float, noise_std: float) -> SaddleMet
 
 
 def uniform_ball(rng: np.random.Generator, count: int, dim: int, radius: float) -> np.ndarray:
-    """``count`` points drawn uniformly from the ball of radius ``radius`` in R^dim."""
+    """``count`` points drawn uniformly from the ball of radius ``radius`` in R^dim (Chapter 7)."""
     direction = rng.standard_normal((count, dim))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     return direction * (radius * rng.random(count) ** (1.0 / dim))[:, None]
 
 
 def stable_manifold_start(dim: int, trials: int, rng: np.random.Generator, radius: float = 1.0) -> np.ndarray:
-    """Random starting points at distance ``radius`` from the saddle with ``x_0 = 0``."""
+    """Random points at distance ``radius`` from the saddle with ``x_0 = 0``, that is on its
+    stable manifold (Chapter 7)."""
     start = np.zeros((trials, dim))
     start[:, 1:] = uniform_ball(rng, trials, dim - 1, 1.0)
     start[:, 1:] *= radius / np.linalg.norm(start[:, 1:], axis=1, keepdims=True)

@@ -106,7 +106,7 @@ def fit_line(x, y, y_err=None) -> LineFit:
 
 
 def first_escape_steps(escaped_now: np.ndarray, times: np.ndarray, step: int) -> None:
-    """Record ``step`` in ``times`` for trials that escape at this step for the first time.
+    """Record ``step`` in ``times`` for trials that escape at this step for the first time (Chapter 7).
 
     Helper for the simulators: ``times`` holds ``inf`` for trials not yet escaped.
     """
