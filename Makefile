@@ -20,8 +20,10 @@ book: $(BIN)/.installed
 
 # Unit tests, every chapter executed in a fresh kernel, the book build, the site checks
 # (headless Chromium), the Colab path (a fresh clone pip-installed into a fresh venv).
+# Two processes (pytest-xdist, one file at a time each): the Colab-path test runs beside the
+# book build, which is built once and shared by every site check (tests/conftest.py).
 test: $(BIN)/.installed chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The browser test drives Debian's Chromium: installed here when it is missing and we are
 # root (CI); otherwise install it yourself (the test is skipped without it, but fails in CI).

@@ -1,6 +1,7 @@
 """Shared fixtures: the book is built once per test session and inspected by many tests."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -27,15 +28,8 @@ def chapter_notebooks() -> list[Path]:
     return sorted(CHAPTERS.glob("*.ipynb"))
 
 
-@pytest.fixture(scope="session")
-def built_book() -> Path:
-    """Build the website with warnings as errors, executing every chapter afresh.
-
-    The execution cache keys on a notebook's cells only and cannot see changes in
-    ``src/``, so the cache is cleared first: every chapter runs in a fresh kernel.
-    """
-    # SGD_ESCAPE_BUILD_DIR lets several builds run side by side (default: the repository).
-    output = Path(os.environ.get("SGD_ESCAPE_BUILD_DIR", ROOT))
+def _build_book(output: Path) -> tuple[int, str]:
+    """Run the book build into ``output/_build``; return its exit code and log."""
     for stale in ("_build/.jupyter_cache", "_build/html/reports"):
         shutil.rmtree(output / stale, ignore_errors=True)
     env = dict(os.environ, SGD_ESCAPE_STATIC="1")
@@ -48,6 +42,38 @@ def built_book() -> Path:
     log = result.stdout + result.stderr
     (output / "_build").mkdir(parents=True, exist_ok=True)
     (output / "_build" / "build.log").write_text(log)
-    if result.returncode != 0:
+    return result.returncode, log
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    """Build the website with warnings as errors, executing every chapter afresh.
+
+    The execution cache keys on a notebook's cells only and cannot see changes in
+    ``src/``, so the cache is cleared first: every chapter runs in a fresh kernel.
+
+    Built once per test run, also when pytest-xdist spreads the tests over several
+    processes (``make test`` does): the first process to need the site builds it under a
+    file lock and records the result for this run; the others wait and reuse it.
+    """
+    # SGD_ESCAPE_BUILD_DIR lets several builds run side by side (default: the repository).
+    output = Path(os.environ.get("SGD_ESCAPE_BUILD_DIR", ROOT))
+    (output / "_build").mkdir(parents=True, exist_ok=True)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # set by pytest-xdist in its workers
+    if run is None:
+        returncode, log = _build_book(output)
+    else:
+        from filelock import FileLock
+
+        record = output / "_build" / ".built_book.json"
+        with FileLock(str(output / "_build" / ".built_book.lock")):
+            done = json.loads(record.read_text()) if record.exists() else {}
+            if done.get("run") == run:
+                returncode = done["returncode"]
+                log = (output / "_build" / "build.log").read_text()
+            else:
+                returncode, log = _build_book(output)
+                record.write_text(json.dumps({"run": run, "returncode": returncode}))
+    if returncode != 0:
         pytest.fail(f"jupyter-book build failed (see {output}/_build/build.log):\n" + log[-6000:])
     return output / "_build" / "html"
