@@ -56,6 +56,12 @@ def built_book() -> Path:
     processes (``make test`` does): the first process to need the site builds it under a
     file lock and records the result for this run; the others wait and reuse it.
     """
+    # For a quick loop on the site checks only: SGD_ESCAPE_PREBUILT_SITE=<a built _build/html>
+    # checks that site as it is, without building (never set in `make test` or CI).
+    prebuilt = os.environ.get("SGD_ESCAPE_PREBUILT_SITE")
+    if prebuilt:
+        assert (Path(prebuilt) / "index.html").exists(), f"{prebuilt} is not a built site"
+        return Path(prebuilt)
     # SGD_ESCAPE_BUILD_DIR lets several builds run side by side (default: the repository).
     output = Path(os.environ.get("SGD_ESCAPE_BUILD_DIR", ROOT))
     (output / "_build").mkdir(parents=True, exist_ok=True)

@@ -130,6 +130,17 @@ async () => {
 """
 
 
+def _router(host: str, report: PageReport):
+    """Serve requests to the local site; record and refuse every other one."""
+    def route(route):
+        if urlsplit(route.request.url).netloc == host or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            report.external_requests.append(route.request.url)
+            route.abort()
+    return route
+
+
 @pytest.fixture(scope="module")
 def visited(browser, site_url) -> dict[str, PageReport]:
     """Open every page once; the tests below read the reports."""
@@ -141,14 +152,7 @@ def visited(browser, site_url) -> dict[str, PageReport]:
         report = PageReport(url=site_url + html_page(doc))
         page = context.new_page()
 
-        def route(route, report=report):
-            if urlsplit(route.request.url).netloc == host or route.request.url.startswith("data:"):
-                route.continue_()
-            else:
-                report.external_requests.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", route)
+        page.route("**/*", _router(host, report))
         page.on("console", lambda msg, r=report: msg.type == "error" and r.console_errors.append(
             f"{msg.text} ({msg.location.get('url', '')}:{msg.location.get('lineNumber', '')})"))
         page.on("pageerror", lambda err, r=report: r.page_errors.append(str(err)))
