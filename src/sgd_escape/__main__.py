@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="root of the work folders (state, snapshots); default: .cache/runs")
     run.add_argument("--max-minutes", type=float, default=None,
                      help="stop cleanly (exit 75) before this budget runs out; rerun to resume")
+    run.add_argument("--offline", action="store_true", help="never try to download a dataset")
     run.add_argument("--fresh", action="store_true", help="discard saved progress and start over")
     run.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -74,7 +75,7 @@ def run_command(args, argv) -> int:
         left = None if args.max_minutes is None else args.max_minutes - (time.monotonic() - began) / 60
         try:
             folder = run_experiment(name, args.preset, data=args.data, device=device, out=args.out,
-                                    work=args.work and Path(args.work) / name / args.preset, max_minutes=left, datasets_dir=args.datasets_dir,
+                                    work=args.work and Path(args.work) / name / args.preset, max_minutes=left, datasets_dir=args.datasets_dir, download=not args.offline,
                                     progress=not args.quiet, fresh=args.fresh,
                                     command="python -m sgd_escape " + shlex.join(argv))
         except BudgetExhausted as stop:

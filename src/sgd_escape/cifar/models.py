@@ -209,13 +209,15 @@ def flatten_members(tensors, members: int) -> torch.Tensor:
 @torch.no_grad()
 def load_members(tensors, flat: torch.Tensor) -> None:
     """Inverse of :func:`flatten_members`: copy ``flat[k]`` into member ``k`` of ``tensors``."""
-    members, offset = flat.shape[0], 0
+    tensors, members = list(tensors), flat.shape[0]
+    needed = sum(t.numel() // members for t in tensors)
+    if needed != flat.shape[1]:
+        raise ValueError(f"flat has {flat.shape[1]} entries per member, the model needs {needed}")
+    offset = 0
     for t in tensors:
         size = t.numel() // members
         t.view(members, -1).copy_(flat[:, offset:offset + size])
         offset += size
-    if offset != flat.shape[1]:
-        raise ValueError(f"flat has {flat.shape[1]} entries per member, the model needs {offset}")
 
 
 def float_buffers(model: nn.Module) -> list[torch.Tensor]:

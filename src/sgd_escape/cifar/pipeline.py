@@ -175,7 +175,8 @@ def default_work_dir(experiment: str, preset: str) -> Path:
 
 def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cpu", out=None,
                    work=None, max_minutes: float | None = None, datasets_dir=None,
-                   progress: bool = True, fresh: bool = False, command: str | None = None) -> Path:
+                   progress: bool = True, fresh: bool = False, command: str | None = None,
+                   download: bool = True) -> Path:
     """Run (or resume) ``experiment`` at ``preset`` and write ``<out>/<experiment>/<preset>/``.
 
     Raises :class:`~sgd_escape.cifar.runner.BudgetExhausted` when it stops at ``max_minutes``
@@ -186,7 +187,7 @@ def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cp
     work_dir = Path(work) if work else default_work_dir(experiment, preset)
     if fresh:
         shutil.rmtree(work_dir, ignore_errors=True)
-    arrays = load_cifar(config["dataset"], data, datasets_dir)
+    arrays = load_cifar(config["dataset"], data, datasets_dir, download)
     data_on_device = to_device(arrays, config["train_examples"], config["test_examples"], torch.device(device))
     run = Run(work_dir, config, device, max_minutes, total_units(config), progress)
     try:

@@ -16,7 +16,7 @@ def one_point_inner_products(gradients: torch.Tensor, points: torch.Tensor,
     Positive values mean the negative gradient at ``x_k`` points towards ``x*_k``: the
     one-point convexity of Assumption 1, checked at one point.
     """
-    g, direction = gradients.double(), (targets - points).double()
+    g, direction = gradients.double(), targets.double() - points.double()
     raw = -(g * direction).sum(1)
     grad_norm, distance = g.norm(dim=1), direction.norm(dim=1)
     return {"raw": raw, "cosine": raw / (grad_norm * distance).clamp_min(1e-300),

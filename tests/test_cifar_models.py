@@ -1,0 +1,60 @@
+"""The ensemble networks of Chapters 4-6: sizes, independence of members, weight vectors."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sgd_escape.cifar.models import (ARCHITECTURES, build_ensemble, flatten_members, load_members,
+                                     parameter_count)
+
+#: Parameter counts: the paper's "about 1.2M" ResNet is matched best by ResNet-34's block layout
+#: at widths 16-128 (about 1.3M, as the book says); DenseNet-BC-100 "about 0.8M"; small nets 10K.
+TARGETS = {"resnet34": 1.3e6, "densenet100": 0.8e6, "resnet14": 1e4, "densenet34": 1e4}
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_parameter_count_within_ten_percent_of_the_stated_size(architecture):
+    count = parameter_count(architecture)
+    assert abs(count - TARGETS[architecture]) <= 0.1 * TARGETS[architecture], count
+
+
+@pytest.mark.parametrize("architecture", ["resnet14", "densenet34"])
+def test_member_k_of_an_ensemble_is_the_single_network_of_seed_plus_k(architecture):
+    torch.manual_seed(0)
+    ensemble = build_ensemble(architecture, 3, 10, seed=5).eval()
+    single = build_ensemble(architecture, 1, 10, seed=6).eval()
+    images = torch.randn(4, 3, 3, 32, 32)          # [B, K, 3, H, W]: each member its own images
+    together = ensemble(images.reshape(4, 9, 32, 32))
+    alone = single(images[:, 1])
+    torch.testing.assert_close(together[:, 1], alone[:, 0], rtol=1e-4, atol=1e-5)
+
+
+def test_gradients_of_one_member_do_not_depend_on_the_others():
+    ensemble = build_ensemble("resnet14", 2, 10, seed=0)
+    images = torch.randn(8, 6, 32, 32)
+    ensemble(images)[:, 0].sum().backward()          # a loss of member 0 only
+    flat = flatten_members([p.grad for p in ensemble.parameters()], 2)
+    assert flat[0].abs().sum() > 0 and flat[1].abs().sum() == 0
+
+
+def test_flatten_and_load_members_round_trip():
+    ensemble = build_ensemble("densenet34", 2, 10)
+    params = list(ensemble.parameters())
+    flat = flatten_members(params, 2)
+    assert flat.shape == (2, parameter_count("densenet34"))
+    load_members(params, flat.flip(0))
+    torch.testing.assert_close(flatten_members(params, 2), flat.flip(0))
+
+
+def test_load_members_rejects_a_vector_of_the_wrong_length():
+    params = list(build_ensemble("resnet14", 1, 10).parameters())
+    with pytest.raises(ValueError, match="entries per member"):
+        load_members(params, torch.zeros(1, 5))
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(architecture="vgg"), "architecture"),
+                                          (dict(members=0), "members"), (dict(num_classes=1), "num_classes")])
+def test_build_ensemble_rejects_bad_arguments(kwargs, name):
+    arguments = dict(architecture="resnet14", members=1, num_classes=10) | kwargs
+    with pytest.raises(ValueError, match=name):
+        build_ensemble(**arguments)

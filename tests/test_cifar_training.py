@@ -1,0 +1,86 @@
+"""The trainer and the probes of Chapters 4-6: augmentation, schedules, inner products."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from sgd_escape.cifar.datasets import synthetic_cifar
+from sgd_escape.cifar.probes import (all_pairs_inner_products, one_point_inner_products,
+                                     pairwise_distances, uniform_ball)
+from sgd_escape.cifar.training import (PAD, augmented_batch, epoch_plan, learning_rate, member_losses,
+                                       to_device)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return to_device(synthetic_cifar(train_size=64, test_size=16), 32, 16, torch.device("cpu"))
+
+
+def test_centred_unflipped_crop_is_the_normalised_image(data):
+    indices = torch.tensor([[0, 1], [2, 3]])
+    offsets = torch.full((2, 2, 2), PAD)
+    x, y = augmented_batch(data, indices, offsets, torch.zeros(2, 2, dtype=torch.bool))
+    assert x.shape == (2, 6, 32, 32) and y.shape == (2, 2)
+    torch.testing.assert_close(x[1, 3:6], data.normalise(data.train_images(4)[3:4])[0])
+    flipped, _ = augmented_batch(data, indices, offsets, torch.ones(2, 2, dtype=torch.bool))
+    torch.testing.assert_close(flipped, x.flip(-1))
+
+
+def test_shifted_crop_reads_the_zero_padding(data):
+    x, _ = augmented_batch(data, torch.tensor([[0]]), torch.zeros(1, 1, 2, dtype=torch.long),
+                           torch.zeros(1, 1, dtype=torch.bool))
+    torch.testing.assert_close(x[0, :, :PAD, :], data.normalise(torch.zeros(1, 3, PAD, 32, dtype=torch.uint8))[0])
+
+
+def test_epoch_plan_depends_only_on_member_seed_and_epoch():
+    together = epoch_plan([3, 7], 5, 100, 16, "cpu")
+    alone = epoch_plan([7], 5, 100, 16, "cpu")
+    assert together.indices.shape == (2, 6, 16)
+    assert torch.equal(together.indices[1], alone.indices[0])
+    assert not torch.equal(together.indices[0], together.indices[1])
+    assert not torch.equal(epoch_plan([7], 6, 100, 16, "cpu").indices, alone.indices)
+
+
+def test_epoch_plan_rejects_a_batch_larger_than_the_data():
+    with pytest.raises(ValueError, match="batch_size"):
+        epoch_plan([0], 0, 10, 16, "cpu")
+
+
+def test_learning_rate_follows_the_papers_step_schedule():
+    rates = [learning_rate(e, 0.1, [150, 225]) for e in (0, 149, 150, 224, 225, 299)]
+    assert rates == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+
+
+def test_member_losses_are_each_members_mean_cross_entropy():
+    logits, labels = torch.randn(5, 2, 10), torch.randint(0, 10, (5, 2))
+    expected = torch.nn.functional.cross_entropy(logits[:, 1], labels[:, 1])
+    torch.testing.assert_close(member_losses(logits, labels)[1], expected)
+
+
+def test_one_point_inner_product_sign_and_cosine():
+    gradient = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    point, target = torch.zeros(2, 2), torch.tensor([[-2.0, 0.0], [0.0, 3.0]])
+    inner = one_point_inner_products(gradient, point, target)
+    assert inner["raw"].tolist() == [2.0, -3.0]        # -g points at the first target, away from the second
+    assert inner["cosine"].tolist() == [1.0, -1.0]
+
+
+def test_all_pairs_agree_with_one_point_products():
+    g, x, t = torch.randn(4, 30), torch.randn(4, 30), torch.randn(3, 30)
+    pairs = all_pairs_inner_products(g, x, t)
+    for j in range(3):
+        single = one_point_inner_products(g, x, t[j].expand(4, -1))
+        torch.testing.assert_close(pairs["raw"][:, j], single["raw"])
+        torch.testing.assert_close(pairs["cosine"][:, j], single["cosine"])
+    assert pairwise_distances(t)[0, 1].item() == pytest.approx((t[0] - t[1]).norm().item(), rel=1e-5)
+
+
+def test_uniform_ball_points_lie_inside_and_near_the_sphere_in_high_dimension():
+    center = torch.randn(20000)
+    points = uniform_ball(center, 0.5, 16, seed=1)
+    radii = (points - center).norm(dim=1)
+    assert radii.max() <= 0.5 + 1e-5 and radii.min() > 0.49
+    directions = (points - center) / radii[:, None]
+    assert (directions @ directions.T - torch.eye(16)).abs().max() < 5 / math.sqrt(20000) * 3
