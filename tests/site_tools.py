@@ -25,6 +25,7 @@ PROOF_TYPES = {
 _LABEL = re.compile(r"^\(([A-Za-z0-9_.:-]+)\)=\s*$", re.M)
 _PRF = re.compile(r"^\s*(`{3,}|:{3,})\{prf:([a-z]+)\}[^\n]*\n((?:\s*:[\w-]+:[^\n]*\n)*)", re.M)
 _EQ_LABEL = re.compile(r"\$\$\s*\(([A-Za-z0-9_.:-]+)\)\s*$", re.M)
+_MATH_LABEL = re.compile(r"^\s*(?:`{3,}|:{3,})\{math\}[^\n]*\n((?:\s*:[\w-]+:[^\n]*\n)*)", re.M)
 _CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
 
 
@@ -74,6 +75,10 @@ def labels_of(doc: str) -> Labels:
     path = source_path(doc)
     text = markdown_text(path)
     labels = Labels(sections=_LABEL.findall(text), equations=_EQ_LABEL.findall(text))
+    for options in _MATH_LABEL.findall(text):
+        label = re.search(r":label:[ \t]*(\S+)", options)
+        if label:
+            labels.equations.append(label.group(1))
     for _fence, kind, options in _PRF.findall(text):
         opts = dict(re.findall(r":([\w-]+):[ \t]*([^\n]*)", options))
         if "label" in opts:

@@ -181,3 +181,20 @@ def test_references_page_lists_every_cited_work(built_book: Path):
     for key in sorted(cited):
         assert key in titles, f"{key} is cited but has no entry (with a title) in references.bib"
         assert titles[key] in entries, f"{key} ({titles[key]!r}) is missing from the references page"
+
+
+def test_how_to_cite_anchor_table_tells_the_truth(built_book: Path):
+    """Each row of the page's table of the paper's results links to the anchor it names."""
+    page = soup(built_book, "chapters/how_to_cite.html")
+    rows = [row for table in article(page).find_all("table") for row in table.find_all("tr")]
+    checked = 0
+    for row in rows:
+        cells = row.find_all("td")
+        link = cells[1].find("a") if len(cells) == 3 else None
+        anchor = cells[2].get_text().strip() if len(cells) == 3 else ""
+        if link is None or not anchor.startswith("#") or anchor.endswith(("...", "label")):
+            continue
+        assert urlsplit(link["href"]).fragment == anchor[1:], (
+            f"row {cells[0].get_text()!r}: links to {link['href']}, the table says {anchor}")
+        checked += 1
+    assert checked >= 10, f"only {checked} rows of anchors found on the How to cite page"
