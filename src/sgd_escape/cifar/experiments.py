@@ -40,7 +40,7 @@ FIG5 = {
     "smoke": dict(trials=2, epochs=3, lr_milestones=[2], train_examples=128, test_examples=64,
                   train_eval_examples=64, probe_examples=64, probe_batch_size=32, ball_points=3,
                   ball_every=2, ball_examples=32, ball_trials=1, batch_size=32),
-    "mini": dict(trials=2, epochs=6, lr_milestones=[3, 5], train_examples=512, test_examples=256,
+    "mini": dict(trials=2, epochs=10, lr_milestones=[5, 8], train_examples=1024, test_examples=256,
                  train_eval_examples=128, probe_examples=128, ball_points=4, ball_every=2,
                  ball_examples=64, ball_trials=1),
     "reduced": dict(trials=5, epochs=16, lr_milestones=[8, 12], train_examples=None,
@@ -108,3 +108,28 @@ def total_units(config: dict) -> int:
     if kind == "slope":
         return config["shared_epochs"] + 2 * config["branch_epochs"] + 2
     return config["base_epochs"] + 2 * config["restart_length"] + 2
+
+
+def training_set_size(config: dict) -> int:
+    return config["train_examples"] or 50_000
+
+
+def image_passes(config: dict) -> dict:
+    """Forward-and-backward passes of one image through one network, by architecture, that a
+    run needs (evaluations count a third: forward only). Used to project run times."""
+    n, evals = training_set_size(config), config["train_eval_examples"] + (config["test_examples"] or 10_000)
+    kind, arch = config["kind"], config["architecture"]
+    if kind == "fig5":
+        members, epochs = config["trials"], config["epochs"]
+        ball = len(range(0, epochs, config["ball_every"])) * config["ball_trials"] * config["ball_points"]
+        passes = members * epochs * (n + config["probe_examples"]) + ball * config["ball_examples"]
+        passes += members * (epochs + 1) * evals / 3
+    elif kind == "slope":
+        members, epochs = config["branches"], config["branch_epochs"]
+        passes = config["shared_epochs"] * (n + evals / 3) + members * epochs * (n + config["probe_examples"])
+        passes += members * (epochs + 1) * evals / 3
+    else:
+        members, epochs = len(config["restart_epochs"]), config["restart_length"]
+        passes = config["base_epochs"] * (n + evals / 3) + members * epochs * (n + config["probe_examples"])
+        passes += members * (epochs + 1) * evals / 3
+    return {"architecture": arch, "members": members, "passes": float(passes)}

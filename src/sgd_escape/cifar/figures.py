@@ -1,0 +1,235 @@
+"""What Chapters 4-6 show: cached results, their provenance, the paper's numbers beside ours,
+and Figures 5 and 6 (introduced in Chapter 4, :ref:`ch4`).
+
+Chapters never train: they read ``data/`` through :func:`best_cached`. Where no cache exists,
+:func:`cache_notice` shows the command that makes it and the figures say "not cached".
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..plotting import COLORS
+from .experiments import EXPERIMENTS, PRESET_NOTES
+from .results import best_cached, make_command
+
+#: What Section 5 of the paper reports (numbers as printed there), for the comparison tables.
+PAPER = {
+    "fig5_claim": "positive for every epoch t >= 5 (except DenseNet on CIFAR-10 early on)",
+    "fig5b_claim": "positive at all 100 points, every epoch, every setting",
+    "grad_norm_before": 5.0, "grad_norm_after": 15.0, "step_length": 0.5,
+    "slope_densenet_fraction": 0.001, "slope_resnet_count": 2, "slope_resnet_total": 343_000,
+    "slope_min_distance": 40.0,
+}
+NETWORK_COLORS = {"resnet": COLORS["iterate"], "densenet": COLORS["count"]}
+
+
+def load_cached(kind: str, dataset: str = "cifar10") -> dict:
+    """``{network: CachedResult or None}`` for the most faithful cached preset of each network."""
+    return {net: best_cached(f"{kind}-{net}-{dataset}") for net in ("resnet", "densenet")}
+
+
+def cache_notice(kind: str, dataset: str = "cifar10") -> str:
+    """Markdown: which preset each result comes from, or the command that computes it."""
+    lines = []
+    for net, result in load_cached(kind, dataset).items():
+        name = f"{kind}-{net}-{dataset}"
+        if result is None:
+            lines.append(f"- `{name}`: **not cached.** Compute it (a GPU helps) with "
+                         f"`{make_command(name, 'reduced')}`, then rebuild the page.")
+        else:
+            prov = result.provenance
+            lines.append(f"- `{name}`: preset **{result.preset}** ({PRESET_NOTES[result.preset]}); "
+                         f"computed on {prov['device_name']} in {prov['wall_seconds'] / 60:.1f} min "
+                         f"from the {prov['dataset_source']}; commit `{prov['git_commit'][:10]}`.")
+    return "\n".join(lines)
+
+
+def provenance_markdown(kind: str, dataset: str = "cifar10") -> str:
+    """A note (an admonition when something is missing) to display at the top of a chapter."""
+    from IPython.display import Markdown
+
+    results = load_cached(kind, dataset)
+    missing = any(r is None for r in results.values())
+    head = ":::{admonition} Missing results\n:class: warning\n" if missing else ""
+    tail = "\n:::" if missing else ""
+    return Markdown(head + "Where this chapter's numbers come from:\n\n" + cache_notice(kind, dataset) + tail)
+
+
+def markdown_table(header: list[str], rows: list[list]) -> "object":
+    """A Markdown table for display in a chapter."""
+    from IPython.display import Markdown
+
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return Markdown("\n".join(lines))
+
+
+def _not_cached(ax, label: str) -> None:
+    ax.text(0.5, 0.5, f"{label}: not cached", ha="center", va="center", transform=ax.transAxes)
+
+
+def _band(ax, x, low, mid, high, color, label):
+    ax.plot(x, mid, color=color, label=label)
+    ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+
+
+def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 5) -> None:
+    """Figure 5 (Chapter 4): (a) minimum over trials of the inner product at ``x_t``; (b) the
+    ball probe, mean with min-max band; (c) stochastic gradient norms, mean with min-max band.
+    ``quantity`` is ``"raw"`` or ``"cosine"``."""
+    for net, result in results.items():
+        color = NETWORK_COLORS[net]
+        if result is None:
+            for ax in axes:
+                _not_cached(ax, net)
+            continue
+        c = result.curves
+        epochs = np.arange(c[f"inner_{quantity}"].shape[0])
+        axes[0].plot(epochs, c[f"inner_{quantity}"].min(1), "o-", ms=3, color=color,
+                     label=f"{net} ({result.preset})")
+        trial = 0
+        _band(axes[1], c["ball_epochs"], c[f"ball_{quantity}_min"][:, trial], c[f"ball_{quantity}_mean"][:, trial],
+              c[f"ball_{quantity}_max"][:, trial], color, net)
+        steps = np.arange(c["grad_norm_mean"].shape[0])
+        _band(axes[2], steps, c["grad_norm_min"].min(1), c["grad_norm_mean"].mean(1), c["grad_norm_max"].max(1),
+              color, net)
+    titles = ("(a) min over trials at $x_t$ (grey: $t < 5$)", "(b) points of the ball around $x_t$",
+              "(c) stochastic gradient norm")
+    for ax, title in zip(axes, titles):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch $t$")
+    axes[0].set_ylabel("inner product" if quantity == "raw" else "cosine")
+    for ax in axes[:2]:
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.axvspan(-0.5, first_epoch - 0.5, color="0.9", zorder=0)   # the paper starts at t = 5
+    axes[0].legend(fontsize=8)
+
+
+def figure5_rows(results: dict) -> list[list]:
+    """Rows of the Figure 5 comparison table: the paper's claim and our numbers."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            rows.append([net, "not cached", "", "", "", ""])
+            continue
+        s = result.scalars
+        rows.append([f"{net} ({result.preset})",
+                     f"{s['negative_inner_from_epoch_5']} of {s['inner_products_from_epoch_5']}",
+                     f"{s['min_inner_from_epoch_5']:.3g} (cosine {s['min_cosine_from_epoch_5']:.3g})",
+                     f"{s['min_ball_inner_from_epoch_5']:.3g}",
+                     f"{s['max_grad_norm_before_first_drop']:.3g}", f"{s['max_grad_norm_after_first_drop']:.3g}"])
+    rows.append(["paper", "0", PAPER["fig5_claim"], PAPER["fig5b_claim"],
+                 f"< {PAPER['grad_norm_before']:g}", f"< {PAPER['grad_norm_after']:g}"])
+    return rows
+
+
+def plot_slope(axes, results: dict) -> None:
+    """Section 5.3 (Chapter 5): histogram of the cosines between every negative gradient and the
+    vector to every other branch's final point; the smallest cosine per epoch."""
+    for net, result in results.items():
+        if result is None:
+            for ax in axes:
+                _not_cached(ax, net)
+            continue
+        cos = result.curves["inner_cosine"]
+        others = ~np.eye(cos.shape[1], dtype=bool)
+        axes[0].hist(cos[:, others].ravel(), bins=40, color=NETWORK_COLORS[net], alpha=0.6,
+                     label=f"{net} ({result.preset})")
+        axes[1].plot(np.arange(cos.shape[0]), cos[:, others].min(1), "o-", ms=3, color=NETWORK_COLORS[net], label=net)
+    axes[0].set_xlabel("cosine of $-\\nabla f(x_{t,i})$ and $x_{T,j} - x_{t,i}$, $j \\neq i$")
+    axes[0].set_ylabel("count")
+    axes[1].set_xlabel("epoch $t$ after the branch point")
+    axes[1].set_ylabel("smallest cosine")
+    for ax in axes:
+        ax.axvline(0, color="0.5", lw=0.8) if ax is axes[0] else ax.axhline(0, color="0.5", lw=0.8)
+    axes[0].legend(fontsize=8)
+
+
+def plot_figure6(axes, results: dict) -> None:
+    """Figure 6 (Chapter 6): final training and validation loss of each restart, and its
+    distance from the initial point, against the epoch it restarted from."""
+    for net, result in results.items():
+        if result is None:
+            for ax in axes:
+                _not_cached(ax, net)
+            continue
+        c, color = result.curves, NETWORK_COLORS[net]
+        starts = c["restart_epochs"]
+        axes[0].plot(starts, c["restart_train_loss"][-1], "o-", color=color, label=f"{net} training")
+        axes[0].plot(starts, c["restart_test_loss"][-1], "s--", color=color, label=f"{net} validation")
+        axes[1].plot(starts, c["restart_distance_from_init"], "o-", color=color, label=f"{net} ({result.preset})")
+    axes[0].set_ylabel("loss at the end of the restart")
+    axes[1].set_ylabel("distance from $x_0$")
+    for ax in axes:
+        ax.set_xlabel("epoch the restart starts from")
+        ax.legend(fontsize=8)
+
+
+def fig5_verdict(results: dict) -> dict:
+    """Totals over the cached Figure 5 runs (Chapter 4): non-positive inner products from epoch 5,
+    non-positive ball minima, and the largest learning rate times stochastic gradient norm."""
+    from .training import learning_rate
+
+    cached = [r for r in results.values() if r is not None]
+    if not cached:
+        return {"nonpositive": 0, "total": 0, "ball_nonpositive": 0, "max_step": float("nan")}
+    steps = []
+    for r in cached:
+        rates = np.array([learning_rate(e, r.config["lr"], r.config["lr_milestones"])
+                          for e in range(r.curves["grad_norm_max"].shape[0])])
+        steps.append(float((rates[:, None] * r.curves["grad_norm_max"]).max()))
+    first = [r.curves["ball_epochs"] >= min(5, r.config["epochs"] - 1) for r in cached]
+    return {"nonpositive": sum(r.scalars["negative_inner_from_epoch_5"] for r in cached),
+            "total": sum(r.scalars["inner_products_from_epoch_5"] for r in cached),
+            "ball_nonpositive": int(sum((r.curves["ball_raw_min"][f] <= 0).sum() for r, f in zip(cached, first))),
+            "max_step": max(steps)}
+
+
+def slope_rows(results: dict) -> list[list]:
+    """Rows of the Section 5.3 comparison table (Chapter 5)."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            rows.append([net, "not cached", "", "", ""])
+            continue
+        s = result.scalars
+        rows.append([f"{net} ({result.preset})",
+                     f"{s['nonpositive_to_other_finals']:,} of {s['inner_products_to_other_finals']:,}",
+                     f"{100 * s['fraction_nonpositive_to_other_finals']:.3g}%",
+                     f"{s['nonpositive_to_any_final']:,} of {s['inner_products_to_any_final']:,}",
+                     f"{s['min_pairwise_final_distance']:.3g}"])
+    rows.append(["paper, DenseNet", "", f"{100 * PAPER['slope_densenet_fraction']:g}%", "", f"{PAPER['slope_min_distance']:g}"])
+    rows.append(["paper, ResNet", f"{PAPER['slope_resnet_count']} of {PAPER['slope_resnet_total']:,}",
+                 f"{100 * PAPER['slope_resnet_count'] / PAPER['slope_resnet_total']:.2g}%", "", f"{PAPER['slope_min_distance']:g}"])
+    return rows
+
+
+def spectrum_rows(results: dict) -> list[list]:
+    """One row per restart of Section 5.4 (Chapter 6): where it started, where it ended."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            rows.append([net, "not cached", "", "", "", "", ""])
+            continue
+        c = result.curves
+        for k, start in enumerate(c["restart_epochs"]):
+            raw = c["inner_raw"][:, k]
+            rows.append([f"{net} ({result.preset})", int(start), f"{c['restart_train_loss'][-1, k]:.3f}",
+                         f"{c['restart_test_loss'][-1, k]:.3f}", f"{c['restart_distance_from_init'][k]:.3g}",
+                         f"{raw.min():.3g}", "yes" if (raw > 0).all() else "no"])
+    return rows
+
+
+def spectrum_trends(results: dict) -> dict:
+    """Whether, over the restarts in order of their start epoch, the final losses fall and the
+    distance from the initial point grows (the paper's Figure 6 observations), per network."""
+    trends = {}
+    for net, result in results.items():
+        if result is None:
+            continue
+        c = result.curves
+        trends[net] = {"train_loss_falls": bool(np.all(np.diff(c["restart_train_loss"][-1]) < 0)),
+                       "test_loss_falls": bool(np.all(np.diff(c["restart_test_loss"][-1]) < 0)),
+                       "distance_grows": bool(np.all(np.diff(c["restart_distance_from_init"]) > 0)),
+                       "all_one_point_convex": bool(np.all(c["inner_raw"] > 0))}
+    return trends
