@@ -6,6 +6,8 @@ Chapters never train: they read ``data/`` through :func:`best_cached`. Where no 
 """
 from __future__ import annotations
 
+import html
+
 import numpy as np
 
 from ..plotting import COLORS
@@ -28,40 +30,59 @@ def load_cached(kind: str, dataset: str = "cifar10") -> dict:
     return {net: best_cached(f"{kind}-{net}-{dataset}") for net in ("resnet", "densenet")}
 
 
-def cache_notice(kind: str, dataset: str = "cifar10") -> str:
-    """Markdown: which preset each result comes from, or the command that computes it."""
+class Rich:
+    """Output shown as HTML on the website (and in Jupyter) and as Markdown elsewhere."""
+
+    def __init__(self, html: str, markdown: str):
+        self.html, self.markdown = html, markdown
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+
+def _code_html(text: str) -> str:
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def cache_notice(kind: str, dataset: str = "cifar10") -> list[str]:
+    """One line per network: which preset its result comes from, or the command that makes it."""
     lines = []
     for net, result in load_cached(kind, dataset).items():
         name = f"{kind}-{net}-{dataset}"
         if result is None:
-            lines.append(f"- `{name}`: **not cached.** Compute it (a GPU helps) with "
+            lines.append(f"`{name}`: not cached. Compute it (a GPU helps) with "
                          f"`{make_command(name, 'reduced')}`, then rebuild the page.")
         else:
             prov = result.provenance
-            lines.append(f"- `{name}`: preset **{result.preset}** ({PRESET_NOTES[result.preset]}); "
+            lines.append(f"`{name}`: preset {result.preset} ({PRESET_NOTES[result.preset]}); "
                          f"computed on {prov['device_name']} in {prov['wall_seconds'] / 60:.1f} min "
                          f"from the {prov['dataset_source']}; commit `{prov['git_commit'][:10]}`.")
-    return "\n".join(lines)
+    return lines
 
 
-def provenance_markdown(kind: str, dataset: str = "cifar10") -> str:
-    """A note (an admonition when something is missing) to display at the top of a chapter."""
-    from IPython.display import Markdown
+def provenance_note(kind: str, dataset: str = "cifar10") -> Rich:
+    """Where a chapter's results come from: a note, or a warning when a result is missing."""
+    lines = cache_notice(kind, dataset)
+    missing = any(r is None for r in load_cached(kind, dataset).values())
+    title = "Missing results" if missing else "Where these results come from"
+    items = "".join(f"<li>{_code_html(line)}</li>" for line in lines)
+    block = (f'<div class="admonition {"warning" if missing else "note"}">'
+             f'<p class="admonition-title">{title}</p><ul>{items}</ul></div>')
+    return Rich(block, f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines))
 
-    results = load_cached(kind, dataset)
-    missing = any(r is None for r in results.values())
-    head = ":::{admonition} Missing results\n:class: warning\n" if missing else ""
-    tail = "\n:::" if missing else ""
-    return Markdown(head + "Where this chapter's numbers come from:\n\n" + cache_notice(kind, dataset) + tail)
 
-
-def markdown_table(header: list[str], rows: list[list]) -> "object":
-    """A Markdown table for display in a chapter."""
-    from IPython.display import Markdown
-
+def show_table(header: list[str], rows: list[list]) -> Rich:
+    """A table for display in a chapter (HTML on the website, Markdown elsewhere)."""
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return Markdown("\n".join(lines))
+    return Rich(f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
+                "\n".join(lines))
 
 
 def _not_cached(ax, label: str) -> None:

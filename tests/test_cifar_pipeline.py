@@ -1,0 +1,120 @@
+"""Runs of Chapters 4-6 end to end at the smoke preset: caches, resume, refusals."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from sgd_escape.cifar.experiments import EXPERIMENTS, preset_config
+from sgd_escape.cifar.pipeline import run_experiment
+from sgd_escape.cifar.results import CacheError, best_cached, load_result, write_result
+from sgd_escape.cifar.runner import BudgetExhausted, Run
+
+CIFAR10 = [name for name in EXPERIMENTS if name.endswith("cifar10")]
+
+
+@pytest.fixture(scope="module")
+def smoke_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+def smoke(experiment, root, work):
+    return run_experiment(experiment, "smoke", data="synthetic", out=root, work=work, progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", CIFAR10)
+def test_smoke_run_writes_a_cache_the_loader_accepts(experiment, smoke_root, tmp_path):
+    smoke(experiment, smoke_root, tmp_path / "work")
+    result = load_result(experiment, "smoke", smoke_root)
+    config = preset_config(experiment, "smoke")
+    assert result.provenance["dataset_source"].startswith("synthetic")
+    assert {"git_commit", "device_name", "torch_version", "wall_seconds", "command"} <= set(result.provenance)
+    kind = config["kind"]
+    if kind == "fig5":
+        assert result.curves["inner_raw"].shape == (config["epochs"], config["trials"])
+        assert result.curves["grad_norm_max"].shape == (config["epochs"], config["trials"])
+        assert np.all(result.curves["grad_norm_min"] <= result.curves["grad_norm_max"])
+        assert np.all(result.curves["ball_raw_min"] <= result.curves["ball_raw_max"])
+    elif kind == "slope":
+        branches = config["branches"]
+        assert result.curves["inner_raw"].shape == (config["branch_epochs"], branches, branches)
+        assert result.scalars["inner_products_to_other_finals"] == config["branch_epochs"] * branches * (branches - 1)
+    else:
+        assert result.curves["restart_distance_from_init"].shape == (len(config["restart_epochs"]),)
+        assert result.curves["base_distance_from_init"][0] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", ["fig5-resnet-cifar10", "slope-resnet-cifar10"])
+def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(experiment, tmp_path):
+    whole = load_result(experiment, "smoke", smoke(experiment, tmp_path / "a", tmp_path / "wa").parent.parent)
+    stops = 0
+    while True:
+        try:
+            run_experiment(experiment, "smoke", data="synthetic", out=tmp_path / "b", work=tmp_path / "wb",
+                           progress=False, max_minutes=0)
+            break
+        except BudgetExhausted:
+            stops += 1
+    resumed = load_result(experiment, "smoke", tmp_path / "b")
+    assert stops >= 5
+    assert resumed.curves.keys() == whole.curves.keys()
+    for key, values in whole.curves.items():
+        np.testing.assert_array_equal(resumed.curves[key], values, err_msg=key)
+    assert resumed.scalars == whole.scalars
+
+
+def _fake_cache(root, experiment, preset, config=None):
+    config = config or preset_config(experiment, preset)
+    return write_result(root / experiment / preset, experiment, preset, config, {"x": 1.0},
+                        {"curve": np.arange(3.0)}, {"command": "test"})
+
+
+def test_a_cache_of_another_config_is_refused(tmp_path):
+    folder = _fake_cache(tmp_path, "fig5-resnet-cifar10", "mini")
+    record = json.loads((folder / "result.json").read_text())
+    record["config"]["lr"] = 0.5
+    (folder / "result.json").write_text(json.dumps(record))
+    with pytest.raises(CacheError, match=r"another config.*\['lr'\]"):
+        load_result("fig5-resnet-cifar10", "mini", tmp_path)
+
+
+def test_a_cache_of_another_schema_or_experiment_is_refused(tmp_path):
+    folder = _fake_cache(tmp_path, "fig5-resnet-cifar10", "mini")
+    record = json.loads((folder / "result.json").read_text())
+    (folder / "result.json").write_text(json.dumps(record | {"schema_version": 99}))
+    with pytest.raises(CacheError, match="schema version 99"):
+        load_result("fig5-resnet-cifar10", "mini", tmp_path)
+    (folder / "result.json").write_text(json.dumps(record))
+    shutil.copytree(folder, tmp_path / "slope-resnet-cifar10" / "mini")
+    with pytest.raises(CacheError, match="holds fig5-resnet-cifar10/mini"):
+        load_result("slope-resnet-cifar10", "mini", tmp_path)
+
+
+def test_a_missing_cache_names_the_command_that_makes_it(tmp_path):
+    with pytest.raises(CacheError, match="python -m sgd_escape run slope-resnet-cifar10 --preset paper"):
+        load_result("slope-resnet-cifar10", "paper", tmp_path)
+
+
+def test_best_cached_prefers_paper_then_reduced_then_mini(tmp_path):
+    assert best_cached("spectrum-resnet-cifar10", tmp_path) is None
+    _fake_cache(tmp_path, "spectrum-resnet-cifar10", "mini")
+    assert best_cached("spectrum-resnet-cifar10", tmp_path).preset == "mini"
+    _fake_cache(tmp_path, "spectrum-resnet-cifar10", "reduced")
+    assert best_cached("spectrum-resnet-cifar10", tmp_path).preset == "reduced"
+
+
+def test_a_work_folder_of_another_config_is_refused(tmp_path):
+    Run(tmp_path, {"a": 1}, "cpu", None, 1, progress=False).save()
+    with pytest.raises(RuntimeError, match="another config"):
+        Run(tmp_path, {"a": 2}, "cpu", None, 1, progress=False)
+
+
+def test_unknown_names_are_refused_with_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="valid experiments: fig5-resnet-cifar10"):
+        preset_config("fig7", "mini")
+    with pytest.raises(ValueError, match="valid presets: smoke, mini, reduced, paper"):
+        run_experiment("fig5-resnet-cifar10", "tiny", data="synthetic", out=tmp_path)

@@ -1,0 +1,46 @@
+"""The command line of Chapters 4-6: list, run, budgets and resume, messages for bad input."""
+from __future__ import annotations
+
+import pytest
+
+from sgd_escape.__main__ import main
+from sgd_escape.cifar import datasets
+from sgd_escape.cifar.experiments import EXPERIMENTS, PRESETS
+from sgd_escape.cifar.results import load_result
+from sgd_escape.cifar.runner import EXIT_BUDGET
+
+
+def test_list_names_every_experiment_and_preset(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in EXPERIMENTS) and all(preset in out for preset in PRESETS)
+
+
+@pytest.mark.parametrize("argv, listed", [
+    (["run", "figure9", "--preset", "mini"], "valid experiments: fig5-resnet-cifar10"),
+    (["run", "fig5-resnet-cifar10", "--preset", "huge"], "valid presets: smoke, mini, reduced, paper"),
+])
+def test_unknown_names_exit_2_listing_the_valid_ones(argv, listed, capsys):
+    assert main(argv) == 2
+    assert listed in capsys.readouterr().err
+
+
+def test_missing_dataset_names_the_ways_to_provide_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(datasets.JPEG_ENV, raising=False)
+    argv = ["run", "fig5-resnet-cifar10", "--preset", "smoke", "--offline", "--quiet",
+            "--datasets-dir", str(tmp_path), "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cifar-10-python.tar.gz" in err and datasets.JPEG_ENV in err
+
+
+@pytest.mark.slow
+def test_run_stops_at_the_budget_and_resumes_to_a_cache(tmp_path, capsys):
+    argv = ["run", "spectrum-resnet-cifar10", "--preset", "smoke", "--data", "synthetic", "--quiet",
+            "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"), "--threads", "1"]
+    assert main(argv + ["--max-minutes", "0"]) == EXIT_BUDGET
+    assert "run the same command to resume" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "spectrum-resnet-cifar10").exists()     # complete or absent
+    assert main(argv) == 0
+    result = load_result("spectrum-resnet-cifar10", "smoke", tmp_path / "out")
+    assert result.provenance["command"].startswith("python -m sgd_escape run spectrum-resnet-cifar10")
