@@ -144,6 +144,7 @@ def _router(host: str, report: PageReport):
 @pytest.fixture(scope="module")
 def visited(browser, site_url) -> dict[str, PageReport]:
     """Open every page once; the tests below read the reports."""
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # no stale pictures of removed pages
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     host = urlsplit(site_url).netloc
     reports: dict[str, PageReport] = {}

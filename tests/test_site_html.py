@@ -170,17 +170,19 @@ def _bib_titles() -> dict[str, str]:
 
 
 def test_references_page_lists_every_cited_work(built_book: Path):
-    """The references page (built from references.bib) shows every work cited anywhere."""
+    """The references page (built from references.bib) shows every work cited anywhere, once."""
     cited = set().union(*(cited_keys(doc) for doc in DOCS))
     assert "kleinberg2018alternative" in cited
     ref_docs = [doc for doc in DOCS if "{bibliography}" in source_path(doc).read_text()]
     assert ref_docs, "no page of _toc.yml has a {bibliography} directive"
-    entries = " ".join(" ".join(node.get_text().split()).lower() for doc in ref_docs
-                       for node in soup(built_book, html_page(doc)).select(".citation"))
+    nodes = [node for doc in ref_docs for node in soup(built_book, html_page(doc)).select(".citation")]
+    entries = " ".join(" ".join(node.get_text().split()).lower() for node in nodes)
     titles = _bib_titles()
     for key in sorted(cited):
         assert key in titles, f"{key} is cited but has no entry (with a title) in references.bib"
         assert titles[key] in entries, f"{key} ({titles[key]!r}) is missing from the references page"
+    # ... and nothing else: works that the book does not cite are not listed.
+    assert len(nodes) == len(cited), f"{len(nodes)} entries listed, {len(cited)} works cited"
 
 
 def test_how_to_cite_anchor_table_tells_the_truth(built_book: Path):
