@@ -254,3 +254,18 @@ def spectrum_trends(results: dict) -> dict:
                        "distance_grows": bool(np.all(np.diff(c["restart_distance_from_init"]) > 0)),
                        "all_one_point_convex": bool(np.all(c["inner_raw"] > 0))}
     return trends
+
+
+def nonpositive_rows(results: dict, first_epoch: int = 5) -> list[list]:
+    """Every inner product at the trajectory from ``first_epoch`` on that is not positive
+    (Chapter 4): network, epoch, trial, raw value, cosine, and the distance left to ``x_T``."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            continue
+        c = result.curves
+        for epoch, trial in zip(*np.nonzero(c["inner_raw"] <= 0)):
+            if epoch >= first_epoch:
+                rows.append([f"{net} ({result.preset})", int(epoch), int(trial), f"{c['inner_raw'][epoch, trial]:.3g}",
+                             f"{c['inner_cosine'][epoch, trial]:.3g}", f"{c['inner_distance'][epoch, trial]:.3g}"])
+    return rows or [["none", "", "", "", "", ""]]

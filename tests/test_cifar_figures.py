@@ -1,0 +1,71 @@
+"""What Chapters 4-6 show from the committed caches, and the trainer benchmark on a CPU."""
+from __future__ import annotations
+
+import importlib.util
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+from sgd_escape.cifar import figures  # noqa: E402
+from sgd_escape.cifar.experiments import EXPERIMENTS  # noqa: E402
+from sgd_escape.cifar.results import best_cached  # noqa: E402
+
+
+@pytest.mark.parametrize("experiment", [n for n in EXPERIMENTS if n.endswith("cifar10")])
+def test_every_cifar10_experiment_has_a_valid_committed_cache(experiment):
+    result = best_cached(experiment, ROOT / "data")
+    assert result is not None, f"data/{experiment} holds no cache that matches its preset"
+    assert result.provenance["dataset_source"] and result.provenance["git_commit"] != "unknown"
+
+
+def test_data_folder_stays_small():
+    size = sum(p.stat().st_size for p in (ROOT / "data").rglob("*") if p.is_file())
+    assert size < 20e6, size
+
+
+def test_figure5_panels_and_verdict_follow_the_cached_numbers(monkeypatch):
+    monkeypatch.chdir(ROOT / "chapters")
+    results = figures.load_cached("fig5")
+    fig, axes = plt.subplots(1, 3)
+    figures.plot_figure5(axes, results)
+    assert len(axes[0].lines) == 1 + len(results)           # the zero line and one line per network
+    verdict = figures.fig5_verdict(results)
+    assert verdict["total"] == sum(r.scalars["inner_products_from_epoch_5"] for r in results.values())
+    plt.close(fig)
+
+
+def test_missing_results_show_the_command_that_makes_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("SGD_ESCAPE_DATA", str(tmp_path))
+    note = figures.provenance_note("slope")
+    assert "Missing results" in note.html
+    assert "python -m sgd_escape run slope-resnet-cifar10 --preset reduced" in note.markdown
+
+
+def test_tables_escape_html_and_keep_a_markdown_form():
+    table = figures.show_table(["a", "b"], [[1, "<x>"]])
+    assert "&lt;x&gt;" in table.html and "| 1 | <x> |" in table.markdown
+
+
+def test_spectrum_trends_read_the_direction_of_the_curves(monkeypatch):
+    monkeypatch.chdir(ROOT / "chapters")
+    results = {k: v for k, v in figures.load_cached("spectrum").items() if v}
+    for net, trend in figures.spectrum_trends(results).items():
+        distances = results[net].curves["restart_distance_from_init"]
+        assert trend["distance_grows"] == bool(np.all(np.diff(distances) > 0))
+
+
+@pytest.mark.slow
+def test_benchmark_script_runs_on_a_cpu_with_tiny_settings():
+    spec = importlib.util.spec_from_file_location("cifar_trainer", ROOT / "benchmarks" / "cifar_trainer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    report = module.main(["--device", "cpu", "--data", "synthetic", "--train-examples", "256",
+                          "--architecture", "resnet14", "--members", "2", "--workers", "0", "--project"])
+    assert report["plain_seconds_per_network_epoch"] > 0 and report["trainer_seconds_per_epoch"] > 0
+    assert report["speedup_per_network"] == pytest.approx(
+        report["plain_seconds_per_network_epoch"] / report["trainer_seconds_per_network_epoch"])
