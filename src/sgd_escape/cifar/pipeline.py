@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .datasets import NUM_CLASSES, load_cifar
@@ -68,7 +69,7 @@ def run_fig5(run: Run, config: dict, data) -> tuple[dict, dict]:
 
     neighbourhood = probe_phase(run, "ball", ball_epochs, ball)
     curves = {**_numpy(records), **_numpy(inner, "inner_"), **_numpy(neighbourhood, "ball_"),
-              "ball_epochs": torch.tensor(ball_epochs)}
+              "ball_epochs": np.asarray(ball_epochs)}
     return fig5_scalars(curves, config), curves
 
 
@@ -109,7 +110,7 @@ def run_slope(run: Run, config: dict, data) -> tuple[dict, dict]:
 
     inner = probe_phase(run, "probe", list(range(length)), probe)
     curves = {**_numpy(records), **_numpy(inner, "inner_"),
-              "final_distances": pairwise_distances(finals).numpy()}
+              "final_distances": pairwise_distances(finals).cpu().numpy()}
     return slope_scalars(curves), curves
 
 
@@ -149,8 +150,8 @@ def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
     base_path = torch.cat([run.load_snapshot("base", e)["params"] for e in range(config["base_epochs"] + 1)])
     curves = {**_numpy(records, "restart_"), **_numpy(base_records, "base_"), **_numpy(inner, "inner_"),
               "restart_epochs": torch.tensor(starts).numpy(),
-              "restart_distance_from_init": (finals - origin).double().norm(dim=1).numpy(),
-              "base_distance_from_init": (base_path - origin).double().norm(dim=1).numpy()}
+              "restart_distance_from_init": (finals - origin).double().norm(dim=1).cpu().numpy(),
+              "base_distance_from_init": (base_path - origin).double().norm(dim=1).cpu().numpy()}
     return spectrum_scalars(curves), curves
 
 
