@@ -12,9 +12,6 @@ from sgd_escape.cifar.pipeline import run_experiment
 from sgd_escape.cifar.results import CacheError, best_cached, load_result, write_result
 from sgd_escape.cifar.runner import BudgetExhausted, Run
 
-CIFAR10 = [name for name in EXPERIMENTS if name.endswith("cifar10")]
-
-
 @pytest.fixture(scope="module")
 def smoke_root(tmp_path_factory):
     return tmp_path_factory.mktemp("data")
@@ -25,12 +22,13 @@ def smoke(experiment, root, work):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", CIFAR10)
+@pytest.mark.parametrize("experiment", list(EXPERIMENTS))
 def test_smoke_run_writes_a_cache_the_loader_accepts(experiment, smoke_root, tmp_path):
     smoke(experiment, smoke_root, tmp_path / "work")
     result = load_result(experiment, "smoke", smoke_root)
     config = preset_config(experiment, "smoke")
     assert result.provenance["dataset_source"].startswith("synthetic")
+    assert result.config["dataset"] == experiment.rsplit("-", 1)[1]
     assert {"git_commit", "device_name", "torch_version", "wall_seconds", "command"} <= set(result.provenance)
     kind = config["kind"]
     if kind == "fig5":

@@ -44,3 +44,5 @@ def test_run_stops_at_the_budget_and_resumes_to_a_cache(tmp_path, capsys):
     assert main(argv) == 0
     result = load_result("spectrum-resnet-cifar10", "smoke", tmp_path / "out")
     assert result.provenance["command"].startswith("python -m sgd_escape run spectrum-resnet-cifar10")
+    assert main(argv) == 0
+    assert "already cached" in capsys.readouterr().out

@@ -72,6 +72,9 @@ def run_command(args, argv) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     began = time.monotonic()
     for name in names:
+        if not args.fresh and _cached(name, args.preset, args.out):
+            print(f"{name}: already cached for preset {args.preset} (pass --fresh to recompute)")
+            continue
         left = None if args.max_minutes is None else args.max_minutes - (time.monotonic() - began) / 60
         try:
             folder = run_experiment(name, args.preset, data=args.data, device=device, out=args.out,
@@ -83,6 +86,16 @@ def run_command(args, argv) -> int:
             return EXIT_BUDGET
         print(f"{name}: wrote {folder}")
     return 0
+
+
+def _cached(experiment: str, preset: str, out) -> bool:
+    from sgd_escape.cifar.results import CacheError, load_result
+
+    try:
+        load_result(experiment, preset, out)
+        return True
+    except CacheError:
+        return False
 
 
 def main(argv=None) -> int:
