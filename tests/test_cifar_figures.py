@@ -69,3 +69,16 @@ def test_benchmark_script_runs_on_a_cpu_with_tiny_settings():
     assert report["plain_seconds_per_network_epoch"] > 0 and report["trainer_seconds_per_epoch"] > 0
     assert report["speedup_per_network"] == pytest.approx(
         report["plain_seconds_per_network_epoch"] / report["trainer_seconds_per_network_epoch"])
+
+
+def test_cifar100_results_join_the_chapters_once_cached(tmp_path, monkeypatch):
+    from sgd_escape.cifar.experiments import preset_config
+    from sgd_escape.cifar.results import write_result
+
+    monkeypatch.setenv("SGD_ESCAPE_DATA", str(tmp_path))
+    assert set(figures.load_cached("fig5")) == {"resnet", "densenet"}
+    name = "fig5-densenet-cifar100"
+    write_result(tmp_path / name / "mini", name, "mini", preset_config(name, "mini"), {}, {"x": np.zeros(1)},
+                 {"device_name": "test", "wall_seconds": 1.0, "dataset_source": "test", "git_commit": "0"})
+    assert figures.load_cached("fig5")["densenet, CIFAR-100"].config["dataset"] == "cifar100"
+    assert figures.color_of("densenet, CIFAR-100") == figures.color_of("densenet")

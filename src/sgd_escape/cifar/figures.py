@@ -25,9 +25,23 @@ PAPER = {
 NETWORK_COLORS = {"resnet": COLORS["iterate"], "densenet": COLORS["count"]}
 
 
-def load_cached(kind: str, dataset: str = "cifar10") -> dict:
-    """``{network: CachedResult or None}`` for the most faithful cached preset of each network."""
-    return {net: best_cached(f"{kind}-{net}-{dataset}") for net in ("resnet", "densenet")}
+def load_cached(kind: str) -> dict:
+    """``{label: CachedResult or None}``: the most faithful cached preset of each network on
+    CIFAR-10 (``None`` when missing), plus ``"<network>, CIFAR-100"`` entries where cached."""
+    results = {net: best_cached(f"{kind}-{net}-cifar10") for net in ("resnet", "densenet")}
+    for net in ("resnet", "densenet"):
+        name = f"{kind}-{net}-cifar100"
+        if name in EXPERIMENTS and (result := best_cached(name)) is not None:
+            results[f"{net}, CIFAR-100"] = result
+    return results
+
+
+def color_of(label: str) -> str:
+    return NETWORK_COLORS[label.split(",")[0]]
+
+
+def style_of(label: str) -> str:
+    return "--" if "CIFAR-100" in label else "-"
 
 
 class Rich:
@@ -48,13 +62,14 @@ def _code_html(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
-def cache_notice(kind: str, dataset: str = "cifar10") -> list[str]:
-    """One line per network: which preset its result comes from, or the command that makes it."""
+def cache_notice(kind: str) -> list[str]:
+    """One line per experiment of ``kind``: the preset its result comes from, or how to make it."""
     lines = []
-    for net, result in load_cached(kind, dataset).items():
-        name = f"{kind}-{net}-{dataset}"
+    for name in (n for n in EXPERIMENTS if n.startswith(kind + "-")):
+        result = best_cached(name)
         if result is None:
-            lines.append(f"`{name}`: not cached. Compute it (a GPU helps) with "
+            need = " (it needs the official CIFAR-100 archive, so an online machine)" if name.endswith("100") else ""
+            lines.append(f"`{name}`: not cached{need}. Compute it (a GPU helps) with "
                          f"`{make_command(name, 'reduced')}`, then rebuild the page.")
         else:
             prov = result.provenance
@@ -64,10 +79,10 @@ def cache_notice(kind: str, dataset: str = "cifar10") -> list[str]:
     return lines
 
 
-def provenance_note(kind: str, dataset: str = "cifar10") -> Rich:
+def provenance_note(kind: str) -> Rich:
     """Where a chapter's results come from: a note, or a warning when a result is missing."""
-    lines = cache_notice(kind, dataset)
-    missing = any(r is None for r in load_cached(kind, dataset).values())
+    lines = cache_notice(kind)
+    missing = any(r is None for r in load_cached(kind).values())
     title = "Missing results" if missing else "Where these results come from"
     items = "".join(f"<li>{_code_html(line)}</li>" for line in lines)
     block = (f'<div class="admonition {"warning" if missing else "note"}">'
@@ -99,14 +114,14 @@ def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 
     ball probe, mean with min-max band; (c) stochastic gradient norms, mean with min-max band.
     ``quantity`` is ``"raw"`` or ``"cosine"``."""
     for net, result in results.items():
-        color = NETWORK_COLORS[net]
+        color = color_of(net)
         if result is None:
             for ax in axes:
                 _not_cached(ax, net)
             continue
         c = result.curves
         epochs = np.arange(c[f"inner_{quantity}"].shape[0])
-        axes[0].plot(epochs, c[f"inner_{quantity}"].min(1), "o-", ms=3, color=color,
+        axes[0].plot(epochs, c[f"inner_{quantity}"].min(1), marker="o", ls=style_of(net), ms=3, color=color,
                      label=f"{net} ({result.preset})")
         trial = 0
         _band(axes[1], c["ball_epochs"], c[f"ball_{quantity}_min"][:, trial], c[f"ball_{quantity}_mean"][:, trial],
@@ -154,9 +169,9 @@ def plot_slope(axes, results: dict) -> None:
             continue
         cos = result.curves["inner_cosine"]
         others = ~np.eye(cos.shape[1], dtype=bool)
-        axes[0].hist(cos[:, others].ravel(), bins=40, color=NETWORK_COLORS[net], alpha=0.6,
+        axes[0].hist(cos[:, others].ravel(), bins=40, color=color_of(net), alpha=0.6,
                      label=f"{net} ({result.preset})")
-        axes[1].plot(np.arange(cos.shape[0]), cos[:, others].min(1), "o-", ms=3, color=NETWORK_COLORS[net], label=net)
+        axes[1].plot(np.arange(cos.shape[0]), cos[:, others].min(1), "o-", ms=3, color=color_of(net), label=net)
     axes[0].set_xlabel("cosine of $-\\nabla f(x_{t,i})$ and $x_{T,j} - x_{t,i}$, $j \\neq i$")
     axes[0].set_ylabel("count")
     axes[1].set_xlabel("epoch $t$ after the branch point")
@@ -174,11 +189,12 @@ def plot_figure6(axes, results: dict) -> None:
             for ax in axes:
                 _not_cached(ax, net)
             continue
-        c, color = result.curves, NETWORK_COLORS[net]
+        c, color = result.curves, color_of(net)
         starts = c["restart_epochs"]
-        axes[0].plot(starts, c["restart_train_loss"][-1], "o-", color=color, label=f"{net} training")
-        axes[0].plot(starts, c["restart_test_loss"][-1], "s--", color=color, label=f"{net} validation")
-        axes[1].plot(starts, c["restart_distance_from_init"], "o-", color=color, label=f"{net} ({result.preset})")
+        axes[0].plot(starts, c["restart_train_loss"][-1], marker="o", ls=style_of(net), color=color, label=f"{net} training")
+        axes[0].plot(starts, c["restart_test_loss"][-1], marker="s", ls=":", color=color, label=f"{net} validation")
+        axes[1].plot(starts, c["restart_distance_from_init"], marker="o", ls=style_of(net), color=color,
+                     label=f"{net} ({result.preset})")
     axes[0].set_ylabel("loss at the end of the restart")
     axes[1].set_ylabel("distance from $x_0$")
     for ax in axes:
