@@ -115,7 +115,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--train-examples", type=int, default=None, help="default: all 50,000")
     parser.add_argument("--workers", type=int, default=4, help="DataLoader workers of the plain pipeline")
     parser.add_argument("--data", default=None, help="as for `python -m sgd_escape run --data`")
-    parser.add_argument("--project", nargs="*", default=["paper"], help="presets to project (may be empty)")
+    parser.add_argument("--project", nargs="*", default=["reduced", "paper"], help="presets to project (may be empty)")
     parser.add_argument("--projection-steps", type=int, default=10)
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--out", default=None, help="also write the numbers to this JSON file")
