@@ -112,7 +112,7 @@ def _band(ax, x, low, mid, high, color, label):
 def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 5) -> None:
     """Figure 5 (Chapter 4): (a) minimum over trials of the inner product at ``x_t``; (b) the
     ball probe, mean with min-max band; (c) stochastic gradient norms, mean with min-max band.
-    ``quantity`` is ``"raw"`` or ``"cosine"``."""
+    ``quantity`` is ``"raw"`` or ``"cosine"``; with two axes, panel (c) is left out."""
     for net, result in results.items():
         color = color_of(net)
         if result is None:
@@ -126,6 +126,8 @@ def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 
         trial = 0
         _band(axes[1], c["ball_epochs"], c[f"ball_{quantity}_min"][:, trial], c[f"ball_{quantity}_mean"][:, trial],
               c[f"ball_{quantity}_max"][:, trial], color, net)
+        if len(axes) < 3:
+            continue
         steps = np.arange(c["grad_norm_mean"].shape[0])
         _band(axes[2], steps, c["grad_norm_min"].min(1), c["grad_norm_mean"].mean(1), c["grad_norm_max"].max(1),
               color, net)
