@@ -287,3 +287,11 @@ def nonpositive_rows(results: dict, first_epoch: int = 5) -> list[list]:
                 rows.append([f"{net} ({result.preset})", int(epoch), int(trial), f"{c['inner_raw'][epoch, trial]:.3g}",
                              f"{c['inner_cosine'][epoch, trial]:.3g}", f"{c['inner_distance'][epoch, trial]:.3g}"])
     return rows or [["none", "", "", "", "", ""]]
+
+
+def preset_rows(experiment: str, keys: list[str]) -> list[list]:
+    """One row per setting, one column per preset: what each preset of ``experiment`` runs."""
+    from .experiments import PRESETS, preset_config
+
+    configs = [preset_config(experiment, preset) for preset in PRESETS]
+    return [[key] + ["all" if c[key] is None else c[key] for c in configs] for key in keys]
