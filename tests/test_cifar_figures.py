@@ -82,3 +82,13 @@ def test_cifar100_results_join_the_chapters_once_cached(tmp_path, monkeypatch):
                  {"device_name": "test", "wall_seconds": 1.0, "dataset_source": "test", "git_commit": "0"})
     assert figures.load_cached("fig5")["densenet, CIFAR-100"].config["dataset"] == "cifar100"
     assert figures.color_of("densenet, CIFAR-100") == figures.color_of("densenet")
+
+
+def test_projected_work_counts_every_training_epoch_of_every_member():
+    from sgd_escape.cifar.experiments import image_passes, preset_config
+
+    config = preset_config("fig5-resnet-cifar10", "paper")
+    work = image_passes(config)
+    assert work["architecture"] == "resnet34" and work["members"] == 5
+    assert work["passes"] >= 5 * 300 * 50_000
+    assert image_passes(preset_config("fig5-resnet-cifar10", "reduced"))["passes"] < work["passes"] / 10

@@ -46,3 +46,18 @@ def test_run_stops_at_the_budget_and_resumes_to_a_cache(tmp_path, capsys):
     assert result.provenance["command"].startswith("python -m sgd_escape run spectrum-resnet-cifar10")
     assert main(argv) == 0
     assert "already cached" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option, value", [("--max-minutes", "-1"), ("--threads", "0")])
+def test_bad_budget_or_thread_count_exits_2_naming_the_option(option, value, tmp_path, capsys):
+    argv = ["run", "fig5-resnet-cifar10", "--preset", "smoke", "--data", "synthetic", "--quiet",
+            "--out", str(tmp_path), option, value]
+    assert main(argv) == 2
+    assert option in capsys.readouterr().err
+
+
+def test_run_experiment_rejects_a_negative_budget(tmp_path):
+    from sgd_escape.cifar.pipeline import run_experiment
+
+    with pytest.raises(ValueError, match="max_minutes"):
+        run_experiment("fig5-resnet-cifar10", "smoke", data="synthetic", out=tmp_path, max_minutes=-1)

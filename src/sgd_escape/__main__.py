@@ -60,6 +60,7 @@ def list_experiments() -> str:
 def run_command(args, argv) -> int:
     import torch
 
+    from sgd_escape.checks import require_int_at_least
     from sgd_escape.cifar.experiments import EXPERIMENTS, check_names
     from sgd_escape.cifar.pipeline import run_experiment
     from sgd_escape.cifar.runner import EXIT_BUDGET, BudgetExhausted
@@ -67,15 +68,17 @@ def run_command(args, argv) -> int:
     names = [n for n in EXPERIMENTS if n.endswith("cifar10")] if args.experiment == "all" else [args.experiment]
     for name in names:
         check_names(name, args.preset)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.max_minutes is not None and args.max_minutes < 0:
+        raise ValueError(f"--max-minutes must be >= 0, got {args.max_minutes}")
+    if args.threads is not None:
+        torch.set_num_threads(require_int_at_least("--threads", args.threads, 1))
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     began = time.monotonic()
     for name in names:
         if not args.fresh and _cached(name, args.preset, args.out):
             print(f"{name}: already cached for preset {args.preset} (pass --fresh to recompute)")
             continue
-        left = None if args.max_minutes is None else args.max_minutes - (time.monotonic() - began) / 60
+        left = None if args.max_minutes is None else max(0.0, args.max_minutes - (time.monotonic() - began) / 60)
         try:
             folder = run_experiment(name, args.preset, data=args.data, device=device, out=args.out,
                                     work=args.work and Path(args.work) / name / args.preset, max_minutes=left, datasets_dir=args.datasets_dir, download=not args.offline,

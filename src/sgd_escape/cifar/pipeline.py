@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checks import require_nonnegative
 from .datasets import NUM_CLASSES, load_cifar
 from .experiments import check_names, preset_config, total_units
 from .models import build_ensemble, load_members
@@ -184,6 +185,8 @@ def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cp
     (its state is saved: call again to resume). Returns the result folder.
     """
     check_names(experiment, preset)
+    if max_minutes is not None:
+        require_nonnegative("max_minutes", max_minutes)
     config = preset_config(experiment, preset)
     work_dir = Path(work) if work else default_work_dir(experiment, preset)
     if fresh:
