@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from conftest import ROOT
 pytestmark = pytest.mark.slow
 
 SETUP_LINE_PREFIX = "    REPOSITORY, FOLDER = "
+ARTIFACTS = ROOT / "test-artifacts" / "colab"  # each chapter as the Colab-like run executed it
 
 # Run in the chapter's kernel after its set-up cell: a connection to any address other than
 # loopback (the kernel's own channels) raises before a packet is sent.
@@ -51,7 +53,7 @@ import json, sys, time
 import nbformat
 from nbclient import NotebookClient
 
-notebook, cwd, repository, folder, timeout, prefix = sys.argv[1:7]
+notebook, cwd, repository, folder, timeout, prefix, executed = sys.argv[1:8]
 nb = nbformat.read(notebook, as_version=4)
 setup = nb.cells[0]
 lines = setup.source.split("\n")
@@ -78,7 +80,10 @@ nb.cells = [fake_colab, setup, after_setup] + nb.cells[1:]
 start = time.time()
 client = NotebookClient(nb, timeout=int(timeout), kernel_name="python3",
                         resources={"metadata": {"path": cwd}}, allow_errors=False)
-client.execute()
+try:
+    client.execute()
+finally:
+    nbformat.write(nb, executed)  # for a person to read (test-artifacts/colab/)
 widgets = sum(1 for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
               if "application/vnd.jupyter.widget-view+json" in out.get("data", {}))
 print(json.dumps({"seconds": time.time() - start, "widgets": widgets}))
@@ -93,9 +98,15 @@ def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def colab(tmp_path_factory):
-    """A clone of the repository and a fresh environment with what Colab preinstalls."""
-    base = tmp_path_factory.mktemp("colab")
+def colab():
+    """A clone of the repository and a fresh environment with what Colab preinstalls.
+
+    Outside pytest's temporary folders: the environment holds torch (about a gigabyte in
+    tens of thousands of files), and pytest's clean-up of old temporary folders would
+    delete such trees at the end of later runs, minutes on a busy disk. It is removed here
+    in the background once the module is done.
+    """
+    base = Path(tempfile.mkdtemp(prefix="sgd-escape-colab-"))
     clone = base / "clone"
     _run(["git", "clone", "--quiet", str(ROOT), str(clone)])
     venv = base / "venv"
@@ -103,10 +114,14 @@ def colab(tmp_path_factory):
     python = venv / "bin" / "python"
     # What a Colab runtime has before the set-up cell: torch (pinned: a CPU build where one is
     # on disk), a Jupyter kernel and nbclient (the runner). Not sgd_escape, not its other deps.
+    # ipykernel 6 as in Colab; with ipykernel 7, nbclient now and then waited forever after
+    # a cell that displays a live widget (the kernel idle, the reply never read).
     _run([str(python), "-m", "pip", "install", "--quiet", "-c", str(clone / "constraints.txt"),
-          "torch", "ipykernel", "nbclient", "nbformat"], timeout=1800)
+          "torch", "ipykernel>=6.17,<7", "nbclient", "nbformat"], timeout=1800)
     (base / "runner.py").write_text(RUNNER.replace("@NETWORK_GUARD@", repr(NETWORK_GUARD)))
-    return {"base": base, "clone": clone, "python": python, "runner": base / "runner.py"}
+    yield {"base": base, "clone": clone, "python": python, "runner": base / "runner.py"}
+    subprocess.Popen(["rm", "-rf", str(base)], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _clone_chapters() -> list[str]:
@@ -123,17 +138,21 @@ def _clone_chapters() -> list[str]:
 def test_chapter_runs_as_in_colab(colab, chapter):
     notebook = colab["clone"] / f"{chapter}.ipynb"
     folder = colab["base"] / "content" / "sgd-escape-book"  # Colab's /content/<repo>
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    executed = ARTIFACTS / f"{Path(chapter).name}.ipynb"
     env = {k: v for k, v in os.environ.items()
            if k not in ("SGD_ESCAPE_STATIC", "PYTHONPATH", "VIRTUAL_ENV", "MPLBACKEND")}
     env["PATH"] = f"{colab['python'].parent}{os.pathsep}{env.get('PATH', '')}"
     result = subprocess.run(
         [str(colab["python"]), str(colab["runner"]), str(notebook), str(notebook.parent),
-         f"file://{colab['clone']}", str(folder), "900", SETUP_LINE_PREFIX],
-        capture_output=True, text=True, env=env, cwd=notebook.parent, timeout=3600,
+         f"file://{colab['clone']}", str(folder), "600", SETUP_LINE_PREFIX, str(executed)],
+        capture_output=True, text=True, env=env, cwd=notebook.parent, timeout=1800,
     )
     assert result.returncode == 0, (
         f"{chapter} failed in the Colab-like run:\n{result.stdout[-2000:]}\n{result.stderr[-6000:]}")
     report = json.loads(result.stdout.strip().splitlines()[-1])
+    if "show_explorer(" in notebook.read_text():
+        assert report["widgets"] > 0, f"{chapter} calls show_explorer but showed no live widget"
     print(f"{chapter}: {report['seconds']:.0f} s, {report['widgets']} live widgets")
 
 
