@@ -22,8 +22,9 @@ book: $(BIN)/.installed
 # (headless Chromium), the Colab path (a fresh clone pip-installed into a fresh venv).
 # Two processes (pytest-xdist, one file at a time each): the Colab-path test runs beside the
 # book build, which is built once and shared by every site check (tests/conftest.py).
+# A private --basetemp: other pytest runs on the same machine cannot prune our tmp_path folders.
 test: $(BIN)/.installed chromium
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --basetemp=$(CURDIR)/_build/pytest-tmp
 
 # The browser test drives Debian's Chromium: installed here when it is missing and we are
 # root (CI); otherwise install it yourself (the test is skipped without it, but fails in CI).
