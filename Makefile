@@ -24,6 +24,7 @@ book: $(BIN)/.installed
 # book build, which is built once and shared by every site check (tests/conftest.py).
 # A private --basetemp: other pytest runs on the same machine cannot prune our tmp_path folders.
 test: $(BIN)/.installed chromium
+	mkdir -p _build
 	$(BIN)/python -m pytest -n 2 --dist loadfile --basetemp=$(CURDIR)/_build/pytest-tmp
 
 # The browser test drives Debian's Chromium: installed here when it is missing and we are
