@@ -49,9 +49,28 @@ _socket.socket.connect = _no_network
 
 # Runs inside the fresh environment: execute one notebook as Colab would.
 RUNNER = r'''
-import json, sys, time
+import json, queue, sys, time
 import nbformat
+from jupyter_client.channels import AsyncZMQSocketChannel
 from nbclient import NotebookClient
+
+# Wait for kernel messages in one-second slices. With a live widget in a cell, nbclient now
+# and then waited forever for the cell's execute_reply although the kernel had sent it and
+# gone idle (seen with ipykernel 6 and 7; cf. nbclient issue 312): a socket poll that missed
+# its wake-up. A fresh poll looks at the socket first, so slicing the wait cannot miss it.
+_get_msg = AsyncZMQSocketChannel.get_msg
+
+async def _get_msg_in_slices(self, timeout=None):
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = 1.0 if deadline is None else min(1.0, max(0.0, deadline - time.monotonic()))
+        try:
+            return await _get_msg(self, timeout=left)
+        except queue.Empty:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
+
+AsyncZMQSocketChannel.get_msg = _get_msg_in_slices
 
 notebook, cwd, repository, folder, timeout, prefix, executed = sys.argv[1:8]
 nb = nbformat.read(notebook, as_version=4)
@@ -114,8 +133,7 @@ def colab():
     python = venv / "bin" / "python"
     # What a Colab runtime has before the set-up cell: torch (pinned: a CPU build where one is
     # on disk), a Jupyter kernel and nbclient (the runner). Not sgd_escape, not its other deps.
-    # ipykernel 6 as in Colab; with ipykernel 7, nbclient now and then waited forever after
-    # a cell that displays a live widget (the kernel idle, the reply never read).
+    # ipykernel 6, as Colab has.
     _run([str(python), "-m", "pip", "install", "--quiet", "-c", str(clone / "constraints.txt"),
           "torch", "ipykernel>=6.17,<7", "nbclient", "nbformat"], timeout=1800)
     (base / "runner.py").write_text(RUNNER.replace("@NETWORK_GUARD@", repr(NETWORK_GUARD)))
