@@ -8,7 +8,7 @@ import pytest
 from sgd_escape.figure3 import criteria_hold, figure3_criteria, panel_plan, simulate_figure3
 from sgd_escape.illustration import SharpWellFunction, escape_probability, noisy_step, points_into_well
 from sgd_escape.landscapes import FIGURE3, figure3_function
-from sgd_escape.sgd import analysis_point, run_sgd
+from sgd_escape.sgd import run_sgd
 from sgd_escape.widgets import draw_sgd_panel, figure3_explorer
 
 F = figure3_function()
@@ -58,10 +58,6 @@ def test_run_sgd_rejects_invalid_arguments(kwargs, message):
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
         run_sgd(**arguments)
-
-
-def test_analysis_point_is_gradient_step():
-    assert np.allclose(analysis_point(quadratic_grad, np.array([2.0]), 0.25), [1.5])
 
 
 def test_figure3_panels_have_trials_and_start_in_their_regions():

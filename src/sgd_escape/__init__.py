@@ -14,7 +14,7 @@ Modules, by the chapter that introduces them:
   ``python -m sgd_escape``.
 - Chapter 7 (three views of escaping): ``escape_saddles``, ``escape_basins``,
   ``escape_exponential``, ``escape_stats``, ``escape_plots``.
-- Shared: ``book`` (glue, static explorers, Colab), ``checks`` (argument validation with
+- Shared: ``book`` (glue, static explorers), ``checks`` (argument validation with
   messages that name the argument), ``plotting`` (the book's figure style).
 """
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the chapters: glue, static figures on the website, Colab.
+"""Helpers shared by the chapters: glue, and static figures on the website.
 
 The book's chapters run in three places: the book build (Sphinx executes them), a
 Jupyter or Colab kernel, and the test suite. These helpers behave sensibly in all three.
@@ -6,16 +6,10 @@ Jupyter or Colab kernel, and the test suite. These helpers behave sensibly in al
 from __future__ import annotations
 
 import os
-import sys
 
 #: Environment variable that the book build sets (see the Makefile). When it is set,
 #: explorers draw a static figure instead of live widgets, which a static site cannot run.
 STATIC_ENV = "SGD_ESCAPE_STATIC"
-
-
-def in_colab() -> bool:
-    """True when running inside Google Colab."""
-    return "google.colab" in sys.modules
 
 
 def is_static_build() -> bool:

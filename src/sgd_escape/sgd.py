@@ -62,7 +62,3 @@ def run_sgd(grad: Callable, x0, step_size, noise, steps: int, rng=None, record_e
             path.append(x.copy())
     return (x, np.stack(path)) if record_every else x
 
-
-def analysis_point(grad: Callable, x, step_size: float):
-    """The paper's analysis variable ``y = x - eta*grad(x)``: the full-gradient step from ``x`` (Chapter 1)."""
-    return np.asarray(x, dtype=float) - step_size * grad(np.asarray(x, dtype=float))
