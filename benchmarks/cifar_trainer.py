@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 
 import numpy as np
@@ -22,6 +24,7 @@ import torch
 from sgd_escape.cifar.datasets import load_cifar
 from sgd_escape.cifar.experiments import EXPERIMENTS, image_passes, preset_config
 from sgd_escape.cifar.models import build_ensemble
+from sgd_escape.cifar.results import code_and_machine, utc_now
 from sgd_escape.cifar.training import (CIFAR_MEAN, CIFAR_STD, epoch_plan, make_optimizer, to_device,
                                        train_epoch)
 
@@ -120,18 +123,23 @@ def main(argv=None) -> dict:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--out", default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
+    if torch.device(args.device).type == "cuda":
+        torch.backends.cudnn.benchmark = True      # as the pipeline does, for both contenders
+    started, began = utc_now(), time.perf_counter()
     arrays = load_cifar("cifar10", args.data)
     count = args.train_examples or len(arrays.train_labels)
     plain = plain_epoch(arrays, count, args.architecture, args.device, args.workers)
     ours = trainer_epoch(arrays, count, args.architecture, args.device, args.members, args.channels_last)
-    report = {"device": args.device, "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU",
+    command = "python benchmarks/cifar_trainer.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    report = {"command": command, **code_and_machine(args.device), "started_utc": started,
               "architecture": args.architecture, "train_examples": count, "members": args.members,
+              "plain_workers": args.workers, "channels_last": args.channels_last,
               "plain_seconds_per_network_epoch": plain, "trainer_seconds_per_epoch": ours,
               "trainer_seconds_per_network_epoch": ours / args.members,
-              "speedup_per_network": plain / (ours / args.members), "dataset_source": arrays.source,
-              "torch_version": torch.__version__}
+              "speedup_per_network": plain / (ours / args.members), "dataset_source": arrays.source}
     for preset in args.project:
         report[f"projection_{preset}"] = projection(arrays, args.device, preset, args.projection_steps)
+    report["wall_seconds"] = round(time.perf_counter() - began, 1)
     print(json.dumps(report, indent=1))
     if args.out:
         with open(args.out, "w") as handle:

@@ -8,6 +8,7 @@ written into a temporary folder and renamed into place, so a cache is complete o
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 import platform
@@ -61,30 +62,62 @@ def data_root(start: str | Path | None = None) -> Path:
     return find_repository_root(start) / "data"
 
 
-def _git_commit(root: Path | None) -> str:
+#: Names the commit when ``git`` cannot (a copy of the working tree without ``.git``, as on
+#: a rented GPU machine); recorded together with where it came from.
+COMMIT_ENV = "SGD_ESCAPE_GIT_COMMIT"
+
+
+def _git_commit(root: Path | None) -> tuple[str, str]:
+    """``(commit, source)``: from ``git`` where it works, else from ``$SGD_ESCAPE_GIT_COMMIT``."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                              text=True, timeout=10)
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "src/sgd_escape/cifar",
                                 "src/sgd_escape/__main__.py"], cwd=root,
                                capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("+uncommitted-src-changes" if dirty else "") or "unknown"
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip() + ("+uncommitted-src-changes" if dirty else ""), "git"
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        pass
+    if os.environ.get(COMMIT_ENV):
+        return os.environ[COMMIT_ENV], f"${COMMIT_ENV} (no git repository where it ran)"
+    return "unknown", "none"
 
 
-def provenance(command: str, device, dataset_source: str, started: str, wall_seconds: float) -> dict:
-    """Where a result came from: command, code version, hardware, software, data, time."""
+def _backend_flags() -> dict:
+    """The numerics switches that change GPU results (TF32, cuDNN autotuning, determinism)."""
+    import torch
+
+    return {"cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32}
+
+
+def code_and_machine(device) -> dict:
+    """The code version, the device and the software that computed something."""
     import torch
 
     device_name = (torch.cuda.get_device_name(device) if torch.device(device).type == "cuda"
                    else f"CPU ({platform.processor() or platform.machine()}, "
                         f"{torch.get_num_threads()} threads)")
-    return {"command": command, "git_commit": _git_commit(find_repository_root(required=False)),
-            "device": str(device), "device_name": device_name, "torch_version": torch.__version__,
-            "cuda_version": torch.version.cuda, "python_version": platform.python_version(),
-            "dataset_source": dataset_source, "started_utc": started,
-            "wall_seconds": round(float(wall_seconds), 1)}
+    commit, commit_source = _git_commit(find_repository_root(required=False))
+    record = {"git_commit": commit, "git_commit_source": commit_source, "device": str(device),
+              "device_name": device_name, "torch_version": torch.__version__,
+              "cuda_version": torch.version.cuda, "python_version": platform.python_version()}
+    if torch.device(device).type == "cuda":
+        record["backend_flags"] = _backend_flags()
+    return record
+
+
+def provenance(command: str, device, dataset_source: str, started: str, wall_seconds: float) -> dict:
+    """Where a result came from: command, code version, hardware, software, data, time."""
+    return {"command": command, **code_and_machine(device), "dataset_source": dataset_source,
+            "started_utc": started, "wall_seconds": round(float(wall_seconds), 1)}
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def write_result(folder: Path, experiment: str, preset: str, config: dict, scalars: dict,
@@ -158,3 +191,37 @@ def best_cached(experiment: str, root: str | Path | None = None) -> CachedResult
         except CacheError:
             continue
     return None
+
+
+def result_differences(first: CachedResult, second: CachedResult) -> dict:
+    """How far two results of one experiment and preset differ, number by number.
+
+    For every scalar and curve: the largest absolute difference and the largest relative one,
+    ``|a - b| / max(|a|, |b|)`` (0 where both are 0). The GPU determinism check of Chapter 4's
+    pipeline runs an experiment twice and reports these; on a CPU they are all 0.
+    """
+    if (first.experiment, first.preset) != (second.experiment, second.preset):
+        raise ValueError(f"first and second must be one experiment and preset, got "
+                         f"{first.experiment}/{first.preset} and {second.experiment}/{second.preset}")
+    pairs = {f"scalar {k}": (first.scalars[k], second.scalars.get(k)) for k in first.scalars}
+    pairs.update({f"curve {k}": (first.curves[k], second.curves.get(k)) for k in first.curves})
+    per_key = {key: _difference(key, *values) for key, values in sorted(pairs.items())}
+    worst_abs = max(per_key, key=lambda k: per_key[k]["abs"])
+    worst_rel = max(per_key, key=lambda k: per_key[k]["rel"])
+    return {"max_abs": per_key[worst_abs]["abs"], "max_abs_key": worst_abs,
+            "max_rel": per_key[worst_rel]["rel"], "max_rel_key": worst_rel,
+            "identical": all(d["abs"] == 0 for d in per_key.values()), "per_key": per_key}
+
+
+def _difference(key: str, a, b) -> dict:
+    if b is None:
+        raise ValueError(f"second result lacks {key}")
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"{key} has shape {a.shape} in the first result and {b.shape} in the second")
+    same = (a == b) | (np.isnan(a) & np.isnan(b))          # NaN in both places counts as equal
+    gap = np.where(same, 0.0, np.abs(a - b))
+    gap[np.isnan(gap)] = np.inf                              # NaN in one result only
+    scale = np.maximum(np.abs(a), np.abs(b))
+    rel = np.divide(gap, scale, out=np.zeros_like(gap), where=scale > 0)
+    return {"abs": float(gap.max(initial=0.0)), "rel": float(rel.max(initial=0.0))}

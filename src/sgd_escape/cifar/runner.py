@@ -9,13 +9,13 @@ an uninterrupted one does (up to GPU non-determinism).
 """
 from __future__ import annotations
 
-import datetime
 import time
 from pathlib import Path
 
 import torch
 
 from .models import flatten_members, float_buffers, load_members
+from .results import utc_now
 from .training import evaluate, learning_rate, make_optimizer, train_epoch
 
 #: Exit status of the command line when it stopped at its time budget (run it again to resume).
@@ -53,9 +53,8 @@ class Run:
                 raise RuntimeError(f"{self.work_dir} holds a run with another config; delete the "
                                    "folder or run with --fresh to start over")
             return state
-        started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         return {"config": self.config, "phases": {}, "units": 0, "active_seconds": 0.0,
-                "started_utc": started}
+                "started_utc": utc_now()}
 
     def phase(self, name: str) -> dict:
         return self.state["phases"].setdefault(name, {})
