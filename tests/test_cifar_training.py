@@ -84,3 +84,41 @@ def test_uniform_ball_points_lie_inside_and_near_the_sphere_in_high_dimension():
     assert radii.max() <= 0.5 + 1e-5 and radii.min() > 0.49
     directions = (points - center) / radii[:, None]
     assert (directions @ directions.T - torch.eye(16)).abs().max() < 5 / math.sqrt(20000) * 3
+
+
+def test_ball_points_come_in_fixed_blocks_whatever_the_count():
+    from sgd_escape.cifar.probes import DRAW_BLOCK, ball_points
+
+    center = torch.randn(500)
+    torch.testing.assert_close(ball_points(center, 0.5, 7, 3), uniform_ball(center, 0.5, 7, 3 * 10_007))
+    many = ball_points(center, 0.5, DRAW_BLOCK + 5, 3)
+    assert many.shape == (DRAW_BLOCK + 5, 500)
+    torch.testing.assert_close(many[:DRAW_BLOCK], uniform_ball(center, 0.5, DRAW_BLOCK, 3 * 10_007))
+
+
+def test_ball_probe_does_not_depend_on_how_many_points_share_the_device(data):
+    from sgd_escape.cifar.models import build_ensemble, flatten_members
+    from sgd_escape.cifar.probes import ball_probe
+
+    center = flatten_members(build_ensemble("resnet14", 1, 10, seed=0).parameters(), 1)[0]
+    target = center + 0.1 * torch.randn_like(center)
+    images, labels = data.train_images(32), data.train_labels[:32]
+    probes = [ball_probe(build_ensemble("resnet14", chunk, 10), center, target, 0.5, 5, 1, images, labels,
+                         data, 16) for chunk in (2, 5)]
+    for key, value in probes[0].items():
+        torch.testing.assert_close(value, probes[1][key], rtol=1e-4, atol=1e-6)
+
+
+def test_member_gradient_norms_equal_those_of_the_networks_trained_alone(data):
+    from sgd_escape.cifar.models import build_ensemble
+    from sgd_escape.cifar.training import member_grad_norms
+
+    def norms(members, seed):
+        model = build_ensemble("resnet14", members, 10, seed=seed)
+        x = data.normalise(data.train_images(8)).repeat(1, members, 1, 1)
+        member_losses(model(x), data.train_labels[:8].view(-1, 1).expand(-1, members)).sum().backward()
+        return member_grad_norms(list(model.parameters()), members)
+
+    together = norms(3, seed=0)
+    for k in range(3):                     # member k of the ensemble is the network of seed k
+        assert together[k].item() == pytest.approx(norms(1, seed=k).item(), rel=1e-4)

@@ -25,7 +25,7 @@ PRESETS = ("smoke", "mini", "reduced", "paper")
 PRESET_NOTES = {
     "smoke": "seconds on a CPU, tiny subsets and tiny networks: for the tests only",
     "mini": "a 2-core CPU in minutes: small networks on a subset of the training set",
-    "reduced": "one H100 in minutes: the schedule's shape over fewer epochs, fewer probe points",
+    "reduced": "one GPU in minutes: the paper's networks and schedule shape, fewer epochs, subsets, fewer probe points",
     "paper": "the paper's protocol (300 epochs, the full training set)",
 }
 #: The paper's networks, and the "about 10K parameter" versions.
@@ -43,7 +43,7 @@ FIG5 = {
     "mini": dict(trials=2, epochs=10, lr_milestones=[5, 8], train_examples=1024, test_examples=256,
                  train_eval_examples=128, probe_examples=128, ball_points=4, ball_every=2,
                  ball_examples=64, ball_trials=1),
-    "reduced": dict(trials=5, epochs=10, lr_milestones=[5, 8], train_examples=None,
+    "reduced": dict(trials=5, epochs=10, lr_milestones=[5, 8], train_examples=25000,
                     test_examples=5000, train_eval_examples=5000, probe_examples=2560,
                     ball_points=10, ball_every=2, ball_examples=1280, ball_trials=1),
     "paper": dict(trials=5, epochs=300, lr_milestones=[150, 225], train_examples=None,

@@ -56,7 +56,7 @@ def run_fig5(run: Run, config: dict, data) -> tuple[dict, dict]:
         return one_point_inner_products(gradients, points, final)
 
     inner = probe_phase(run, "probe", list(range(epochs)), trajectory)
-    chunk = min(config["ball_points"], 20)
+    chunk = min(config["ball_points"], trials)     # as many networks at once as in training: they fit
     ball_model = build_ensemble(config["architecture"], chunk, classes).to(run.device)
     images, labels = data.train_images(config["ball_examples"]), data.train_labels[:config["ball_examples"]]
     ball_epochs = list(range(0, epochs, config["ball_every"]))
@@ -191,6 +191,9 @@ def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cp
     work_dir = Path(work) if work else default_work_dir(experiment, preset)
     if fresh:
         shutil.rmtree(work_dir, ignore_errors=True)
+    if torch.device(device).type == "cuda":
+        # cuDNN picks the fastest kernels per shape; the provenance records this switch.
+        torch.backends.cudnn.benchmark = True
     arrays = load_cifar(config["dataset"], data, datasets_dir, download)
     data_on_device = to_device(arrays, config["train_examples"], config["test_examples"], torch.device(device))
     run = Run(work_dir, config, device, max_minutes, total_units(config), progress)

@@ -52,14 +52,30 @@ def uniform_ball(center: torch.Tensor, radius: float, count: int, seed: int) -> 
     return (center.double().cpu() + radii * directions).float().to(center.device)
 
 
+#: Ball points are drawn in blocks of this many per seed, so which points a probe visits does
+#: not depend on how many of them fit on the device at once.
+DRAW_BLOCK = 20
+
+
+def ball_points(center: torch.Tensor, radius: float, count: int, seed: int) -> torch.Tensor:
+    """The ``[count, P]`` points of a ball probe: block ``b`` of up to :data:`DRAW_BLOCK` points
+    comes from seed ``seed * 10_007 + b * DRAW_BLOCK``."""
+    block = min(DRAW_BLOCK, count)
+    return torch.cat([uniform_ball(center, radius, block, seed * 10_007 + start)[:min(block, count - start)]
+                      for start in range(0, count, DRAW_BLOCK)])
+
+
 def ball_probe(model, center, target, radius, count, seed, images, labels, data, batch_size) -> dict:
     """Mean, min and max over ``count`` points ``w`` of the ball around ``center`` of
-    ``<-grad f(w), target - center>``, raw and cosine; ``model`` has one member per point (chunk)."""
+    ``<-grad f(w), target - center>``, raw and cosine. ``model`` holds one member per point
+    and takes the points in chunks of its size; the chunk size does not change the points."""
     chunk, values = model.members, {"raw": [], "cosine": []}
+    points = ball_points(center, radius, count, seed)
     for start in range(0, count, chunk):
-        size = min(chunk, count - start)
-        points = uniform_ball(center, radius, chunk, seed * 10_007 + start)
-        load_members(list(model.parameters()), points)
+        part = points[start:start + chunk]
+        size = len(part)
+        part = torch.cat([part, part[:1].expand(chunk - size, -1)])      # fill a last, short chunk
+        load_members(list(model.parameters()), part)
         gradients = probe_gradient(model, images, labels, data, batch_size)[:size]
         inner = one_point_inner_products(gradients, center.expand(size, -1), target.expand(size, -1))
         for key in values:
