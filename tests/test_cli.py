@@ -61,3 +61,21 @@ def test_run_experiment_rejects_a_negative_budget(tmp_path):
 
     with pytest.raises(ValueError, match="max_minutes"):
         run_experiment("fig5-resnet-cifar10", "smoke", data="synthetic", out=tmp_path, max_minutes=-1)
+
+
+def test_several_experiments_run_in_the_order_given_without_repeats():
+    from sgd_escape.__main__ import experiment_names
+
+    assert experiment_names(["slope-resnet-cifar10", "fig5-resnet-cifar10"], EXPERIMENTS) == \
+        ["slope-resnet-cifar10", "fig5-resnet-cifar10"]
+    everything = experiment_names(["spectrum-resnet-cifar10", "all"], EXPERIMENTS)
+    assert everything[0] == "spectrum-resnet-cifar10" and len(everything) == len(set(everything)) == 6
+    assert all(name.endswith("cifar10") for name in everything)
+
+
+def test_an_unknown_name_among_several_stops_before_any_run(tmp_path, capsys):
+    argv = ["run", "spectrum-resnet-cifar10", "figure9", "--preset", "smoke", "--data", "synthetic",
+            "--quiet", "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")]
+    assert main(argv) == 2
+    assert "figure9" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()

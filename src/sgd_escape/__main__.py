@@ -1,8 +1,10 @@
 """Command line of the book's GPU experiments (Chapters 4-6).
 
     python -m sgd_escape list
-    python -m sgd_escape run EXPERIMENT|all --preset PRESET [--device DEVICE] [--out DIR]
-                                 [--data PATH] [--max-minutes M] [--work DIR] [--fresh]
+    python -m sgd_escape run EXPERIMENT [EXPERIMENT ...]|all --preset PRESET [--device DEVICE]
+                             [--out DIR] [--data PATH] [--max-minutes M] [--work DIR] [--fresh]
+    python -m sgd_escape session --out DIR --data PATH [--minutes M] [--preset PRESET] ...
+    python -m sgd_escape unpack FOLDER [--data-root DIR] [--replace]
 
 A run that reaches ``--max-minutes`` saves its state and exits with status 75; the same
 command resumes it. A finished run writes ``<out>/<experiment>/<preset>/`` (default ``data/``).
@@ -21,7 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the experiments, the presets and what is cached")
     run = commands.add_parser("run", help="run (or resume) an experiment and cache its result")
-    run.add_argument("experiment", help="an experiment name from `list`, or `all` (every CIFAR-10 one)")
+    run.add_argument("experiments", nargs="+", metavar="experiment",
+                     help="experiment names from `list`, run in the order given, or `all` (every CIFAR-10 one)")
     run.add_argument("--preset", required=True, help="smoke, mini, reduced or paper")
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     run.add_argument("--out", default=None, help="results root (default: the repository's data/)")
@@ -36,6 +39,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fresh", action="store_true", help="discard saved progress and start over")
     run.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    session = commands.add_parser("session", help="on a GPU lent for a while: check it, benchmark, "
+                                  "run within a budget, pack the results into --out")
+    session.add_argument("--out", required=True, help="folder for the packed files (at most five)")
+    session.add_argument("--data", required=True, help="the dataset, as for `run --data`")
+    session.add_argument("--minutes", type=float, default=9.0, help="budget of this command (default 9)")
+    session.add_argument("--preset", default="reduced")
+    session.add_argument("--device", default="cuda")
+    session.add_argument("--experiments", nargs="+", default=None, help="default: every CIFAR-10 one")
+    session.add_argument("--steps", nargs="+", default=None,
+                         help="some of: environment determinism benchmark run (default: all)")
+    session.add_argument("--state", default=None, help="state kept between commands (default .cache/gpu-session)")
+    unpack = commands.add_parser("unpack", help="check a session's files and move them into data/")
+    unpack.add_argument("folder", help="the folder holding results-*.tar and the JSON reports")
+    unpack.add_argument("--data-root", default=None, help="default: the repository's data/")
+    unpack.add_argument("--replace", action="store_true", help="overwrite results that differ")
     return parser
 
 
@@ -65,7 +83,7 @@ def run_command(args, argv) -> int:
     from sgd_escape.cifar.pipeline import run_experiment
     from sgd_escape.cifar.runner import EXIT_BUDGET, BudgetExhausted
 
-    names = [n for n in EXPERIMENTS if n.endswith("cifar10")] if args.experiment == "all" else [args.experiment]
+    names = experiment_names(args.experiments, EXPERIMENTS)
     for name in names:
         check_names(name, args.preset)
     if args.max_minutes is not None and args.max_minutes < 0:
@@ -81,14 +99,35 @@ def run_command(args, argv) -> int:
         left = None if args.max_minutes is None else max(0.0, args.max_minutes - (time.monotonic() - began) / 60)
         try:
             folder = run_experiment(name, args.preset, data=args.data, device=device, out=args.out,
-                                    work=args.work and Path(args.work) / name / args.preset, max_minutes=left, datasets_dir=args.datasets_dir, download=not args.offline,
-                                    progress=not args.quiet, fresh=args.fresh,
-                                    command="python -m sgd_escape " + shlex.join(argv))
+                                    work=args.work and Path(args.work) / name / args.preset,
+                                    max_minutes=left, datasets_dir=args.datasets_dir,
+                                    download=not args.offline, progress=not args.quiet,
+                                    fresh=args.fresh, command="python -m sgd_escape " + shlex.join(argv))
         except BudgetExhausted as stop:
             print(f"{name}: {stop}", file=sys.stderr)
             return EXIT_BUDGET
         print(f"{name}: wrote {folder}")
     return 0
+
+
+def session_command(args, argv) -> int:
+    from sgd_escape.cifar.experiments import EXPERIMENTS
+    from sgd_escape.cifar.session import STEPS, run_session
+
+    return run_session(out=args.out, data=args.data, minutes=args.minutes, preset=args.preset,
+                       device=args.device, state=args.state, steps=tuple(args.steps or STEPS),
+                       experiments=args.experiments and experiment_names(args.experiments, EXPERIMENTS),
+                       command="python -m sgd_escape " + shlex.join(argv))
+
+
+def experiment_names(requested: list[str], known) -> list[str]:
+    """The experiments to run, in order: ``all`` stands for every CIFAR-10 one; no repeats."""
+    names = []
+    for name in requested:
+        for expanded in ([n for n in known if n.endswith("cifar10")] if name == "all" else [name]):
+            if expanded not in names:
+                names.append(expanded)
+    return names
 
 
 def _cached(experiment: str, preset: str, out) -> bool:
@@ -109,6 +148,13 @@ def main(argv=None) -> int:
     try:
         if args.command == "list":
             print(list_experiments())
+            return 0
+        if args.command == "session":
+            return session_command(args, argv)
+        if args.command == "unpack":
+            from sgd_escape.cifar.unpack import unpack
+
+            print("\n".join(unpack(args.folder, args.data_root, args.replace)))
             return 0
         return run_command(args, argv)
     except (ValueError, DatasetError, RuntimeError) as error:

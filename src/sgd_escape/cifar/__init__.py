@@ -4,7 +4,8 @@ the probes, resumable runs and the cached results the chapters read.
 Modules: ``datasets`` (CIFAR-10/100 and its sources), ``models`` (ResNet and DenseNet-BC
 ensembles), ``training`` (SGD on the device), ``probes`` (inner products), ``runner`` (state,
 snapshots, budget), ``experiments`` (presets), ``pipeline`` (running an experiment),
-``results`` (the cache and its loader).
+``results`` (the cache and its loader), ``session`` and ``unpack`` (GPU work in commands of
+limited length, and bringing its results home).
 """
 from .results import CacheError, CachedResult, best_cached, load_result
 

@@ -1,0 +1,222 @@
+"""A GPU session in one command: check the GPU, benchmark the trainer and run the CIFAR
+experiments inside a time budget, then pack what is done into a few files (Chapter 4, :ref:`ch4`).
+
+Made for GPUs lent for short spells (a Colab runtime, a rented machine, a job with a time
+limit). Each command continues where the last one on the same machine stopped (the state folder
+keeps finished steps, the runs keep their own resume state) and ends by copying everything
+finished so far into ``--out`` as at most five files:
+
+- ``environment.json``: the GPU, its driver and the software;
+- ``determinism.json``: the experiments at the ``smoke`` preset, run twice, compared number by number;
+- ``cifar_trainer.json``: ``benchmarks/cifar_trainer.py`` (the trainer against a plain DataLoader
+  pipeline, and each experiment's projected GPU-hours);
+- ``results-<preset>.tar``: every finished ``<experiment>/<preset>/`` folder, byte for byte;
+- ``session.json``: what each step did, and how long it took.
+
+Back on a machine with the repository, ``python -m sgd_escape unpack FOLDER`` checks these files
+and moves them into ``data/`` (see :mod:`sgd_escape.cifar.unpack`).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from .experiments import EXPERIMENTS, PRESETS, check_names
+from .results import code_and_machine, find_repository_root, load_result, result_differences, utc_now
+from .runner import EXIT_BUDGET
+
+STEPS = ("environment", "determinism", "benchmark", "run")
+#: Minutes a step needs at least to be worth starting (on an H100; the run step resumes).
+STEP_MINUTES = {"environment": 0.0, "determinism": 1.5, "benchmark": 3.0, "run": 1.0}
+#: Minutes kept free at the end of the budget for packing and copying.
+RESERVE_MINUTES = 0.5
+CHEAP_FIRST = ("spectrum", "slope", "fig5")
+
+
+def environment_report(device: str, command: str) -> dict:
+    """The GPU as the driver and PyTorch report it, and the software around it."""
+    import os
+
+    import torch
+
+    report = {"command": command, "started_utc": utc_now(), **code_and_machine(device),
+              "cpu_count": os.cpu_count()}
+    if torch.device(device).type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        report.update(gpu_memory_gib=round(props.total_memory / 2**30, 1),
+                      multiprocessors=props.multi_processor_count,
+                      compute_capability=f"{props.major}.{props.minor}")
+    try:
+        smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                              "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
+        report["nvidia_smi"] = smi.stdout.strip() or smi.stderr.strip()
+    except (OSError, subprocess.SubprocessError) as error:
+        report["nvidia_smi"] = f"not available ({error.__class__.__name__})"
+    return report
+
+
+def sgd_escape_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sgd_escape", *args]
+
+
+def determinism_check(experiments: list[str], data: str, device: str, folder: Path, command: str) -> dict:
+    """Run ``experiments`` at the smoke preset twice, in two processes; compare every number."""
+    began, started = time.monotonic(), utc_now()
+    for copy in ("first", "second"):
+        subprocess.run(sgd_escape_command("run", *experiments, "--preset", "smoke", "--device", device,
+                                          "--data", data, "--out", str(folder / copy), "--work",
+                                          str(folder / f"work-{copy}"), "--fresh", "--quiet", "--offline"),
+                       check=True)
+    report = {"command": command, "started_utc": started, "preset": "smoke", **code_and_machine(device),
+              "experiments": {}}
+    for name in experiments:
+        first, second = (load_result(name, "smoke", folder / copy) for copy in ("first", "second"))
+        differences = result_differences(first, second)
+        report["experiments"][name] = {k: v for k, v in differences.items() if k != "per_key"}
+    rows = report["experiments"].values()
+    report["max_abs"] = max(r["max_abs"] for r in rows)
+    report["max_rel"] = max(r["max_rel"] for r in rows)
+    report["identical"] = all(r["identical"] for r in rows)
+    report["wall_seconds"] = round(time.monotonic() - began, 1)
+    return report
+
+
+def run_benchmark(data: str, device: str, target: Path) -> None:
+    """``benchmarks/cifar_trainer.py`` on ``device``, its report written to ``target``."""
+    root = find_repository_root(required=False)
+    script = root and root / "benchmarks" / "cifar_trainer.py"
+    if not script or not script.is_file():
+        raise RuntimeError("benchmarks/cifar_trainer.py not found: run the session from a clone of the book")
+    subprocess.run([sys.executable, str(script), "--device", device, "--data", data,
+                    "--out", str(target)], check=True)
+
+
+def run_order(experiments: list[str], benchmark: dict | None, preset: str) -> list[str]:
+    """Cheapest first: by the benchmark's projected hours when there is one, else by kind."""
+    hours = (benchmark or {}).get(f"projection_{preset}", {}).get("device_hours", {})
+    if all(name in hours for name in experiments):
+        return sorted(experiments, key=lambda name: hours[name])
+    return sorted(experiments, key=lambda name: CHEAP_FIRST.index(EXPERIMENTS[name][0]))
+
+
+def pack_results(results_root: Path, preset: str, target: Path) -> list[str]:
+    """Tar every complete ``<experiment>/<preset>/`` under ``results_root``; return their names."""
+    done = sorted(name for name in EXPERIMENTS if (results_root / name / preset / "result.json").is_file())
+    if not done:
+        return []
+    partial = target.with_name(target.name + ".part")
+    with tarfile.open(partial, "w") as tar:
+        for name in done:
+            for file in ("result.json", "curves.npz"):
+                tar.add(results_root / name / preset / file, arcname=f"{name}/{preset}/{file}")
+    partial.replace(target)
+    return done
+
+
+class Session:
+    """The steps of one command, its deadline, and the state folder that outlives the command."""
+
+    def __init__(self, state: Path, out: Path, minutes: float, preset: str, data: str, device: str):
+        if minutes <= 0:
+            raise ValueError(f"minutes must be > 0, got {minutes}")
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+        self.state, self.out, self.preset, self.data, self.device = state, out, preset, data, device
+        self.deadline, self.failed = time.monotonic() + 60 * minutes, False
+        state.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+        self.log_file = state / "session.json"
+        self.log = json.loads(self.log_file.read_text()) if self.log_file.is_file() else {"commands": []}
+        self.log["commands"].append({"started_utc": utc_now(), "minutes": minutes, "steps": {}})
+
+    def minutes_left(self) -> float:
+        return (self.deadline - time.monotonic()) / 60 - RESERVE_MINUTES
+
+    def record(self, step: str, outcome: str, began: float) -> None:
+        print(f"[session] {step}: {outcome} ({time.monotonic() - began:.0f} s)", flush=True)
+        self.log["commands"][-1]["steps"][step] = {"outcome": outcome,
+                                                   "seconds": round(time.monotonic() - began, 1)}
+        self.log_file.write_text(json.dumps(self.log, indent=1) + "\n")
+        self.copy_out()         # after every step: a command killed later still hands this back
+
+    def step(self, name: str, target: Path | None, work) -> None:
+        """Do ``work()`` unless ``target`` exists already or too little time is left."""
+        began = time.monotonic()
+        if target is not None and target.is_file():
+            return self.record(name, "done in an earlier command", began)
+        if self.minutes_left() < STEP_MINUTES[name]:
+            return self.record(name, f"skipped: {self.minutes_left():.1f} minutes left", began)
+        try:
+            self.record(name, work() or "done", began)
+        except (subprocess.CalledProcessError, RuntimeError, ValueError, OSError) as error:
+            self.failed = True
+            self.record(name, f"failed: {error}", began)
+
+    def write_json(self, name: str, record: dict) -> None:
+        partial = self.state / (name + ".part")
+        partial.write_text(json.dumps(record, indent=1) + "\n")
+        partial.replace(self.state / name)
+
+    def run_experiments(self, experiments: list[str]) -> str:
+        benchmark = self.state / "cifar_trainer.json"
+        order = run_order(experiments, json.loads(benchmark.read_text()) if benchmark.is_file() else None,
+                          self.preset)
+        budget = f"{max(0.0, self.minutes_left()):.2f}"
+        command = sgd_escape_command("run", *order, "--preset", self.preset, "--device", self.device,
+                                     "--data", self.data, "--out", str(self.state / "data"),
+                                     "--work", str(self.state / "runs"), "--max-minutes", budget,
+                                     "--offline")
+        code = subprocess.run(command).returncode
+        if code not in (0, EXIT_BUDGET):
+            raise RuntimeError(f"{' '.join(command[1:])} exited with status {code}")
+        done = pack_results(self.state / "data", self.preset, self.state / f"results-{self.preset}.tar")
+        missing = [name for name in order if name not in done]
+        return f"finished: {', '.join(done) or 'none'}; still to run: {', '.join(missing) or 'none'}"
+
+    def copy_out(self) -> list[str]:
+        names = ["environment.json", "determinism.json", "cifar_trainer.json",
+                 f"results-{self.preset}.tar", "session.json"]
+        present = [name for name in names if (self.state / name).is_file()]
+        for name in present:
+            shutil.copyfile(self.state / name, self.out / name)
+        return present
+
+
+def run_session(*, out: str | Path, data: str, minutes: float, preset: str = "reduced",
+                device: str = "cuda", experiments: list[str] | None = None,
+                steps: tuple[str, ...] = STEPS, state: str | Path | None = None,
+                command: str = "run_session") -> int:
+    """Do the session's ``steps`` within ``minutes``. Returns 0 when every experiment is
+    finished, 1 when a step failed, else :data:`~sgd_escape.cifar.runner.EXIT_BUDGET` (the
+    budget ran out: run the same command again to go on)."""
+    experiments = experiments or [n for n in EXPERIMENTS if n.endswith("cifar10")]
+    for name in experiments:
+        check_names(name, preset)
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        raise ValueError(f"unknown steps {sorted(unknown)}; valid steps: {', '.join(STEPS)}")
+    root = find_repository_root(required=False) or Path.cwd()
+    session = Session(Path(state or root / ".cache" / "gpu-session"), Path(out), minutes, preset, data, device)
+    jobs = {
+        "environment": (session.state / "environment.json",
+                        lambda: session.write_json("environment.json", environment_report(device, command))),
+        "determinism": (session.state / "determinism.json",
+                        lambda: session.write_json("determinism.json", determinism_check(
+                            experiments, data, device, session.state / "determinism", command))),
+        "benchmark": (session.state / "cifar_trainer.json",
+                      lambda: run_benchmark(data, device, session.state / "cifar_trainer.json")),
+        "run": (None, lambda: session.run_experiments(experiments)),
+    }
+    for name in STEPS:
+        if name in steps:
+            session.step(name, *jobs[name])
+    finished = pack_results(session.state / "data", preset, session.state / f"results-{preset}.tar")
+    print(f"[session] in {out}: {', '.join(session.copy_out())}", flush=True)
+    if session.failed:
+        return 1
+    return 0 if set(experiments) <= set(finished) else EXIT_BUDGET

@@ -1,0 +1,116 @@
+"""Check the files of a GPU session and move them into ``data/`` (Chapter 4, :ref:`ch4`).
+
+A session (:mod:`sgd_escape.cifar.session`) hands back ``results-<preset>.tar`` and JSON
+reports. ``unpack`` accepts a result only if its files are where a result's files belong and
+the loader accepts it (schema, experiment, preset, and the config of the code that is
+running); it writes the files byte for byte as the session wrote them. The reports go to
+``data/benchmarks/<report>-<gpu>.json``. Nothing that exists is replaced unless asked.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from .experiments import EXPERIMENTS, PRESETS
+from .results import data_root, load_result
+
+REPORTS = ("environment.json", "determinism.json", "cifar_trainer.json")
+MEMBER = re.compile(r"^(?P<experiment>[a-z0-9-]+)/(?P<preset>[a-z]+)/(?P<file>result\.json|curves\.npz)$")
+
+
+def device_slug(device_name: str) -> str:
+    """``"NVIDIA H100 80GB HBM3"`` -> ``"nvidia-h100-80gb-hbm3"``."""
+    return re.sub(r"[^a-z0-9]+", "-", device_name.lower()).strip("-") or "unknown-device"
+
+
+def read_results_tar(path: Path) -> dict[tuple[str, str], dict[str, bytes]]:
+    """``{(experiment, preset): {file name: bytes}}``, refusing any member out of place."""
+    found: dict[tuple[str, str], dict[str, bytes]] = {}
+    with tarfile.open(path) as tar:
+        for member in tar.getmembers():
+            match = MEMBER.match(member.name)
+            if not member.isfile() or not match or match["experiment"] not in EXPERIMENTS \
+                    or match["preset"] not in PRESETS:
+                raise ValueError(f"{path}: unexpected member {member.name!r}; a results tar holds "
+                                 "only <experiment>/<preset>/result.json and curves.npz")
+            files = found.setdefault((match["experiment"], match["preset"]), {})
+            files[match["file"]] = tar.extractfile(member).read()
+    for (experiment, preset), files in found.items():
+        if set(files) != {"result.json", "curves.npz"}:
+            raise ValueError(f"{path}: {experiment}/{preset} is incomplete ({sorted(files)})")
+    return found
+
+
+def _same_files(folder: Path, files: dict[str, bytes]) -> bool:
+    return all((folder / name).is_file() and (folder / name).read_bytes() == data
+               for name, data in files.items())
+
+
+def _refuse_overwrite(target: Path, replace: bool) -> None:
+    if target.exists() and not replace:
+        raise ValueError(f"{target} exists and differs; pass replace=True (--replace) to overwrite it")
+
+
+def stage_result(root: Path, scratch: Path, experiment: str, preset: str, files: dict[str, bytes],
+                 replace: bool) -> tuple[Path | None, str]:
+    """Write one result into ``scratch`` and load it as the chapters would. Returns the staged
+    folder (None when ``root`` holds the same files already) and a line saying what it is."""
+    target = root / experiment / preset
+    if _same_files(target, files):
+        return None, f"{experiment}/{preset}: already there, identical"
+    _refuse_overwrite(target, replace)
+    folder = scratch / experiment / preset
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    prov = load_result(experiment, preset, scratch).provenance
+    return folder, (f"{experiment}/{preset}: added (computed on {prov.get('device_name', '?')}, "
+                    f"commit {prov.get('git_commit')})")
+
+
+def check_report(root: Path, path: Path, replace: bool) -> tuple[Path | None, str]:
+    """Where a JSON report goes (``root/benchmarks/<name>-<gpu>.json``), after checking that it
+    records its provenance; None when the same file is there already."""
+    record = json.loads(path.read_text())
+    missing = [key for key in ("command", "git_commit", "device_name", "started_utc") if key not in record]
+    if missing:
+        raise ValueError(f"{path} lacks its provenance {missing}")
+    target = root / "benchmarks" / f"{path.stem}-{device_slug(record['device_name'])}.json"
+    if target.is_file() and target.read_bytes() == path.read_bytes():
+        return None, f"benchmarks/{target.name}: already there, identical"
+    _refuse_overwrite(target, replace)
+    return target, f"benchmarks/{target.name}: added"
+
+
+def unpack(folder: str | Path, root: str | Path | None = None, replace: bool = False) -> list[str]:
+    """Move a session's results and reports from ``folder`` into ``root`` (default ``data/``).
+
+    Every file is checked before any is written; returns a line per result or report.
+    """
+    folder, root = Path(folder), Path(root or data_root())
+    if not folder.is_dir():
+        raise ValueError(f"folder {folder} does not exist")
+    tars = sorted(folder.glob("results-*.tar"))
+    reports = [folder / name for name in REPORTS if (folder / name).is_file()]
+    if not tars and not reports:
+        raise ValueError(f"folder {folder} holds no results-*.tar and none of {', '.join(REPORTS)}")
+    results = {key: files for tar in tars for key, files in read_results_tar(tar).items()}
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".unpack-") as scratch:
+        staged = [stage_result(root, Path(scratch), *key, files, replace) for key, files in sorted(results.items())]
+        checked = [check_report(root, path, replace) for path in reports]
+        for folder_staged, _ in staged:
+            if folder_staged is not None:
+                target = root / folder_staged.relative_to(scratch)
+                shutil.rmtree(target, ignore_errors=True)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                folder_staged.rename(target)
+        for path, (target, _) in zip(reports, checked):
+            if target is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+    return [line for _, line in staged + checked]

@@ -1,0 +1,159 @@
+"""GPU sessions in one command (Chapter 4): steps, budget and resume, packing, and unpacking
+into data/ with every check. Run here on a CPU at the smoke preset with synthetic data."""
+from __future__ import annotations
+
+import json
+import tarfile
+
+import pytest
+
+from sgd_escape.__main__ import main
+from sgd_escape.cifar import session as session_module
+from sgd_escape.cifar.pipeline import run_experiment
+from sgd_escape.cifar.results import CacheError, load_result
+from sgd_escape.cifar.runner import EXIT_BUDGET
+from sgd_escape.cifar.session import pack_results, run_order, run_session
+from sgd_escape.cifar.unpack import device_slug, unpack
+
+EXPERIMENT = "spectrum-resnet-cifar10"
+
+
+def session(tmp_path, out="out", **options):
+    settings = dict(out=tmp_path / out, data="synthetic", minutes=5, preset="smoke", device="cpu",
+                    experiments=[EXPERIMENT], state=tmp_path / "state",
+                    steps=("environment", "determinism", "run"))
+    return run_session(**{**settings, **options})
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    """A folder with one finished smoke result, as a session's state holds them."""
+    root = tmp_path_factory.mktemp("results")
+    run_experiment(EXPERIMENT, "smoke", data="synthetic", out=root, work=root / "work", progress=False)
+    return root
+
+
+@pytest.mark.slow
+def test_a_session_checks_runs_packs_and_its_files_unpack_into_data(tmp_path):
+    assert session(tmp_path) == 0
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["determinism.json", "environment.json",
+                                                     "results-smoke.tar", "session.json"]
+    determinism = json.loads((out / "determinism.json").read_text())
+    assert determinism["identical"] and determinism["experiments"][EXPERIMENT]["max_rel"] == 0.0
+    lines = unpack(out, tmp_path / "data")
+    assert lines[0].startswith(f"{EXPERIMENT}/smoke: added")
+    written = tmp_path / "state" / "data" / EXPERIMENT / "smoke"
+    for name in ("result.json", "curves.npz"):        # byte for byte as the run wrote them
+        assert (tmp_path / "data" / EXPERIMENT / "smoke" / name).read_bytes() == (written / name).read_bytes()
+    assert load_result(EXPERIMENT, "smoke", tmp_path / "data").provenance["device"] == "cpu"
+    slug = device_slug(determinism["device_name"])
+    assert (tmp_path / "data" / "benchmarks" / f"determinism-{slug}.json").is_file()
+    assert session(tmp_path, out="again") == 0                     # nothing is done twice
+    steps = json.loads((tmp_path / "state" / "session.json").read_text())["commands"][-1]["steps"]
+    assert steps["determinism"]["outcome"] == "done in an earlier command"
+
+
+@pytest.mark.slow
+def test_a_session_stopped_by_its_budget_goes_on_in_the_next_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(session_module, "RESERVE_MINUTES", 0.0)
+    monkeypatch.setattr(session_module, "STEP_MINUTES", dict.fromkeys(session_module.STEPS, 0.0))
+    assert session(tmp_path, minutes=1e-4, steps=("run",)) == EXIT_BUDGET
+    assert not (tmp_path / "out" / "results-smoke.tar").exists()      # complete or absent
+    assert session(tmp_path, minutes=5, steps=("run",)) == 0
+    with tarfile.open(tmp_path / "out" / "results-smoke.tar") as tar:
+        assert tar.getnames() == [f"{EXPERIMENT}/smoke/result.json", f"{EXPERIMENT}/smoke/curves.npz"]
+
+
+def test_a_step_with_too_little_time_left_is_skipped_and_said(tmp_path):
+    assert session(tmp_path, minutes=0.6, steps=("determinism",)) == EXIT_BUDGET
+    steps = json.loads((tmp_path / "out" / "session.json").read_text())["commands"][-1]["steps"]
+    assert steps["determinism"]["outcome"].startswith("skipped")
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(minutes=0), "minutes"), (dict(steps=("train",)), "valid steps: environment"),
+    (dict(preset="huge"), "valid presets"), (dict(experiments=["figure9"]), "valid experiments"),
+])
+def test_invalid_session_arguments_raise_naming_them(options, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        session(tmp_path, **options)
+
+
+def test_cheapest_experiments_run_first():
+    names = ["fig5-resnet-cifar10", "slope-resnet-cifar10", "spectrum-resnet-cifar10"]
+    assert run_order(names, None, "reduced") == names[::-1]
+    hours = {"fig5-resnet-cifar10": 0.01, "slope-resnet-cifar10": 0.2, "spectrum-resnet-cifar10": 0.1}
+    benchmark = {"projection_reduced": {"device_hours": hours}}
+    assert run_order(names, benchmark, "reduced") == ["fig5-resnet-cifar10", "spectrum-resnet-cifar10",
+                                                      "slope-resnet-cifar10"]
+
+
+def bundle(tmp_path, results_root, members=None):
+    """A session's out folder holding a results tar (optionally with other members)."""
+    out = tmp_path / "bundle"
+    out.mkdir()
+    pack_results(results_root, "smoke", out / "results-smoke.tar")
+    if members:
+        with tarfile.open(out / "results-smoke.tar", "a") as tar:
+            for name, path in members.items():
+                tar.add(path, arcname=name)
+    return out
+
+
+def test_unpack_refuses_a_member_out_of_place_and_writes_nothing(tmp_path, smoke_results):
+    stray = tmp_path / "stray.txt"
+    stray.write_text("x")
+    out = bundle(tmp_path, smoke_results, {"../outside.txt": stray})
+    with pytest.raises(ValueError, match="unexpected member '../outside.txt'"):
+        unpack(out, tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+
+
+def test_unpack_refuses_a_result_of_another_config_and_writes_nothing(tmp_path, smoke_results):
+    source = smoke_results / EXPERIMENT / "smoke" / "result.json"
+    record = json.loads(source.read_text())
+    record["config"]["lr"] = 0.5
+    changed = tmp_path / "changed"
+    (changed / EXPERIMENT / "smoke").mkdir(parents=True)
+    (changed / EXPERIMENT / "smoke" / "result.json").write_text(json.dumps(record))
+    (changed / EXPERIMENT / "smoke" / "curves.npz").write_bytes(
+        (smoke_results / EXPERIMENT / "smoke" / "curves.npz").read_bytes())
+    with pytest.raises(CacheError, match="another config"):
+        unpack(bundle(tmp_path, changed), tmp_path / "data")
+    assert not (tmp_path / "data" / EXPERIMENT).exists()
+
+
+def test_unpack_replaces_a_different_result_only_when_asked(tmp_path, smoke_results):
+    out = bundle(tmp_path, smoke_results)
+    target = tmp_path / "data" / EXPERIMENT / "smoke"
+    target.mkdir(parents=True)
+    (target / "result.json").write_text("{}")
+    with pytest.raises(ValueError, match="exists and differs"):
+        unpack(out, tmp_path / "data")
+    assert (target / "result.json").read_text() == "{}"
+    unpack(out, tmp_path / "data", replace=True)
+    assert load_result(EXPERIMENT, "smoke", tmp_path / "data").experiment == EXPERIMENT
+
+
+def test_unpack_refuses_a_report_without_provenance(tmp_path):
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "cifar_trainer.json").write_text(json.dumps({"device_name": "GPU"}))
+    with pytest.raises(ValueError, match="lacks its provenance"):
+        unpack(out, tmp_path / "data")
+
+
+def test_unpack_command_exits_2_naming_a_missing_folder(tmp_path, capsys):
+    assert main(["unpack", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_device_names_become_file_name_parts():
+    assert device_slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
+
+
+def test_a_failing_step_is_recorded_and_the_session_exits_1(tmp_path):
+    assert session(tmp_path, data=str(tmp_path / "missing.tar.xz"), steps=("run",)) == 1
+    steps = json.loads((tmp_path / "out" / "session.json").read_text())["commands"][-1]["steps"]
+    assert steps["run"]["outcome"].startswith("failed:") and "exited with status 2" in steps["run"]["outcome"]
