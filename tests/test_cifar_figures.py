@@ -92,3 +92,13 @@ def test_projected_work_counts_every_training_epoch_of_every_member():
     assert work["architecture"] == "resnet34" and work["members"] == 5
     assert work["passes"] >= 5 * 300 * 50_000
     assert image_passes(preset_config("fig5-resnet-cifar10", "reduced"))["passes"] < work["passes"] / 10
+
+
+def test_protocol_gap_lists_exactly_the_settings_that_differ_from_the_paper(monkeypatch):
+    monkeypatch.chdir(ROOT / "chapters")
+    results = figures.load_cached("fig5")
+    note = figures.protocol_gap(results)
+    for label, result in results.items():
+        line = next(l for l in note.markdown.splitlines() if l.startswith(f"- {label}, preset {result.preset}"))
+        assert ("epochs 300" not in line) and (f"epochs {result.config['epochs']} (paper preset: 300)" in line)
+        assert ("trials" in line) == (result.config["trials"] != 5)

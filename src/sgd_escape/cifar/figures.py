@@ -295,3 +295,35 @@ def preset_rows(experiment: str, keys: list[str]) -> list[list]:
 
     configs = [preset_config(experiment, preset) for preset in PRESETS]
     return [[key] + ["all" if c[key] is None else c[key] for c in configs] for key in keys]
+
+
+#: The settings in which a preset departs from the paper's protocol, by experiment kind.
+PROTOCOL_KEYS = {
+    "fig5": ["architecture", "trials", "epochs", "lr_milestones", "train_examples", "probe_examples",
+             "ball_points"],
+    "slope": ["architecture", "branches", "shared_epochs", "branch_epochs", "train_examples",
+              "probe_examples"],
+    "spectrum": ["architecture", "base_epochs", "restart_epochs", "restart_length", "train_examples"],
+}
+
+
+def protocol_gap(results: dict) -> Rich:
+    """How each shown run departs from the paper's protocol, computed from the configs: the
+    caveat to read the chapter's numbers with."""
+    from .experiments import preset_config
+
+    def shown(value):
+        return "all" if value is None else value
+
+    lines = []
+    for label, result in results.items():
+        if result is None:
+            continue
+        paper = preset_config(result.experiment, "paper")
+        gaps = [f"{key} {shown(result.config[key])} (paper preset: {shown(paper[key])})"
+                for key in PROTOCOL_KEYS[result.config["kind"]] if result.config[key] != paper[key]]
+        lines.append(f"{label}, preset {result.preset}: " + ("; ".join(gaps) or "as the paper preset"))
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    title = "How these runs differ from the paper preset (the paper's protocol)"
+    return Rich(f'<div class="admonition caution"><p class="admonition-title">{title}</p><ul>{items}</ul></div>',
+                f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines))
