@@ -12,7 +12,7 @@ from sgd_escape.cifar import session as session_module
 from sgd_escape.cifar.pipeline import run_experiment
 from sgd_escape.cifar.results import CacheError, load_result
 from sgd_escape.cifar.runner import EXIT_BUDGET
-from sgd_escape.cifar.session import pack_results, run_order, run_session
+from sgd_escape.cifar.session import experiments_to_run, pack_results, report_in_data, run_order, run_session
 from sgd_escape.cifar.unpack import device_slug, unpack
 
 EXPERIMENT = "spectrum-resnet-cifar10"
@@ -51,7 +51,7 @@ def test_a_session_checks_runs_packs_and_its_files_unpack_into_data(tmp_path):
     assert (tmp_path / "data" / "benchmarks" / f"determinism-{slug}.json").is_file()
     assert session(tmp_path, out="again") == 0                     # nothing is done twice
     steps = json.loads((tmp_path / "state" / "session.json").read_text())["commands"][-1]["steps"]
-    assert steps["determinism"]["outcome"] == "done in an earlier command"
+    assert steps["determinism"]["outcome"].startswith("done already")
 
 
 @pytest.mark.slow
@@ -157,3 +157,22 @@ def test_a_failing_step_is_recorded_and_the_session_exits_1(tmp_path):
     assert session(tmp_path, data=str(tmp_path / "missing.tar.xz"), steps=("run",)) == 1
     steps = json.loads((tmp_path / "out" / "session.json").read_text())["commands"][-1]["steps"]
     assert steps["run"]["outcome"].startswith("failed:") and "exited with status 2" in steps["run"]["outcome"]
+
+
+def test_by_default_a_session_runs_only_what_the_results_folder_lacks(tmp_path, smoke_results):
+    everything = experiments_to_run(None, "smoke", tmp_path)
+    assert len(everything) == 6 and EXPERIMENT in everything
+    assert EXPERIMENT not in experiments_to_run(None, "smoke", smoke_results)
+    assert experiments_to_run([EXPERIMENT], "smoke", smoke_results) == [EXPERIMENT]     # named: run anyway
+
+
+def test_a_report_of_the_same_gpu_in_the_results_folder_counts_as_done(tmp_path):
+    state, root = tmp_path / "state", tmp_path / "data"
+    state.mkdir()
+    assert report_in_data(state, "determinism.json", root) is None          # GPU not known yet
+    (state / "environment.json").write_text(json.dumps({"device_name": "NVIDIA H100 80GB HBM3"}))
+    assert report_in_data(state, "determinism.json", root) is None
+    (root / "benchmarks").mkdir(parents=True)
+    (root / "benchmarks" / "determinism-nvidia-h100-80gb-hbm3.json").write_text("{}")
+    assert report_in_data(state, "determinism.json", root).name == "determinism-nvidia-h100-80gb-hbm3.json"
+    assert report_in_data(state, "cifar_trainer.json", root) is None

@@ -3,8 +3,9 @@ experiments inside a time budget, then pack what is done into a few files (Chapt
 
 Made for GPUs lent for short spells (a Colab runtime, a rented machine, a job with a time
 limit). Each command continues where the last one on the same machine stopped (the state folder
-keeps finished steps, the runs keep their own resume state) and ends by copying everything
-finished so far into ``--out`` as at most five files:
+keeps finished steps, the runs keep their own resume state); on another machine, work whose
+results are already in ``data/`` is not redone. After every step, everything finished so far
+is copied into ``--out`` as at most five files:
 
 - ``environment.json``: the GPU, its driver and the software;
 - ``determinism.json``: the experiments at the ``smoke`` preset, run twice, compared number by number;
@@ -27,10 +28,15 @@ import time
 from pathlib import Path
 
 from .experiments import EXPERIMENTS, PRESETS, check_names
-from .results import code_and_machine, find_repository_root, load_result, result_differences, utc_now
+from .results import (CacheError, code_and_machine, data_root, find_repository_root, load_result,
+                      result_differences, utc_now)
 from .runner import EXIT_BUDGET
+from .unpack import device_slug
 
 STEPS = ("environment", "determinism", "benchmark", "run")
+#: The report each step writes into the state folder (the run step writes results instead).
+REPORTS = {"environment": "environment.json", "determinism": "determinism.json",
+           "benchmark": "cifar_trainer.json", "run": None}
 #: Minutes a step needs at least to be worth starting (on an H100; the run step resumes).
 STEP_MINUTES = {"environment": 0.0, "determinism": 1.5, "benchmark": 3.0, "run": 1.0}
 #: Minutes kept free at the end of the budget for packing and copying.
@@ -119,14 +125,19 @@ def pack_results(results_root: Path, preset: str, target: Path) -> list[str]:
 
 
 class Session:
-    """The steps of one command, its deadline, and the state folder that outlives the command."""
+    """The steps of one command, its deadline, and the state folder that outlives the command.
 
-    def __init__(self, state: Path, out: Path, minutes: float, preset: str, data: str, device: str):
+    Each step is a method of the same name; :func:`run_session` calls them in order.
+    """
+
+    def __init__(self, state: Path, out: Path, minutes: float, preset: str, data: str, device: str,
+                 experiments: list[str], command: str):
         if minutes <= 0:
             raise ValueError(f"minutes must be > 0, got {minutes}")
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
         self.state, self.out, self.preset, self.data, self.device = state, out, preset, data, device
+        self.experiments, self.command = experiments, command
         self.deadline, self.failed = time.monotonic() + 60 * minutes, False
         state.mkdir(parents=True, exist_ok=True)
         out.mkdir(parents=True, exist_ok=True)
@@ -144,15 +155,15 @@ class Session:
         self.log_file.write_text(json.dumps(self.log, indent=1) + "\n")
         self.copy_out()         # after every step: a command killed later still hands this back
 
-    def step(self, name: str, target: Path | None, work) -> None:
-        """Do ``work()`` unless ``target`` exists already or too little time is left."""
+    def step(self, name: str, done: Path | None) -> None:
+        """Do step ``name`` unless its report ``done`` exists already or too little time is left."""
         began = time.monotonic()
-        if target is not None and target.is_file():
-            return self.record(name, "done in an earlier command", began)
+        if done is not None and done.is_file():
+            return self.record(name, f"done already ({done})", began)
         if self.minutes_left() < STEP_MINUTES[name]:
             return self.record(name, f"skipped: {self.minutes_left():.1f} minutes left", began)
         try:
-            self.record(name, work() or "done", began)
+            self.record(name, getattr(self, name)() or "done", began)
         except (subprocess.CalledProcessError, RuntimeError, ValueError, OSError) as error:
             self.failed = True
             self.record(name, f"failed: {error}", began)
@@ -162,9 +173,22 @@ class Session:
         partial.write_text(json.dumps(record, indent=1) + "\n")
         partial.replace(self.state / name)
 
-    def run_experiments(self, experiments: list[str]) -> str:
-        benchmark = self.state / "cifar_trainer.json"
-        order = run_order(experiments, json.loads(benchmark.read_text()) if benchmark.is_file() else None,
+    def environment(self) -> None:
+        self.write_json(REPORTS["environment"], environment_report(self.device, self.command))
+
+    def determinism(self) -> None:
+        names = self.experiments or [n for n in EXPERIMENTS if n.endswith("cifar10")]
+        report = determinism_check(names, self.data, self.device, self.state / "determinism", self.command)
+        self.write_json(REPORTS["determinism"], report)
+
+    def benchmark(self) -> None:
+        run_benchmark(self.data, self.device, self.state / REPORTS["benchmark"])
+
+    def run(self) -> str:
+        if not self.experiments:
+            return f"nothing to run: every experiment has a result at preset {self.preset}"
+        benchmark = self.state / REPORTS["benchmark"]
+        order = run_order(self.experiments, json.loads(benchmark.read_text()) if benchmark.is_file() else None,
                           self.preset)
         budget = f"{max(0.0, self.minutes_left()):.2f}"
         command = sgd_escape_command("run", *order, "--preset", self.preset, "--device", self.device,
@@ -174,49 +198,83 @@ class Session:
         code = subprocess.run(command).returncode
         if code not in (0, EXIT_BUDGET):
             raise RuntimeError(f"{' '.join(command[1:])} exited with status {code}")
-        done = pack_results(self.state / "data", self.preset, self.state / f"results-{self.preset}.tar")
+        done = self.pack()
         missing = [name for name in order if name not in done]
         return f"finished: {', '.join(done) or 'none'}; still to run: {', '.join(missing) or 'none'}"
 
+    def pack(self) -> list[str]:
+        return pack_results(self.state / "data", self.preset, self.state / f"results-{self.preset}.tar")
+
     def copy_out(self) -> list[str]:
-        names = ["environment.json", "determinism.json", "cifar_trainer.json",
-                 f"results-{self.preset}.tar", "session.json"]
+        names = [*(r for r in REPORTS.values() if r), f"results-{self.preset}.tar", "session.json"]
         present = [name for name in names if (self.state / name).is_file()]
         for name in present:
             shutil.copyfile(self.state / name, self.out / name)
         return present
 
 
+def experiments_to_run(experiments: list[str] | None, preset: str, root: Path) -> list[str]:
+    """``experiments`` as given; by default every CIFAR-10 experiment whose result at ``preset``
+    is not yet in ``root`` (a results folder such as ``data/``), so a later session, on
+    another machine, does only what is missing."""
+    if experiments is not None:
+        return list(experiments)
+    return [name for name in EXPERIMENTS if name.endswith("cifar10") and not _cached(name, preset, root)]
+
+
+def _cached(name: str, preset: str, root: Path) -> bool:
+    try:
+        load_result(name, preset, root)
+        return True
+    except CacheError:
+        return False
+
+
+def report_in_data(state: Path, report: str, root: Path) -> Path | None:
+    """``root/benchmarks/<report>-<gpu>.json`` when this session's GPU (from its
+    ``environment.json``) has that report in the results folder already, else None."""
+    environment = state / "environment.json"
+    if not environment.is_file():
+        return None
+    gpu = device_slug(json.loads(environment.read_text())["device_name"])
+    path = root / "benchmarks" / f"{Path(report).stem}-{gpu}.json"
+    return path if path.is_file() else None
+
+
 def run_session(*, out: str | Path, data: str, minutes: float, preset: str = "reduced",
                 device: str = "cuda", experiments: list[str] | None = None,
                 steps: tuple[str, ...] = STEPS, state: str | Path | None = None,
-                command: str = "run_session") -> int:
+                command: str = "run_session", results_root: str | Path | None = None) -> int:
     """Do the session's ``steps`` within ``minutes``. Returns 0 when every experiment is
     finished, 1 when a step failed, else :data:`~sgd_escape.cifar.runner.EXIT_BUDGET` (the
-    budget ran out: run the same command again to go on)."""
-    experiments = experiments or [n for n in EXPERIMENTS if n.endswith("cifar10")]
-    for name in experiments:
+    budget ran out: run the same command again to go on).
+
+    Work already in ``results_root`` (default: the repository's ``data/``) is not redone:
+    experiments cached at ``preset`` (unless named in ``experiments``) and the determinism and
+    benchmark reports of the same GPU.
+    """
+    for name in experiments or []:
         check_names(name, preset)
     unknown = set(steps) - set(STEPS)
     if unknown:
         raise ValueError(f"unknown steps {sorted(unknown)}; valid steps: {', '.join(STEPS)}")
-    root = find_repository_root(required=False) or Path.cwd()
-    session = Session(Path(state or root / ".cache" / "gpu-session"), Path(out), minutes, preset, data, device)
-    jobs = {
-        "environment": (session.state / "environment.json",
-                        lambda: session.write_json("environment.json", environment_report(device, command))),
-        "determinism": (session.state / "determinism.json",
-                        lambda: session.write_json("determinism.json", determinism_check(
-                            experiments, data, device, session.state / "determinism", command))),
-        "benchmark": (session.state / "cifar_trainer.json",
-                      lambda: run_benchmark(data, device, session.state / "cifar_trainer.json")),
-        "run": (None, lambda: session.run_experiments(experiments)),
-    }
-    for name in STEPS:
-        if name in steps:
-            session.step(name, *jobs[name])
-    finished = pack_results(session.state / "data", preset, session.state / f"results-{preset}.tar")
+    repository = find_repository_root(required=False) or Path.cwd()
+    root = Path(results_root) if results_root else _default_results_root(repository)
+    session = Session(Path(state or repository / ".cache" / "gpu-session"), Path(out), minutes, preset,
+                      data, device, experiments_to_run(experiments, preset, root), command)
+    for name in (name for name in STEPS if name in steps):
+        report = REPORTS[name]
+        elsewhere = name != "environment" and report and report_in_data(session.state, report, root)
+        session.step(name, elsewhere or (session.state / report if report else None))
+    finished = session.pack()
     print(f"[session] in {out}: {', '.join(session.copy_out())}", flush=True)
     if session.failed:
         return 1
-    return 0 if set(experiments) <= set(finished) else EXIT_BUDGET
+    return 0 if set(session.experiments) <= set(finished) else EXIT_BUDGET
+
+
+def _default_results_root(repository: Path) -> Path:
+    try:
+        return data_root(repository)
+    except CacheError:                      # not inside a clone of the book
+        return repository / "data"
