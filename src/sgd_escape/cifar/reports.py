@@ -1,0 +1,51 @@
+"""The GPU session's reports as the book shows them: the trainer's speed against a plain
+DataLoader pipeline, projected GPU-hours, and the determinism check (Chapter 4, :ref:`ch4`).
+
+They live in ``data/benchmarks/<report>-<gpu>.json``, written by ``python -m sgd_escape
+unpack`` from a session's files (see :mod:`sgd_escape.cifar.session`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .figures import Rich, _code_html, show_table
+from .results import data_root
+
+NOT_YET = ("Not measured yet: no GPU session's reports are in `data/benchmarks/`. "
+           "Run `python -m sgd_escape session` on a GPU, then `unpack` (see the README).")
+
+
+def load_reports(report: str, root: str | Path | None = None) -> list[dict]:
+    """Every ``data/benchmarks/<report>-<gpu>.json``, sorted by GPU."""
+    folder = Path(root or data_root()) / "benchmarks"
+    return [json.loads(path.read_text()) for path in sorted(folder.glob(f"{report}-*.json"))]
+
+
+def _not_yet() -> Rich:
+    return Rich(f"<p>{_code_html(NOT_YET)}</p>", NOT_YET)
+
+
+def benchmark_table(root: str | Path | None = None) -> Rich:
+    """Seconds per network-epoch of both pipelines, their ratio, and projected GPU-hours."""
+    reports = load_reports("cifar_trainer", root)
+    if not reports:
+        return _not_yet()
+    rows = [[r["device_name"], r["architecture"], r["members"], f"{r['plain_seconds_per_network_epoch']:.2f}",
+             f"{r['trainer_seconds_per_network_epoch']:.2f}", f"{r['speedup_per_network']:.1f}x",
+             *(f"{r.get(f'projection_{p}', {}).get('total_device_hours', float('nan')):.2f}"
+               for p in ("reduced", "paper"))] for r in reports]
+    return show_table(["GPU", "network", "trained at once", "plain DataLoader, s per network-epoch",
+                       "book's trainer, s per network-epoch", "speed-up", "reduced preset, GPU-hours",
+                       "paper preset, GPU-hours"], rows)
+
+
+def determinism_table(root: str | Path | None = None) -> Rich:
+    """Largest differences between two runs of the same seed, per GPU."""
+    reports = load_reports("determinism", root)
+    if not reports:
+        return _not_yet()
+    rows = [[r["device_name"], r["preset"], len(r["experiments"]), "yes" if r["identical"] else "no",
+             f"{r['max_abs']:.3g}", f"{r['max_rel']:.3g}"] for r in reports]
+    return show_table(["GPU", "preset", "experiments", "identical", "largest absolute difference",
+                       "largest relative difference"], rows)
