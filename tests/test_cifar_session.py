@@ -176,3 +176,28 @@ def test_a_report_of_the_same_gpu_in_the_results_folder_counts_as_done(tmp_path)
     (root / "benchmarks" / "determinism-nvidia-h100-80gb-hbm3.json").write_text("{}")
     assert report_in_data(state, "determinism.json", root).name == "determinism-nvidia-h100-80gb-hbm3.json"
     assert report_in_data(state, "cifar_trainer.json", root) is None
+
+
+def test_the_benchmark_step_runs_the_benchmark_script_and_keeps_its_report(tmp_path, monkeypatch):
+    import importlib.util
+    import subprocess
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("cifar_trainer", ROOT / "benchmarks" / "cifar_trainer.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    real_run = subprocess.run
+
+    def run_tiny(command, *args, **kwargs):        # the session's own arguments, then CPU-sized ones
+        if not str(command[1]).endswith("cifar_trainer.py"):
+            return real_run(command, *args, **kwargs)
+        benchmark.main(command[2:] + ["--train-examples", "256", "--architecture", "resnet14",
+                                      "--members", "2", "--workers", "0", "--project"])
+
+    monkeypatch.setattr(subprocess, "run", run_tiny)
+    session_module.run_benchmark("synthetic", "cpu", tmp_path / "cifar_trainer.json")
+    report = json.loads((tmp_path / "cifar_trainer.json").read_text())
+    assert report["device"] == "cpu" and report["trainer_seconds_per_epoch"] > 0
+    assert {"command", "git_commit", "started_utc", "device_name"} <= set(report)
+    assert not (tmp_path / "cifar_trainer.json.part").exists()

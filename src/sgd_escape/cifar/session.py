@@ -98,8 +98,10 @@ def run_benchmark(data: str, device: str, target: Path) -> None:
     script = root and root / "benchmarks" / "cifar_trainer.py"
     if not script or not script.is_file():
         raise RuntimeError("benchmarks/cifar_trainer.py not found: run the session from a clone of the book")
+    partial = target.with_name(target.name + ".part")     # complete or absent, as every report
     subprocess.run([sys.executable, str(script), "--device", device, "--data", data,
-                    "--out", str(target)], check=True)
+                    "--out", str(partial)], check=True)
+    partial.replace(target)
 
 
 def run_order(experiments: list[str], benchmark: dict | None, preset: str) -> list[str]:
