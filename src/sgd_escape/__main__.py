@@ -60,17 +60,11 @@ def _parser() -> argparse.ArgumentParser:
 def list_experiments() -> str:
     """A table of experiments with the presets cached for each."""
     from sgd_escape.cifar.experiments import EXPERIMENTS, PRESET_NOTES, PRESETS
-    from sgd_escape.cifar.results import CacheError, load_result
+    from sgd_escape.cifar.results import is_cached
 
     lines = ["presets:"] + [f"  {name:8s} {PRESET_NOTES[name]}" for name in PRESETS] + ["", "experiments:"]
     for name in EXPERIMENTS:
-        cached = []
-        for preset in PRESETS:
-            try:
-                load_result(name, preset)
-                cached.append(preset)
-            except CacheError:
-                pass
+        cached = [preset for preset in PRESETS if is_cached(name, preset)]
         lines.append(f"  {name:28s} cached: {', '.join(cached) or '-'}")
     return "\n".join(lines)
 
@@ -81,6 +75,7 @@ def run_command(args, argv) -> int:
     from sgd_escape.checks import require_int_at_least
     from sgd_escape.cifar.experiments import EXPERIMENTS, check_names
     from sgd_escape.cifar.pipeline import run_experiment
+    from sgd_escape.cifar.results import is_cached
     from sgd_escape.cifar.runner import EXIT_BUDGET, BudgetExhausted
 
     names = experiment_names(args.experiments, EXPERIMENTS)
@@ -93,7 +88,7 @@ def run_command(args, argv) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     began = time.monotonic()
     for name in names:
-        if not args.fresh and _cached(name, args.preset, args.out):
+        if not args.fresh and is_cached(name, args.preset, args.out):
             print(f"{name}: already cached for preset {args.preset} (pass --fresh to recompute)")
             continue
         left = None if args.max_minutes is None else max(0.0, args.max_minutes - (time.monotonic() - began) / 60)
@@ -128,16 +123,6 @@ def experiment_names(requested: list[str], known) -> list[str]:
             if expanded not in names:
                 names.append(expanded)
     return names
-
-
-def _cached(experiment: str, preset: str, out) -> bool:
-    from sgd_escape.cifar.results import CacheError, load_result
-
-    try:
-        load_result(experiment, preset, out)
-        return True
-    except CacheError:
-        return False
 
 
 def main(argv=None) -> int:

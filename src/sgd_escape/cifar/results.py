@@ -183,6 +183,16 @@ def make_command(experiment: str, preset: str) -> str:
     return f"python -m sgd_escape run {experiment} --preset {preset}"
 
 
+def is_cached(experiment: str, preset: str, root: str | Path | None = None) -> bool:
+    """Whether ``root`` (default ``data/``) holds a result of ``experiment`` at ``preset`` that
+    the loader accepts for the code that is running."""
+    try:
+        load_result(experiment, preset, root)
+        return True
+    except CacheError:
+        return False
+
+
 def best_cached(experiment: str, root: str | Path | None = None) -> CachedResult | None:
     """The most faithful cached preset of ``experiment`` (paper, else reduced, else mini)."""
     for preset in PRESET_PREFERENCE:

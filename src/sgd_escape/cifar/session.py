@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 from .experiments import EXPERIMENTS, PRESETS, check_names
-from .results import (CacheError, code_and_machine, data_root, find_repository_root, load_result,
-                      result_differences, utc_now)
+from .results import (CacheError, code_and_machine, data_root, find_repository_root, is_cached,
+                      load_result, result_differences, utc_now)
 from .runner import EXIT_BUDGET
 from .unpack import device_slug
 
@@ -221,15 +221,7 @@ def experiments_to_run(experiments: list[str] | None, preset: str, root: Path) -
     another machine, does only what is missing."""
     if experiments is not None:
         return list(experiments)
-    return [name for name in EXPERIMENTS if name.endswith("cifar10") and not _cached(name, preset, root)]
-
-
-def _cached(name: str, preset: str, root: Path) -> bool:
-    try:
-        load_result(name, preset, root)
-        return True
-    except CacheError:
-        return False
+    return [name for name in EXPERIMENTS if name.endswith("cifar10") and not is_cached(name, preset, root)]
 
 
 def report_in_data(state: Path, report: str, root: Path) -> Path | None:
