@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CHAPTERS, ROOT, chapter_notebooks, toc_files
+from conftest import ROOT, chapter_notebooks, toc_files
 from tools.notebook import setup_cell_source
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from .escape_basins import BasinFractions, SharpFlatLandscape
-from .escape_saddles import DimensionSweep
 from .plotting import COLORS
 
 #: One colour per method, the same in every figure of Chapter 7.
