@@ -31,12 +31,11 @@ from .experiments import EXPERIMENTS, PRESETS, check_names
 from .results import (CacheError, code_and_machine, data_root, find_repository_root, is_cached,
                       load_result, result_differences, utc_now)
 from .runner import EXIT_BUDGET
-from .unpack import device_slug
+from .unpack import STEP_REPORTS, report_path
 
 STEPS = ("environment", "determinism", "benchmark", "run")
 #: The report each step writes into the state folder (the run step writes results instead).
-REPORTS = {"environment": "environment.json", "determinism": "determinism.json",
-           "benchmark": "cifar_trainer.json", "run": None}
+REPORTS = {**STEP_REPORTS, "run": None}
 #: Minutes a step needs at least to be worth starting (on an H100; the run step resumes).
 STEP_MINUTES = {"environment": 0.0, "determinism": 1.5, "benchmark": 3.0, "run": 1.0}
 #: Minutes kept free at the end of the budget for packing and copying.
@@ -230,8 +229,7 @@ def report_in_data(state: Path, report: str, root: Path) -> Path | None:
     environment = state / "environment.json"
     if not environment.is_file():
         return None
-    gpu = device_slug(json.loads(environment.read_text())["device_name"])
-    path = root / "benchmarks" / f"{Path(report).stem}-{gpu}.json"
+    path = report_path(root, report, json.loads(environment.read_text())["device_name"])
     return path if path.is_file() else None
 
 

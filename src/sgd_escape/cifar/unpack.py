@@ -18,13 +18,21 @@ from pathlib import Path
 from .experiments import EXPERIMENTS, PRESETS
 from .results import data_root, load_result
 
-REPORTS = ("environment.json", "determinism.json", "cifar_trainer.json")
+#: The report each step of a session writes (see :mod:`sgd_escape.cifar.session`).
+STEP_REPORTS = {"environment": "environment.json", "determinism": "determinism.json",
+                "benchmark": "cifar_trainer.json"}
+REPORTS = tuple(STEP_REPORTS.values())
 MEMBER = re.compile(r"^(?P<experiment>[a-z0-9-]+)/(?P<preset>[a-z]+)/(?P<file>result\.json|curves\.npz)$")
 
 
 def device_slug(device_name: str) -> str:
     """``"NVIDIA H100 80GB HBM3"`` -> ``"nvidia-h100-80gb-hbm3"``."""
     return re.sub(r"[^a-z0-9]+", "-", device_name.lower()).strip("-") or "unknown-device"
+
+
+def report_path(root: Path, report: str, device_name: str) -> Path:
+    """Where ``data/`` keeps a report of one GPU: ``root/benchmarks/<report>-<gpu>.json``."""
+    return root / "benchmarks" / f"{Path(report).stem}-{device_slug(device_name)}.json"
 
 
 def read_results_tar(path: Path) -> dict[tuple[str, str], dict[str, bytes]]:
@@ -79,7 +87,7 @@ def check_report(root: Path, path: Path, replace: bool) -> tuple[Path | None, st
     missing = [key for key in ("command", "git_commit", "device_name", "started_utc") if key not in record]
     if missing:
         raise ValueError(f"{path} lacks its provenance {missing}")
-    target = root / "benchmarks" / f"{path.stem}-{device_slug(record['device_name'])}.json"
+    target = report_path(root, path.name, record["device_name"])
     if target.is_file() and target.read_bytes() == path.read_bytes():
         return None, f"benchmarks/{target.name}: already there, identical"
     _refuse_overwrite(target, replace)
