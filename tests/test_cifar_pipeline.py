@@ -43,6 +43,23 @@ def test_smoke_run_writes_a_cache_the_loader_accepts(experiment, smoke_root, tmp
     else:
         assert result.curves["restart_distance_from_init"].shape == (len(config["restart_epochs"]),)
         assert result.curves["base_distance_from_init"][0] == 0
+        starts = config["restart_epochs"]
+        assert result.curves["path_inner_raw"].shape == (max(starts), len(starts))
+        assert result.scalars["inner_products_whole_trajectory"] == result.scalars["inner_products"] + sum(starts)
+
+
+def test_whole_trajectory_counts_only_the_base_epochs_before_each_restart():
+    from sgd_escape.cifar.pipeline import spectrum_scalars
+
+    path = np.ones((3, 2))
+    path[2, 0] = -1.0          # after restart 0 began (epoch 2): not on its way, so not counted
+    path[1, 1] = -1.0          # on restart 1's way (it starts at epoch 3)
+    curves = {"inner_raw": np.ones((4, 2)), "path_inner_raw": path, "restart_epochs": np.array([2, 3])}
+    scalars = spectrum_scalars(curves)
+    assert scalars["restart_one_point_convex"] == [True, True]
+    assert scalars["whole_trajectory_one_point_convex"] == [True, False]
+    assert scalars["nonpositive_inner_whole_trajectory"] == 1
+    assert scalars["inner_products_whole_trajectory"] == 8 + 2 + 3
 
 
 @pytest.mark.slow

@@ -107,7 +107,7 @@ def total_units(config: dict) -> int:
         return 2 * config["epochs"] + 1 + len(range(0, config["epochs"], config["ball_every"]))
     if kind == "slope":
         return config["shared_epochs"] + 2 * config["branch_epochs"] + 2
-    return config["base_epochs"] + 2 * config["restart_length"] + 2
+    return config["base_epochs"] + 2 * config["restart_length"] + 2 + max(config["restart_epochs"])
 
 
 def training_set_size(config: dict) -> int:
@@ -131,5 +131,5 @@ def image_passes(config: dict) -> dict:
     else:
         members, epochs = len(config["restart_epochs"]), config["restart_length"]
         passes = config["base_epochs"] * (n + evals / 3) + members * epochs * (n + config["probe_examples"])
-        passes += members * (epochs + 1) * evals / 3
+        passes += members * (epochs + 1) * evals / 3 + max(config["restart_epochs"]) * config["probe_examples"]
     return {"architecture": arch, "members": members, "passes": float(passes)}

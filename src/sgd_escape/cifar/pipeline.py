@@ -148,8 +148,15 @@ def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
         return one_point_inner_products(gradients, points, finals)
 
     inner = probe_phase(run, "probe", list(range(length)), probe)
+
+    def path_probe(epoch):    # the run at 0.1 on its way to the restart points, towards every restart's end
+        gradients, points = _gradient_at(run, base, config, data, "base", epoch)
+        return {key: value[0] for key, value in all_pairs_inner_products(gradients, points, finals).items()}
+
+    path = probe_phase(run, "path_probe", list(range(max(starts))), path_probe)
     base_path = torch.cat([run.load_snapshot("base", e)["params"] for e in range(config["base_epochs"] + 1)])
     curves = {**_numpy(records, "restart_"), **_numpy(base_records, "base_"), **_numpy(inner, "inner_"),
+              **_numpy(path, "path_inner_"),
               "restart_epochs": torch.tensor(starts).numpy(),
               "restart_distance_from_init": (finals - origin).double().norm(dim=1).cpu().numpy(),
               "base_distance_from_init": (base_path - origin).double().norm(dim=1).cpu().numpy()}
@@ -157,10 +164,22 @@ def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
 
 
 def spectrum_scalars(curves: dict) -> dict:
-    raw = curves["inner_raw"]
+    """Signs of the inner products towards each restart's end: along the restart alone, and along
+    its whole trajectory (the run at 0.1 from ``x_0`` to the restart point, then the restart)."""
+    raw, path = curves["inner_raw"], curves["path_inner_raw"]
+    on_the_way = whole_trajectory_mask(path.shape[0], curves["restart_epochs"])
+    whole_positive = (raw > 0).all(0) & np.where(on_the_way, path > 0, True).all(0)
     return {"restarts": int(raw.shape[1]), "min_inner_any_restart": float(raw.min()),
             "nonpositive_inner": int((raw <= 0).sum()), "inner_products": int(raw.size),
-            "restart_one_point_convex": [bool(v) for v in (raw > 0).all(0)]}
+            "restart_one_point_convex": [bool(v) for v in (raw > 0).all(0)],
+            "nonpositive_inner_whole_trajectory": int((raw <= 0).sum() + (path[on_the_way] <= 0).sum()),
+            "inner_products_whole_trajectory": int(raw.size + on_the_way.sum()),
+            "whole_trajectory_one_point_convex": [bool(v) for v in whole_positive]}
+
+
+def whole_trajectory_mask(base_epochs_probed: int, restart_epochs) -> np.ndarray:
+    """``[epochs, restarts]``: True where base epoch ``t`` lies on the way to restart ``k``'s start."""
+    return np.arange(base_epochs_probed)[:, None] < np.asarray(restart_epochs)[None, :]
 
 
 RUNNERS = {"fig5": run_fig5, "slope": run_slope, "spectrum": run_spectrum}
