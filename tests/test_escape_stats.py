@@ -48,6 +48,25 @@ def test_fit_line_recovers_slope_with_honest_uncertainty():
     assert exact.slope == pytest.approx(2.0) and exact.slope_se < 1e-10
 
 
+def test_fit_line_keeps_the_error_bars_when_the_fit_is_better_than_them():
+    # Error bars 0.5 on 5 points: the unscaled slope error is 0.5 / sqrt(sum (x - mean x)^2).
+    x, y_err = np.arange(5.0), np.full(5, 0.5)
+    unscaled = 0.5 / np.sqrt(10.0)
+    on_the_line = fit_line(x, 2 * x + 1, y_err)                          # chi2_red = 0
+    close = fit_line(x, 2 * x + 1 + np.array([0.1, -0.1, 0, 0.1, -0.1]), y_err)  # chi2_red < 1
+    assert on_the_line.slope_se == pytest.approx(unscaled)
+    assert close.slope_se == pytest.approx(unscaled)
+
+
+def test_fit_line_widens_the_error_bars_when_points_scatter_beyond_them():
+    x, y_err = np.arange(5.0), np.full(5, 0.5)
+    y = 2 * x + 1 + np.array([1.0, -1.0, 0.0, 1.0, -1.0])
+    fit = fit_line(x, y, y_err)
+    chi2_red = np.sum(((y - fit.slope * x - fit.intercept) / y_err) ** 2) / (x.size - 2)
+    assert chi2_red > 1
+    assert fit.slope_se == pytest.approx(0.5 / np.sqrt(10.0) * np.sqrt(chi2_red))
+
+
 @pytest.mark.parametrize("x, y, y_err, name", [
     ([1, 2], [1, 2], None, "x"), ([1, 2, 3], [1, 2], None, "x and y"),
     ([1, 2, 3], [1, 2, np.nan], None, "x and y"), ([1, 2, 3], [1, 2, 3], [1, 0, 1], "y_err"),

@@ -79,9 +79,12 @@ def sample_mean_escape_time(times) -> MeanEscapeTime:
 def fit_line(x, y, y_err=None) -> LineFit:
     """Weighted least-squares line through ``(x, y)`` (Chapter 7).
 
-    ``y_err`` (optional) are the standard errors of ``y``; they weight the points. The
-    standard errors of the coefficients are scaled by the residual scatter, so a line that
-    misses its points by more than their error bars reports a wider uncertainty.
+    ``y_err`` (optional) are the standard errors of ``y``; they weight the points, and the
+    coefficients' standard errors follow from them. When the line misses its points by more
+    than their error bars (reduced chi-square above 1), those standard errors are widened by
+    ``sqrt(chi2_red)``; a fit better than its error bars keeps them as they are, never
+    narrower. Without ``y_err`` the points' errors are estimated from the residual scatter
+    (ordinary least squares).
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.ndim != 1 or x.shape != y.shape:
@@ -99,7 +102,9 @@ def fit_line(x, y, y_err=None) -> LineFit:
     design = np.column_stack([x, np.ones_like(x)]) * weights[:, None]
     coefficients, *_ = np.linalg.lstsq(design, y * weights, rcond=None)
     residuals = y * weights - design @ coefficients
-    scatter = float(residuals @ residuals) / (x.size - 2)
+    scatter = float(residuals @ residuals) / (x.size - 2)    # reduced chi-square when weighted
+    if y_err is not None:
+        scatter = max(1.0, scatter)
     covariance = np.linalg.inv(design.T @ design) * scatter
     slope_se, intercept_se = np.sqrt(np.diag(covariance))
     return LineFit(float(coefficients[0]), float(coefficients[1]), float(slope_se), float(intercept_se))
