@@ -16,6 +16,7 @@ from .results import best_cached, make_command
 
 #: What Section 5 of the paper reports (numbers as printed there), for the comparison tables.
 PAPER = {
+    "fig5_count": "none, except DenseNet on CIFAR-10 early on (not counted)",
     "fig5_claim": "positive for every epoch t >= 5 (except DenseNet on CIFAR-10 early on)",
     "fig5b_claim": "positive at all 100 points, every epoch, every setting",
     "grad_norm_before": 5.0, "grad_norm_after": 15.0, "step_length": 0.5,
@@ -156,7 +157,7 @@ def figure5_rows(results: dict) -> list[list]:
                      f"{s['min_inner_from_epoch_5']:.3g} (cosine {s['min_cosine_from_epoch_5']:.3g})",
                      f"{s['min_ball_inner_from_epoch_5']:.3g}",
                      f"{s['max_grad_norm_before_first_drop']:.3g}", f"{s['max_grad_norm_after_first_drop']:.3g}"])
-    rows.append(["paper", "0", PAPER["fig5_claim"], PAPER["fig5b_claim"],
+    rows.append(["paper", PAPER["fig5_count"], PAPER["fig5_claim"], PAPER["fig5b_claim"],
                  f"< {PAPER['grad_norm_before']:g}", f"< {PAPER['grad_norm_after']:g}"])
     return rows
 
@@ -250,13 +251,33 @@ def spectrum_rows(results: dict) -> list[list]:
         if result is None:
             rows.append([net, "not cached", "", "", "", "", ""])
             continue
-        c = result.curves
+        c, whole = result.curves, result.scalars["whole_trajectory_one_point_convex"]
         for k, start in enumerate(c["restart_epochs"]):
-            raw = c["inner_raw"][:, k]
+            raw, on_the_way = c["inner_raw"][:, k], c["path_inner_raw"][:start, k]
             rows.append([f"{net} ({result.preset})", int(start), f"{c['restart_train_loss'][-1, k]:.3f}",
                          f"{c['restart_test_loss'][-1, k]:.3f}", f"{c['restart_distance_from_init'][k]:.3g}",
-                         f"{raw.min():.3g}", "yes" if (raw > 0).all() else "no"])
+                         f"{raw.min():.3g}", f"{on_the_way.min():.3g}", "yes" if whole[k] else "no"])
     return rows
+
+
+def plot_whole_trajectories(axes, results: dict) -> None:
+    """Section 5.4 (Chapter 6): for every restart, the cosine of ``-grad f`` and the direction to
+    the restart's end along its whole trajectory: the run at 0.1 up to the restart, then the
+    restart at 0.01. One panel per network."""
+    for ax, (net, result) in zip(axes, results.items()):
+        if result is None:
+            _not_cached(ax, net)
+            continue
+        c = result.curves
+        for k, start in enumerate(c["restart_epochs"]):
+            cosine = np.concatenate([c["path_inner_cosine"][:start, k], c["inner_cosine"][:, k]])
+            line, = ax.plot(np.arange(cosine.size), cosine, lw=1.2, label=f"restart from epoch {start}")
+            ax.axvline(start, color=line.get_color(), ls=":", lw=0.8)
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_title(f"{net} ({result.preset})", fontsize=9)
+        ax.set_xlabel("epoch along the whole trajectory")
+    axes[0].set_ylabel("cosine towards the restart's end")
+    axes[0].legend(fontsize=7)
 
 
 def spectrum_trends(results: dict) -> dict:
@@ -270,7 +291,8 @@ def spectrum_trends(results: dict) -> dict:
         trends[net] = {"train_loss_falls": bool(np.all(np.diff(c["restart_train_loss"][-1]) < 0)),
                        "test_loss_falls": bool(np.all(np.diff(c["restart_test_loss"][-1]) < 0)),
                        "distance_grows": bool(np.all(np.diff(c["restart_distance_from_init"]) > 0)),
-                       "all_one_point_convex": bool(np.all(c["inner_raw"] > 0))}
+                       "all_one_point_convex": bool(np.all(c["inner_raw"] > 0)),
+                       "whole_trajectories_one_point_convex": all(result.scalars["whole_trajectory_one_point_convex"])}
     return trends
 
 
@@ -300,7 +322,7 @@ def preset_rows(experiment: str, keys: list[str]) -> list[list]:
 #: The settings in which a preset departs from the paper's protocol, by experiment kind.
 PROTOCOL_KEYS = {
     "fig5": ["architecture", "trials", "epochs", "lr_milestones", "train_examples", "probe_examples",
-             "ball_points"],
+             "ball_points", "ball_every", "ball_examples"],
     "slope": ["architecture", "branches", "shared_epochs", "branch_epochs", "train_examples",
               "probe_examples"],
     "spectrum": ["architecture", "base_epochs", "restart_epochs", "restart_length", "train_examples"],
@@ -324,6 +346,6 @@ def protocol_gap(results: dict) -> Rich:
                 for key in PROTOCOL_KEYS[result.config["kind"]] if result.config[key] != paper[key]]
         lines.append(f"{label}, preset {result.preset}: " + ("; ".join(gaps) or "as the paper preset"))
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-    title = "How these runs differ from the paper preset (the paper's protocol)"
+    title = "How these runs differ from the paper preset (the paper's protocol where it states one)"
     return Rich(f'<div class="admonition caution"><p class="admonition-title">{title}</p><ul>{items}</ul></div>',
                 f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines))
