@@ -26,7 +26,8 @@ PRESET_NOTES = {
     "smoke": "seconds on a CPU, tiny subsets and tiny networks: for the tests only",
     "mini": "a 2-core CPU in minutes: small networks on a subset of the training set",
     "reduced": "one GPU in minutes: the paper's networks and schedule shape, fewer epochs, subsets, fewer probe points",
-    "paper": "the paper's protocol (300 epochs, the full training set)",
+    "paper": ("the paper's protocol where it states one (300 epochs, the full training set, a ball "
+              "of 100 points every epoch); the book's choices where it does not (Chapter 4)"),
 }
 #: The paper's networks, and the "about 10K parameter" versions.
 LARGE = {"resnet": "resnet34", "densenet": "densenet100"}
@@ -48,7 +49,7 @@ FIG5 = {
                     ball_points=10, ball_every=2, ball_examples=1280, ball_trials=1),
     "paper": dict(trials=5, epochs=300, lr_milestones=[150, 225], train_examples=None,
                   test_examples=None, train_eval_examples=10000, probe_examples=10000,
-                  ball_points=100, ball_every=10, ball_examples=2560, ball_trials=1),
+                  ball_points=100, ball_every=1, ball_examples=2560, ball_trials=1),
 }
 SLOPE = {
     "smoke": dict(branches=3, shared_epochs=1, branch_epochs=2, train_examples=128, test_examples=64,
