@@ -25,7 +25,7 @@ from sgd_escape.cifar.datasets import load_cifar
 from sgd_escape.cifar.experiments import EXPERIMENTS, image_passes, preset_config
 from sgd_escape.cifar.models import build_ensemble
 from sgd_escape.cifar.results import code_and_machine, utc_now
-from sgd_escape.cifar.training import (CIFAR_MEAN, CIFAR_STD, epoch_plan, make_optimizer, to_device,
+from sgd_escape.cifar.training import (CHANNEL_STATS, epoch_plan, make_optimizer, to_device,
                                        train_epoch)
 
 
@@ -35,7 +35,7 @@ class PlainCifar(torch.utils.data.Dataset):
     def __init__(self, images: np.ndarray, labels: np.ndarray):
         self.images = np.pad(images, ((0, 0), (4, 4), (4, 4), (0, 0)))
         self.labels = labels
-        self.mean, self.std = np.array(CIFAR_MEAN, np.float32), np.array(CIFAR_STD, np.float32)
+        self.mean, self.std = (np.array(v, np.float32) for v in CHANNEL_STATS["cifar10"])
 
     def __len__(self):
         return len(self.labels)

@@ -34,6 +34,15 @@ def test_shifted_crop_reads_the_zero_padding(data):
     torch.testing.assert_close(x[0, :, :PAD, :], data.normalise(torch.zeros(1, 3, PAD, 32, dtype=torch.uint8))[0])
 
 
+def test_each_dataset_is_normalised_with_its_own_channel_statistics():
+    arrays = synthetic_cifar(train_size=8, test_size=4)
+    cifar10, cifar100 = (to_device(arrays, 8, 4, torch.device("cpu"), dataset=d) for d in ("cifar10", "cifar100"))
+    assert cifar10.mean.flatten().tolist() != cifar100.mean.flatten().tolist()
+    assert cifar100.mean.flatten()[0].item() == pytest.approx(129.3)
+    with pytest.raises(ValueError, match="dataset"):
+        to_device(arrays, 8, 4, torch.device("cpu"), dataset="mnist")
+
+
 def test_epoch_plan_depends_only_on_member_seed_and_epoch():
     together = epoch_plan([3, 7], 5, 100, 16, "cpu")
     alone = epoch_plan([7], 5, 100, 16, "cpu")

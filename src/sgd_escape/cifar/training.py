@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from .datasets import CifarArrays
 from .models import set_batchnorm_updates
 
-#: Per-channel mean and standard deviation of the CIFAR-10 training images (0-255 scale).
-CIFAR_MEAN = (125.3, 123.0, 113.9)
-CIFAR_STD = (63.0, 62.1, 66.7)
+#: Per-channel mean and standard deviation of each dataset's training images (0-255 scale).
+CHANNEL_STATS = {"cifar10": ((125.3, 123.0, 113.9), (63.0, 62.1, 66.7)),
+                 "cifar100": ((129.3, 124.1, 112.4), (68.2, 65.4, 70.4))}
 PAD = 4
 
 
@@ -54,8 +54,12 @@ def subset_indices(total: int, count: int | None, seed: int) -> np.ndarray:
 
 
 def to_device(arrays: CifarArrays, train_examples: int | None, test_examples: int | None,
-              device: torch.device, seed: int = 0) -> DeviceData:
-    """Move the chosen subsets to ``device`` as uint8 (padding the training images once)."""
+              device: torch.device, seed: int = 0, dataset: str = "cifar10") -> DeviceData:
+    """Move the chosen subsets to ``device`` as uint8 (padding the training images once);
+    images are normalised with ``dataset``'s channel statistics."""
+    if dataset not in CHANNEL_STATS:
+        raise ValueError(f"dataset must be one of {', '.join(CHANNEL_STATS)}, got {dataset!r}")
+    mean, std = CHANNEL_STATS[dataset]
     train = subset_indices(len(arrays.train_labels), train_examples, seed)
     test = np.sort(subset_indices(len(arrays.test_labels), test_examples, seed + 1))
 
@@ -67,8 +71,8 @@ def to_device(arrays: CifarArrays, train_examples: int | None, test_examples: in
         train_labels=torch.from_numpy(arrays.train_labels[train]).to(device),
         test_images=images(arrays.test_images[test]),
         test_labels=torch.from_numpy(arrays.test_labels[test]).to(device),
-        mean=torch.tensor(CIFAR_MEAN, device=device).view(1, 3, 1, 1),
-        std=torch.tensor(CIFAR_STD, device=device).view(1, 3, 1, 1),
+        mean=torch.tensor(mean, device=device).view(1, 3, 1, 1),
+        std=torch.tensor(std, device=device).view(1, 3, 1, 1),
     )
 
 
