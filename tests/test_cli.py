@@ -48,6 +48,13 @@ def test_run_stops_at_the_budget_and_resumes_to_a_cache(tmp_path, capsys):
     assert "already cached" in capsys.readouterr().out
 
 
+def test_a_fresh_run_stopped_at_its_budget_says_to_resume_without_fresh(tmp_path, capsys):
+    argv = ["run", "spectrum-resnet-cifar10", "--preset", "smoke", "--data", "synthetic", "--quiet", "--fresh",
+            "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"), "--max-minutes", "0"]
+    assert main(argv) == EXIT_BUDGET
+    assert "resume, without --fresh" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("option, value", [("--max-minutes", "-1"), ("--threads", "0")])
 def test_bad_budget_or_thread_count_exits_2_naming_the_option(option, value, tmp_path, capsys):
     argv = ["run", "fig5-resnet-cifar10", "--preset", "smoke", "--data", "synthetic", "--quiet",

@@ -99,7 +99,8 @@ def run_command(args, argv) -> int:
                                     download=not args.offline, progress=not args.quiet,
                                     fresh=args.fresh, command="python -m sgd_escape " + shlex.join(argv))
         except BudgetExhausted as stop:
-            print(f"{name}: {stop}", file=sys.stderr)
+            hint = ", without --fresh (which starts over)" if args.fresh else ""
+            print(f"{name}: {stop}{hint}", file=sys.stderr)
             return EXIT_BUDGET
         print(f"{name}: wrote {folder}")
     return 0
