@@ -214,7 +214,8 @@ def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cp
         # cuDNN picks the fastest kernels per shape; the provenance records this switch.
         torch.backends.cudnn.benchmark = True
     arrays = load_cifar(config["dataset"], data, datasets_dir, download)
-    data_on_device = to_device(arrays, config["train_examples"], config["test_examples"], torch.device(device))
+    data_on_device = to_device(arrays, config["train_examples"], config["test_examples"], torch.device(device),
+                               dataset=config["dataset"])
     run = Run(work_dir, config, device, max_minutes, total_units(config), progress)
     try:
         scalars, curves = RUNNERS[config["kind"]](run, config, data_on_device)
