@@ -68,7 +68,13 @@ def test_invalid_half_width_and_interval():
 @pytest.mark.parametrize("kwargs, name", [({"step_size": 0}, "step_size"), ({"steps": 0}, "steps"),
                                           ({"trials": 0}, "trials"),
                                           ({"noise_levels": {"small": -1}}, "noise_levels"),
-                                          ({"stage_noises": (0.1,)}, "stage_noises and stage_half_widths")])
+                                          ({"stage_noises": (0.1,)}, "stage_noises and stage_half_widths"),
+                                          ({"stage_noises": (), "stage_half_widths": ()}, "stage_half_widths")])
 def test_invalid_figure3_setup(kwargs, name):
     with pytest.raises(ValueError, match=name):
         Figure3Setup(**kwargs)
+
+
+def test_centre_region_is_where_the_first_stage_restarts():
+    setup = Figure3Setup(stage_noises=(0.2, 0.1), stage_half_widths=(2.0, 1.0))
+    assert setup.centre_half_width == 2.0

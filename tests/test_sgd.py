@@ -5,8 +5,12 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from sgd_escape.figure3 import criteria_hold, figure3_criteria, panel_plan, simulate_figure3
-from sgd_escape.illustration import SharpWellFunction, escape_probability, noisy_step, points_into_well
+from dataclasses import replace
+
+from sgd_escape.figure3 import (CRITERIA, criteria_hold, criteria_table_html, figure3_criteria, panel_plan,
+                                simulate_figure3)
+from sgd_escape.illustration import (SharpWellFunction, escape_probability, noisy_step, points_into_well,
+                                     smoothed_minima, spurious_smoothed_minima)
 from sgd_escape.landscapes import FIGURE3, figure3_function
 from sgd_escape.sgd import run_sgd
 from sgd_escape.widgets import draw_sgd_panel, figure3_explorer
@@ -38,6 +42,15 @@ def test_per_trial_parameters_and_recording():
     assert np.allclose(last, (1 - np.array([0.1, 0.2, 0.3, 0.4])) ** 6)
 
 
+def test_per_trial_parameters_broadcast_over_coordinates():
+    """x0 of shape (trials, d) with one step size and one noise radius per trial."""
+    x0 = np.ones((3, 2))
+    last = run_sgd(quadratic_grad, x0, step_size=[0.1, 0.2, 0.5], noise=[0.0, 0.0, 0.0], steps=2)
+    assert np.allclose(last, (1 - np.array([[0.1], [0.2], [0.5]])) ** 2 * x0)
+    noisy = run_sgd(lambda x: 0 * x, np.zeros((3, 2)), step_size=1.0, noise=[0.0, 1.0, 0.0], steps=1, rng=0)
+    assert np.all(noisy[[0, 2]] == 0) and np.all(noisy[1] != 0)
+
+
 def test_seed_reproducibility():
     a = run_sgd(F.grad, np.linspace(-3, 3, 10), 1.0, 0.3, 50, rng=7)
     b = run_sgd(F.grad, np.linspace(-3, 3, 10), 1.0, 0.3, 50, rng=7)
@@ -50,7 +63,8 @@ def test_seed_reproducibility():
     ({"noise": -0.1}, "noise must be >= 0"),
     ({"steps": 0}, "steps must be an integer >= 1"),
     ({"x0": np.array([])}, "x0 must contain at least one trial"),
-    ({"noise": np.array([0.1, 0.2])}, "noise and x0 must have the same shape"),
+    ({"noise": np.array([0.1, 0.2])}, r"noise must be a scalar, one value per trial \(shape \(3,\)\)"),
+    ({"step_size": np.ones((3, 2))}, "step_size must be a scalar, one value per trial"),
     ({"record_every": 0}, "record_every must be an integer >= 1"),
 ])
 def test_run_sgd_rejects_invalid_arguments(kwargs, message):
@@ -74,13 +88,39 @@ def test_figure3_criteria_hold_for_each_seed(seed):
 
 def test_criteria_detect_a_failure():
     """With no noise in the 'medium' panel, criterion 3 must fail: the check can fail."""
-    from dataclasses import replace
     setup = replace(FIGURE3, noise_levels={"small": 0.15, "medium": 0.0, "large": 1.0})
     measured = figure3_criteria(F, simulate_figure3(F, setup, 0), setup)
     assert not criteria_hold(measured)["3 medium concentrates"]
 
 
+def test_criteria_read_regions_and_thresholds_from_setup():
+    results = simulate_figure3(F, FIGURE3, seed=0)
+    wide_centre = replace(FIGURE3, stage_half_widths=(FIGURE3.init_half_width,) + FIGURE3.stage_half_widths[1:])
+    assert figure3_criteria(F, results, wide_centre)["small_outside_count"] == 0
+    assert figure3_criteria(F, results, wide_centre)["medium_fraction_inside"] == 1.0
+    strict = replace(CRITERIA, min_spread_ratio=1e6, target_half_width=0.0)
+    measured = figure3_criteria(F, results, FIGURE3, strict)
+    assert measured["last_stage_fraction_near_target"] == 0.0
+    verdict = criteria_hold(measured, strict)
+    assert not verdict["4 large spreads"] and not verdict["5 stages converge"]
+
+
+@pytest.mark.parametrize("field, value", [("gd_max_fraction_near", 1.5), ("target_half_width", -0.1),
+                                          ("gd_min_distinct_minima", 2.5)])
+def test_invalid_criteria_thresholds(field, value):
+    with pytest.raises(ValueError, match=field):
+        replace(CRITERIA, **{field: value})
+
+
+def test_criteria_table_titles_follow_the_setup():
+    rows = [{"seed": 0, **figure3_criteria(F, simulate_figure3(F, FIGURE3, 0))}]
+    narrow = replace(FIGURE3, stage_half_widths=(2.5,) + FIGURE3.stage_half_widths[1:])
+    assert f"outside ±{FIGURE3.centre_half_width:g}" in criteria_table_html(rows)
+    assert "outside ±2.5" in criteria_table_html(rows, narrow)
+
+
 WELL = SharpWellFunction()
+WELL_2D = SharpWellFunction(well=(1.2, 0.9))
 
 
 def test_sharp_well_gradient_matches_finite_differences():
@@ -108,11 +148,65 @@ def test_illustration_rejects_invalid_arguments():
         escape_probability(WELL, [1.35], 0.04, -1)
 
 
+@pytest.mark.parametrize("well", [(), 1.5, ((1.0, 2.0),), (float("nan"),)])
+def test_sharp_well_rejects_an_invalid_position(well):
+    with pytest.raises(ValueError, match="well"):
+        SharpWellFunction(well=well)
+
+
+def test_points_must_match_the_well_dimension():
+    """A 1-D x_t for a 2-D well must not broadcast silently."""
+    with pytest.raises(ValueError, match="x_t must have 2 coordinate"):
+        escape_probability(WELL_2D, [1.35], 0.04, 12.0, samples=10)
+    with pytest.raises(ValueError, match="x_t must have 2 coordinate"):
+        noisy_step(WELL_2D, [1.35], 0.04, [1.0, 0.0])
+    with pytest.raises(ValueError, match="omega must have 1 coordinate"):
+        noisy_step(WELL, [1.35], 0.04, [1.0, 0.0])
+    with pytest.raises(ValueError, match="x must have 2 coordinate"):
+        points_into_well(WELL_2D, 1.35)
+
+
+def test_smoothed_minima_at_zero_width_are_those_of_f():
+    minima = smoothed_minima(WELL, 0.0)
+    assert np.allclose(minima, [0.0, WELL.well_minimum()[0]], atol=1e-5)
+
+
+def test_smoothed_minima_match_a_brute_force_average():
+    half_width = 0.3
+    y = np.linspace(-2, 3, 5001)
+    shifts = np.linspace(-half_width, half_width, 4001)
+    averaged = WELL.value((y[:, None] + shifts)[..., None]).mean(axis=1)
+    brute = y[1:-1][(averaged[1:-1] < averaged[:-2]) & (averaged[1:-1] < averaged[2:])]
+    assert np.allclose(smoothed_minima(WELL, half_width), brute, atol=2e-3)
+
+
+def test_a_window_wider_than_the_well_can_leave_a_spurious_minimum():
+    """Averaging does not erase a dip just because the window is wider: the dip must also lose
+    against the bowl's slope."""
+    survivor = spurious_smoothed_minima(WELL, 4 * WELL.width)  # window 8 well widths wide
+    assert len(survivor) == 1 and 0.5 < survivor[0] < WELL.well[0]
+    assert len(spurious_smoothed_minima(WELL, 0.64)) == 0
+    assert len(spurious_smoothed_minima(WELL, 0.0)) == 1
+
+
+def test_smoothed_minima_reject_invalid_arguments():
+    with pytest.raises(ValueError, match="f must be one-dimensional"):
+        smoothed_minima(WELL_2D, 0.1)
+    with pytest.raises(ValueError, match="half_width must be >= 0"):
+        smoothed_minima(WELL, -0.1)
+
+
 def test_explorer_builds_and_redraws():
     explorer = figure3_explorer(F)
     first_row = explorer.children[0].children
     first_row[0].value = 0.5  # triggers a rerun; must not raise
     assert len(explorer.children) == 3
+
+
+def test_static_panel_reports_the_setup_centre_region():
+    narrow = replace(FIGURE3, stage_half_widths=(0.25,) + FIGURE3.stage_half_widths[1:])
+    ax = draw_sgd_panel(F, steps=10, trials=5, setup=narrow)
+    assert ax.get_title().endswith("trials end in [-0.25, 0.25]")
 
 
 def test_static_panel_rejects_bad_parameters():

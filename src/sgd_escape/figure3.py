@@ -1,18 +1,52 @@
 """The book's Figure 3: GD and SGD on a spiky function, and restarts in stages (Chapter 1).
 
-All panels of rows 2 and 3 (``PANELS``) run as one batch of trials through
-:func:`sgd_escape.sgd.run_sgd`; the five criteria that our reproduction must meet are
-measured from that batch by :func:`figure3_criteria`.
+All panels of rows 2 and 3 (:func:`panel_plan`) run as one batch of trials through
+:func:`sgd_escape.sgd.run_sgd`. The five criteria that our reproduction must meet are
+measured from that batch by :func:`figure3_criteria` and judged against the thresholds of
+:class:`Figure3Criteria` by :func:`criteria_hold`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .checks import require_int_at_least
+from .checks import require_in_interval, require_int_at_least, require_nonnegative
 from .landscapes import FIGURE3, Figure3Setup, SpikyFunction
 from .sgd import run_sgd
 
 ROW2 = ("gd", "small", "medium", "large")
+#: Plots of Figure 3 show ``f`` this far beyond the initial region.
+PLOT_MARGIN = 0.5
+#: Local minima for the criteria are searched this far beyond the initial region.
+SEARCH_MARGIN = 2.0
+
+
+@dataclass(frozen=True)
+class Figure3Criteria:
+    """Thresholds of the five measured properties of Figure 3 that the book states (Chapter 1).
+
+    The centre region ``[-h, h]`` of criteria 2 and 3 is ``Figure3Setup.centre_half_width``.
+    """
+
+    gd_near_radius: float = 0.5            # 1. GD: "near x*" means within this distance ...
+    gd_max_fraction_near: float = 0.2      # ... and fewer than this share of GD trials get there,
+    gd_min_distinct_minima: int = 10       # ... stuck at no fewer than this many minima of f
+    medium_min_fraction_inside: float = 0.8  # 3. medium noise: at least this share in the centre
+    min_spread_ratio: float = 3.0          # 4. large noise: spread >= this times the medium one
+    target_half_width: float = 0.3         # 5. the last stage ends in [-this, this] ...
+    last_stage_min_fraction: float = 0.6   # ... with at least this share of its trials
+
+    def __post_init__(self):
+        for name in ("gd_max_fraction_near", "medium_min_fraction_inside", "last_stage_min_fraction"):
+            require_in_interval(name, getattr(self, name), 0.0, 1.0, closed=True)
+        for name in ("gd_near_radius", "min_spread_ratio", "target_half_width"):
+            require_nonnegative(name, getattr(self, name))
+        require_int_at_least("gd_min_distinct_minima", self.gd_min_distinct_minima, 0)
+
+
+#: The thresholds the book's Figure 3 must meet.
+CRITERIA = Figure3Criteria()
 
 
 def stage_names(setup: Figure3Setup = FIGURE3) -> tuple:
@@ -66,33 +100,37 @@ def trapped_in_spurious_basins(f: SpikyFunction, last, half_width: float, span: 
     return spurious, np.abs(last - basin_minimum)
 
 
-def figure3_criteria(f: SpikyFunction, results: dict, setup: Figure3Setup = FIGURE3) -> dict:
+def figure3_criteria(f: SpikyFunction, results: dict, setup: Figure3Setup = FIGURE3,
+                     criteria: Figure3Criteria = CRITERIA) -> dict:
     """The five measured properties of Figure 3 that the book states (Chapter 1)."""
-    span = setup.init_half_width + 2.0
+    span, centre = setup.init_half_width + SEARCH_MARGIN, setup.centre_half_width
     small_window = setup.step_size * setup.noise_levels["small"]
-    outside = results["small"][np.abs(results["small"]) > 1.5]
+    outside = results["small"][np.abs(results["small"]) > centre]
     trapped, distance = trapped_in_spurious_basins(f, outside, small_window, span)
     last_stage = results[stage_names(setup)[-1]]
     return {
-        "gd_fraction_near_target": float(np.mean(np.abs(results["gd"]) < 0.5)),
+        "gd_fraction_near_target": float(np.mean(np.abs(results["gd"]) < criteria.gd_near_radius)),
         "gd_distinct_minima": gd_minima_count(f, results["gd"], span),
         "small_outside_count": int(outside.size),
         "small_outside_all_trapped": bool(trapped.all()) if outside.size else False,
         "small_outside_max_distance": float(distance.max()) if outside.size else float("nan"),
-        "medium_fraction_inside": float(np.mean(np.abs(results["medium"]) <= 1.5)),
+        "medium_fraction_inside": float(np.mean(np.abs(results["medium"]) <= centre)),
         "spread_ratio_large_to_medium": float(np.std(results["large"]) / np.std(results["medium"])),
-        "last_stage_fraction_near_target": float(np.mean(np.abs(last_stage) <= 0.3)),
+        "last_stage_fraction_near_target": float(np.mean(np.abs(last_stage) <= criteria.target_half_width)),
     }
 
 
-def criteria_hold(measured: dict) -> dict:
-    """The issue's five criteria as booleans, from :func:`figure3_criteria`'s output."""
+def criteria_hold(measured: dict, criteria: Figure3Criteria = CRITERIA) -> dict:
+    """The book's five criteria for Figure 3 (Chapter 1) as booleans, from
+    :func:`figure3_criteria`'s output and the thresholds in ``criteria``."""
+    c = criteria
     return {
-        "1 GD stuck": measured["gd_fraction_near_target"] < 0.2 and measured["gd_distinct_minima"] >= 10,
+        "1 GD stuck": measured["gd_fraction_near_target"] < c.gd_max_fraction_near
+        and measured["gd_distinct_minima"] >= c.gd_min_distinct_minima,
         "2 small noise trapped": measured["small_outside_count"] > 0 and measured["small_outside_all_trapped"],
-        "3 medium concentrates": measured["medium_fraction_inside"] >= 0.8,
-        "4 large spreads": measured["spread_ratio_large_to_medium"] >= 3,
-        "5 stages converge": measured["last_stage_fraction_near_target"] >= 0.6,
+        "3 medium concentrates": measured["medium_fraction_inside"] >= c.medium_min_fraction_inside,
+        "4 large spreads": measured["spread_ratio_large_to_medium"] >= c.min_spread_ratio,
+        "5 stages converge": measured["last_stage_fraction_near_target"] >= c.last_stage_min_fraction,
     }
 
 
@@ -119,7 +157,7 @@ def _draw_last_iterates(ax, f, last, half_width, span):
     """Red dots: last iterates on the (convolved) curve; blue bars: how many ended in each bin."""
     from .plotting import COLORS
 
-    span = max(span, float(np.max(np.abs(last))) + 0.5)  # a random walk may leave the frame
+    span = max(span, float(np.max(np.abs(last))) + PLOT_MARGIN)  # a random walk may leave the frame
     _draw_function(ax, f, half_width, span)
     ax.plot(last, f.convolved_value(last, half_width), "o", ms=3, color=COLORS["iterate"], alpha=0.7)
     counts = ax.twinx()
@@ -134,7 +172,7 @@ def plot_figure3(f: SpikyFunction, results: dict, setup: Figure3Setup = FIGURE3)
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(3, 4, figsize=(14, 9), constrained_layout=True)
-    span, eta, levels = setup.init_half_width + 0.5, setup.step_size, setup.noise_levels
+    span, eta, levels = setup.init_half_width + PLOT_MARGIN, setup.step_size, setup.noise_levels
     _draw_function(axes[0, 0], f, 0.0, span)
     axes[0, 0].set_title("F(1,1): f")
     for col, name in enumerate(ROW2[1:], start=1):
@@ -159,23 +197,28 @@ def plot_figure3(f: SpikyFunction, results: dict, setup: Figure3Setup = FIGURE3)
     return fig
 
 
-CRITERIA_COLUMNS = {
-    "seed": ("seed", "{}"),
-    "gd_fraction_near_target": ("GD: share within 0.5 of x*", "{:.0%}"),
-    "gd_distinct_minima": ("GD: distinct minima of f", "{}"),
-    "small_outside_count": ("small r: trials outside ±1.5", "{}"),
-    "small_outside_all_trapped": ("... all in spurious basins", "{}"),
-    "medium_fraction_inside": ("medium r: share in ±1.5", "{:.0%}"),
-    "spread_ratio_large_to_medium": ("spread large / medium", "{:.1f}"),
-    "last_stage_fraction_near_target": ("last stage: share in ±0.3", "{:.0%}"),
-}
+def criteria_columns(setup: Figure3Setup = FIGURE3, criteria: Figure3Criteria = CRITERIA) -> dict:
+    """Column title and format of every key of :func:`criteria_over_seeds` rows, with the
+    regions read from ``setup`` and ``criteria`` (Chapter 1)."""
+    centre, target = setup.centre_half_width, criteria.target_half_width
+    return {
+        "seed": ("seed", "{}"),
+        "gd_fraction_near_target": (f"GD: share within {criteria.gd_near_radius:g} of x*", "{:.0%}"),
+        "gd_distinct_minima": ("GD: distinct minima of f", "{}"),
+        "small_outside_count": (f"small r: trials outside ±{centre:g}", "{}"),
+        "small_outside_all_trapped": ("... all in spurious basins", "{}"),
+        "medium_fraction_inside": (f"medium r: share in ±{centre:g}", "{:.0%}"),
+        "spread_ratio_large_to_medium": ("spread large / medium", "{:.1f}"),
+        "last_stage_fraction_near_target": (f"last stage: share in ±{target:g}", "{:.0%}"),
+    }
 
 
-def criteria_table_html(rows: list) -> str:
-    """An HTML table of :func:`criteria_over_seeds` rows, for a chapter cell to display."""
-    head = "".join(f"<th>{title}</th>" for title, _ in CRITERIA_COLUMNS.values())
+def criteria_table_html(rows: list, setup: Figure3Setup = FIGURE3, criteria: Figure3Criteria = CRITERIA) -> str:
+    """An HTML table of :func:`criteria_over_seeds` rows, for Chapter 1 to display."""
+    columns = criteria_columns(setup, criteria)
+    head = "".join(f"<th>{title}</th>" for title, _ in columns.values())
     body = "".join(
-        "<tr>" + "".join(f"<td>{fmt.format(row[key])}</td>" for key, (_, fmt) in CRITERIA_COLUMNS.items()) + "</tr>"
+        "<tr>" + "".join(f"<td>{fmt.format(row[key])}</td>" for key, (_, fmt) in columns.items()) + "</tr>"
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

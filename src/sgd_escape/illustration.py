@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import require_int_at_least, require_nonnegative, require_positive
+from .checks import require_finite, require_int_at_least, require_nonnegative, require_positive
+from .landscapes import sign_changes, uniform_average
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,17 @@ class SharpWellFunction:
     bowl: float = 1.0        # curvature of the wide bowl around x* = 0
 
     def __post_init__(self):
+        if np.ndim(self.well) != 1 or len(self.well) == 0:
+            raise ValueError(f"well must be a non-empty sequence of coordinates, got {self.well!r}")
+        for coordinate in self.well:
+            require_finite("well", coordinate)
         for name in ("depth", "width", "bowl"):
             require_positive(name, getattr(self, name))
+
+    @property
+    def dim(self) -> int:
+        """Number of coordinates ``d``."""
+        return len(self.well)
 
     def _offset(self, x):
         return np.asarray(x, dtype=float) - np.asarray(self.well, dtype=float)
@@ -41,7 +51,6 @@ class SharpWellFunction:
         well = np.exp(-np.sum(offset ** 2, axis=-1, keepdims=True) / (2 * self.width ** 2))
         return self.bowl * x + self.depth * well * offset / self.width ** 2
 
-
     def well_minimum(self) -> np.ndarray:
         """The bad local minimum ``x_o``: GD from the well's centre (the bowl shifts it slightly)."""
         x = np.asarray(self.well, dtype=float)
@@ -51,34 +60,78 @@ class SharpWellFunction:
         return x
 
 
+def _points(name: str, x, f: SharpWellFunction) -> np.ndarray:
+    """``x`` as a float array whose last axis holds ``f.dim`` coordinates, else a ValueError naming it."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 0 or x.shape[-1] != f.dim:
+        raise ValueError(f"{name} must have {f.dim} coordinate(s) on its last axis, like the well "
+                         f"{f.well!r}; got shape {x.shape}")
+    return x
+
+
 def points_into_well(f: SharpWellFunction, x) -> np.ndarray:
     """Whether ``-grad f(x)`` has a positive inner product with ``x_o - x``: the paper's test of
     still being in the bad basin (Chapter 1)."""
-    towards_minimum = f.well_minimum() - np.asarray(x, dtype=float)
+    x = _points("x", x, f)
+    towards_minimum = f.well_minimum() - x
     return np.sum(-f.grad(x) * towards_minimum, axis=-1) > 0
 
 
 def noisy_step(f: SharpWellFunction, x_t, step_size: float, omega):
     """``(y_t, x_{t+1})`` for one SGD step from ``x_t`` with noise ``omega`` (Chapter 1, Figure 1)."""
     step_size = require_positive("step_size", step_size)
-    x_t = np.asarray(x_t, dtype=float)
+    x_t, omega = _points("x_t", x_t, f), _points("omega", omega, f)
     y_t = x_t - step_size * f.grad(x_t)
-    return y_t, y_t - step_size * np.asarray(omega, dtype=float)
+    return y_t, y_t - step_size * omega
 
 
 def escape_probability(f: SharpWellFunction, x_t, step_size: float, noise: float,
                        samples: int = 100_000, rng=None) -> float:
     """Probability over ``omega ~ Uniform(ball of radius noise)`` that after one step from
     ``x_t`` the negative gradient no longer points into the well (Chapter 1)."""
+    x_t = _points("x_t", x_t, f)
     noise = require_nonnegative("noise", noise)
     samples = require_int_at_least("samples", samples, 1)
     rng = np.random.default_rng(rng)
-    dim = len(f.well)
+    dim = f.dim
     direction = rng.normal(size=(samples, dim))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     radius = noise * rng.uniform(size=(samples, 1)) ** (1 / dim)  # uniform in the ball
     _, x_next = noisy_step(f, x_t, step_size, direction * radius)
     return float(np.mean(~points_into_well(f, x_next)))
+
+
+def _smoothed_slope(f: SharpWellFunction, y, half_width: float):
+    """Derivative of ``g(y)``, the average of ``f`` over ``[y - h, y + h]``: ``(f(y+h) - f(y-h)) / 2h``."""
+    y = np.asarray(y, dtype=float)[..., None]
+    if half_width == 0:
+        return f.grad(y)[..., 0]
+    return (f.value(y + half_width) - f.value(y - half_width)) / (2 * half_width)
+
+
+def smoothed_minima(f: SharpWellFunction, half_width: float, resolution: float = 1e-3) -> np.ndarray:
+    """All local minima, sorted, of a 1-D ``f`` averaged over the window ``[y - half_width,
+    y + half_width]``: the smoothed function that SGD with uniform noise descends (Chapter 1).
+
+    The well changes the slope of ``g`` by at most ``depth * min(1/(2 half_width), 1/(width sqrt(e)))``
+    while the bowl's slope is ``bowl * y``, so every minimum lies within that bound over ``bowl``.
+    """
+    if f.dim != 1:
+        raise ValueError(f"f must be one-dimensional (well with 1 coordinate), got well={f.well!r}")
+    half_width = require_nonnegative("half_width", half_width)
+    well_slope = f.depth / (f.width * np.sqrt(np.e))
+    if half_width > 0:
+        well_slope = min(well_slope, f.depth / (2 * half_width))
+    reach = well_slope / f.bowl + resolution
+    return sign_changes(lambda y: _smoothed_slope(f, y, half_width), -reach, reach, resolution, rising=True)
+
+
+def spurious_smoothed_minima(f: SharpWellFunction, half_width: float) -> np.ndarray:
+    """The local minima of :func:`smoothed_minima` other than the global one: the bad minima
+    that survive the smoothing (Chapter 1). Empty when the window has averaged the well away."""
+    minima = smoothed_minima(f, half_width)
+    values = uniform_average(lambda z: f.value(z[..., None]), minima, half_width, f.width)
+    return np.delete(minima, np.argmin(values))
 
 
 def plot_figure1(f: SharpWellFunction, x_t: float, step_size: float, omega: float, ax=None):

@@ -78,11 +78,11 @@ class SpikyFunction:
     # -- the convolution -------------------------------------------------------------
     def convolved_value(self, x, half_width: float):
         """``E f(x - u)`` for ``u ~ Uniform[-half_width, half_width]``, by Gauss-Legendre quadrature."""
-        return _uniform_average(self.value, x, half_width, self.period_at_zero)
+        return uniform_average(self.value, x, half_width, self.period_at_zero)
 
     def convolved_grad(self, x, half_width: float):
         """Derivative of :meth:`convolved_value` (the average of ``f'`` over the window)."""
-        return _uniform_average(self.grad, x, half_width, self.period_at_zero)
+        return uniform_average(self.grad, x, half_width, self.period_at_zero)
 
     def local_minima(self, low: float, high: float, half_width: float = 0.0, resolution: float = 1e-3):
         """Local minima of ``f`` (``half_width=0``) or of its convolution, in ``[low, high]``.
@@ -90,15 +90,16 @@ class SpikyFunction:
         Found as sign changes (- to +) of the derivative on a grid of spacing ``resolution``,
         then refined by bisection to ``resolution * 1e-3``.
         """
-        return _sign_changes(lambda x: self.convolved_grad(x, half_width), low, high, resolution, rising=True)
+        return sign_changes(lambda x: self.convolved_grad(x, half_width), low, high, resolution, rising=True)
 
     def local_maxima(self, low: float, high: float, half_width: float = 0.0, resolution: float = 1e-3):
         """Local maxima (sign changes + to - of the derivative): the borders of the basins."""
-        return _sign_changes(lambda x: self.convolved_grad(x, half_width), low, high, resolution, rising=False)
+        return sign_changes(lambda x: self.convolved_grad(x, half_width), low, high, resolution, rising=False)
 
 
-def _uniform_average(func, x, half_width: float, finest_period: float):
-    """Average of ``func(x + u)`` over ``u ~ Uniform[-half_width, half_width]`` (composite Gauss-Legendre)."""
+def uniform_average(func, x, half_width: float, finest_period: float):
+    """Average of ``func(x + u)`` over ``u ~ Uniform[-half_width, half_width]`` (composite
+    Gauss-Legendre, panels no wider than ``finest_period``): the smoothed function of Chapter 1."""
     half_width = require_nonnegative("half_width", half_width)
     x = np.asarray(x, dtype=float)
     if half_width == 0:
@@ -113,7 +114,9 @@ def _uniform_average(func, x, half_width: float, finest_period: float):
     return values @ panel_weights
 
 
-def _sign_changes(derivative, low, high, resolution, rising: bool, bisections: int = 10):
+def sign_changes(derivative, low, high, resolution, rising: bool, bisections: int = 10):
+    """Points in ``[low, high]`` where ``derivative`` changes sign, upwards (local minima) if
+    ``rising`` else downwards (maxima): a grid scan at ``resolution``, then bisection (Chapter 1)."""
     low, high = require_finite("low", low), require_finite("high", high)
     if high <= low:
         raise ValueError(f"high must be > low, got low={low}, high={high}")
@@ -149,12 +152,20 @@ class Figure3Setup:
         require_int_at_least("trials", self.trials, 1)
         for name, level in self.noise_levels.items():
             require_nonnegative(f"noise_levels[{name!r}]", level)
+        if len(self.stage_half_widths) == 0:
+            raise ValueError("stage_half_widths must hold at least one restart stage, got ()")
         if len(self.stage_noises) != len(self.stage_half_widths):
             raise ValueError("stage_noises and stage_half_widths must have the same length, got "
                              f"{len(self.stage_noises)} and {len(self.stage_half_widths)}")
         for noise, half in zip(self.stage_noises, self.stage_half_widths):
             require_nonnegative("stage_noises", noise)
             require_positive("stage_half_widths", half)
+
+    @property
+    def centre_half_width(self) -> float:
+        """Half-width of the centre region around ``x* = 0``: where medium noise should gather
+        the trials, and where the first restart stage begins, as in the paper (Chapter 1)."""
+        return self.stage_half_widths[0]
 
 
 #: The setup used for the book's Figure 3.

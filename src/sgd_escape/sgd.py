@@ -11,14 +11,18 @@ from typing import Callable
 
 import numpy as np
 
-from .checks import require_int_at_least, require_same_shape
+from .checks import require_int_at_least
 
 
 def _per_trial(name: str, value, shape: tuple, minimum_exclusive: bool) -> np.ndarray:
-    """Broadcast a scalar or per-trial array to ``shape``; reject invalid entries by name."""
+    """Broadcast a scalar, one value per trial (shape ``(trials,)``) or one per entry of ``x0``
+    to ``shape``; reject other shapes and invalid entries by name."""
     array = np.asarray(value, dtype=float)
-    if array.ndim > 0:
-        require_same_shape(name, array, "x0", np.empty(shape))
+    if array.ndim == 1 and array.shape == shape[:1]:
+        array = array.reshape(shape[:1] + (1,) * (len(shape) - 1))  # one value per trial
+    elif array.ndim > 0 and array.shape != shape:
+        raise ValueError(f"{name} must be a scalar, one value per trial (shape {shape[:1]}) or one "
+                         f"per entry of x0 (shape {shape}), got shape {array.shape}")
     array = np.broadcast_to(array, shape)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite, got {value!r}")
@@ -35,9 +39,11 @@ def run_sgd(grad: Callable, x0, step_size, noise, steps: int, rng=None, record_e
     Parameters
     ----------
     grad : vectorised gradient, ``grad(x)`` has the shape of ``x``.
-    x0 : initial points, one per trial (1-D array for 1-D problems).
-    step_size : ``eta`` > 0, a scalar or one per trial.
-    noise : radius ``r`` >= 0 of the uniform noise, a scalar or one per trial (0 is plain GD).
+    x0 : initial points, one per trial: shape ``(trials,)`` for 1-D problems, ``(trials, d)``
+        in ``d`` dimensions.
+    step_size : ``eta`` > 0: a scalar, one per trial (shape ``(trials,)``) or one per entry
+        of ``x0`` (its shape).
+    noise : radius ``r`` >= 0 of the uniform noise (0 is plain GD), shaped like ``step_size``.
     steps : number of steps >= 1.
     rng : ``numpy.random.Generator`` or seed.
     record_every : if given, also return the iterates every that many steps, stacked
