@@ -6,7 +6,7 @@ from sgd_escape.assumption import estimate_one_point_constant
 from sgd_escape.bounded_noise import BoundedNoise
 from sgd_escape.large_step import Flower, gd_path
 from sgd_escape.proof_checks import STEP1_CHAIN, chain_slack, step1_chain, supermartingale
-from sgd_escape.spiky_quadratic import SpikyQuadratic
+from sgd_escape.spiky_quadratic import SPURIOUS_MINIMA_RATIO, SpikyQuadratic
 from sgd_escape.theory import Theorem1Setting
 from sgd_escape.ysequence import simulate_y, starting_points
 
@@ -66,6 +66,24 @@ def test_estimator_rejects_bad_input():
         estimate_one_point_constant(f.grad, np.ones((3, 2)), 0.1, noise, rng)
 
 
+@pytest.mark.parametrize("kwargs, parameter", [
+    (dict(batch=0), "batch"), (dict(batch=-1), "batch"), (dict(batch=2.5), "batch"),
+    (dict(x_star=np.zeros(2)), "x_star"), (dict(x_star=np.zeros((1, 1))), "x_star"),
+])
+def test_estimator_names_a_bad_batch_or_x_star(kwargs, parameter):
+    f, noise, rng = SpikyQuadratic(1.0, 3.0, 10.0), BoundedNoise("ball", 1.0, 1), np.random.default_rng(0)
+    with pytest.raises(ValueError, match=parameter):
+        estimate_one_point_constant(f.grad, np.ones((3, 1)), 0.1, noise, rng, draws=4, **kwargs)
+
+
+def test_estimator_accepts_a_vector_x_star_and_any_positive_batch():
+    f, noise = SpikyQuadratic(1.0, 3.0, 10.0), BoundedNoise("ball", 1.0, 2)
+    y = np.full((5, 2), 0.3)
+    whole = estimate_one_point_constant(f.grad, y, 0.1, noise, np.random.default_rng(0), draws=4, x_star=np.zeros(2))
+    split = estimate_one_point_constant(f.grad, y, 0.1, noise, np.random.default_rng(0), draws=4, batch=5)
+    assert np.allclose(whole.c_hat, split.c_hat)
+
+
 def test_noise_is_bounded_and_antithetic():
     rng = np.random.default_rng(0)
     for kind in ("sphere", "ball"):
@@ -97,6 +115,21 @@ def test_spiky_quadratic_gradient_and_minima():
         SpikyQuadratic.with_constants(2.0, 1.0, 10.0, BoundedNoise("ball", 1.0, 1), 0.1)
 
 
+@pytest.mark.parametrize("a, k", [(1.0, 10.0), (0.5, 3.0)])
+def test_spurious_minima_appear_at_beta_over_a_equal_to_one_over_min_sinc(a, k):
+    threshold = SPURIOUS_MINIMA_RATIO * a
+    assert 4.5 < SPURIOUS_MINIMA_RATIO < 4.7
+    assert SpikyQuadratic(a, 0.99 * threshold, k).local_minima_per_coordinate() == 1
+    assert SpikyQuadratic(a, 1.01 * threshold, k).local_minima_per_coordinate() > 1
+    assert SpikyQuadratic(a, 2.0 * a, k).local_minima_per_coordinate() == 1  # non-convex, no spurious minimum
+
+
+@pytest.mark.parametrize("half_width", [0.0, -1.0])
+def test_minima_count_rejects_a_non_positive_half_width(half_width):
+    with pytest.raises(ValueError, match="half_width must be > 0"):
+        SpikyQuadratic(1.0, 8.0, 10.0).local_minima_per_coordinate(half_width)
+
+
 def test_with_constants_reproduces_c_and_L():
     noise, eta = BoundedNoise("ball", 20.0, 1), 0.02
     f = SpikyQuadratic.with_constants(0.5, 3.0, 10.0, noise, eta)
@@ -108,6 +141,29 @@ def test_simulate_y_validates_shapes():
     f, noise = SpikyQuadratic(1.0, 1.0, 1.0), BoundedNoise("ball", 1.0, 3)
     with pytest.raises(ValueError, match=r"y0 must have shape \(trials, 3\)"):
         simulate_y(f.grad, np.zeros((4, 2)), 0.1, noise, 5, np.random.default_rng(0))
+
+
+def test_simulate_y_names_snapshot_times_outside_the_run():
+    f, noise, rng = SpikyQuadratic(1.0, 1.0, 1.0), BoundedNoise("ball", 1.0, 1), np.random.default_rng(0)
+    for times in ([6], [-1], [2.5]):
+        with pytest.raises(ValueError, match="snapshot_times"):
+            simulate_y(f.grad, np.ones((4, 1)), 0.1, noise, 5, rng, snapshot_times=times)
+    assert set(simulate_y(f.grad, np.ones((4, 1)), 0.1, noise, 5, rng, snapshot_times=[0, 5]).snapshots) == {0, 5}
+
+
+@pytest.mark.parametrize("d", [0, -2, 1.5])
+def test_starting_points_names_a_bad_dimension(d):
+    with pytest.raises(ValueError, match="d must be an integer >= 1"):
+        starting_points(3, d, 1.0, np.random.default_rng(0))
+
+
+def test_step1_chain_names_a_mismatched_radius_or_odd_draws(trajectory_points):
+    f, noise, setting, points, rng = trajectory_points
+    other = BoundedNoise(noise.kind, 2 * noise.r, noise.d)
+    with pytest.raises(ValueError, match="noise radius"):
+        step1_chain(f.grad, points, setting, other, rng, draws=10)
+    with pytest.raises(ValueError, match="draws must be even"):
+        step1_chain(f.grad, points, setting, noise, rng, draws=11)
 
 
 def test_large_step_moves_gd_away_and_small_step_does_not():

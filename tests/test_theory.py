@@ -107,6 +107,12 @@ def test_lemma5_holds_over_a_grid_of_valid_parameters():
     assert 0.3 < grid["tightest"]["ratio"] < 0.4  # each of the three summands is at most 1/3
 
 
+def test_lemma5_grid_keeps_points_with_c_above_L():
+    grid = lemma5_grid(np.array([0.5, 0.99]), np.array([0.5, 4.0]), np.array([1.0]), np.array([1.0]), np.array([10]))
+    assert grid["valid"].all()  # c = 4 > L = 1 meets Theorem 1's conditions too
+    assert np.all(np.isfinite(grid["ratio"])) and np.all(grid["ratio"] <= 1)
+
+
 def test_vectorised_lemma5_ratio_matches_the_tail_constants():
     expected = SETTING.tail(T2=50).lemma5_ratio
     assert lemma5_ratio(SETTING.eta, SETTING.c, SETTING.L, SETTING.r, 50) == pytest.approx(expected)

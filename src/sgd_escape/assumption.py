@@ -52,14 +52,21 @@ def vector_grad(grad_1d):
 
 def estimate_one_point_constant(grad, points, eta: float, noise: BoundedNoise, rng: np.random.Generator,
                                 draws: int = 4000, x_star=0.0, batch: int = 64) -> OnePointEstimate:
-    """Estimate c(y) at every row of ``points`` (shape (p, d)) from ``draws`` antithetic noise draws."""
+    """Estimate c(y) at every row of ``points`` (shape (p, d)) from ``draws`` antithetic noise draws.
+
+    ``x_star`` is a scalar or a vector of length d; ``batch`` points are processed at a time.
+    """
     eta = checks.require_positive("eta", eta)
     draws = checks.require_int_at_least("draws", draws, 2)
+    batch = checks.require_int_at_least("batch", batch, 1)
     if draws % 2:
         raise ValueError(f"draws must be even (antithetic pairs), got {draws}")
     points = np.asarray(points, dtype=float)
     if points.ndim != 2 or points.shape[1] != noise.d:
         raise ValueError(f"points must have shape (p, {noise.d}), got {points.shape}")
+    x_star = np.asarray(x_star, dtype=float)
+    if x_star.shape not in ((), (noise.d,)):
+        raise ValueError(f"x_star must be a scalar or have shape ({noise.d},), got {x_star.shape}")
     to_target = x_star - points
     sq_norm = np.sum(to_target**2, axis=1)
     if np.any(sq_norm == 0):

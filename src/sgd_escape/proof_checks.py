@@ -5,12 +5,12 @@ computed at given points y_t from antithetic noise draws (so that sample means o
 exactly zero and the proof's identities hold on the sample):
 
     next     E||y_{t+1} - x*||^2
-    drop     E||y - eta g - x*||^2 + eta^2 r^2 - 2 E<eta omega, -eta g + eta grad f(y)>
-    smooth   ||y - x*||^2 + eta^2 E||g||^2 - 2 eta E<-g, x* - y> + eta^2 r^2 + 2 eta^3 r^2 L
+    drop     E||y - eta gamma - x*||^2 + eta^2 r^2 - 2 E<eta omega, -eta gamma + eta grad f(y)>
+    smooth   ||y - x*||^2 + eta^2 E||gamma||^2 - 2 eta E<-gamma, x* - y> + eta^2 r^2 + 2 eta^3 r^2 L
     assume   (1 - 2 eta c)||y - x*||^2 + eta^2 r^2 + 2 eta^3 r^2 L + eta^2 L^2 E||x* - y + eta omega||^2
     final    (1 - lambda)||y - x*||^2 + b
 
-with g = grad f(y - eta omega). The proof claims next <= drop <= smooth <= assume <= final.
+with gamma = grad f(y - eta omega), the gradient at the kicked point. The proof claims next <= drop <= smooth <= assume <= final.
 """
 from __future__ import annotations
 
@@ -32,25 +32,37 @@ def _dot(u, v):
     return np.sum(u * v, axis=-1)
 
 
+def _check_chain_inputs(setting: Theorem1Setting, noise: BoundedNoise, draws) -> None:
+    draws = checks.require_int_at_least("draws", draws, 2)
+    if draws % 2:
+        raise ValueError(f"draws must be even (antithetic pairs of omega and -omega), got {draws}")
+    if not np.isclose(noise.r, setting.r, rtol=1e-12, atol=0.0):
+        raise ValueError(f"the noise radius noise.r = {noise.r:.6g} must equal setting.r = {setting.r:.6g}, "
+                         "the r in Theorem 1's constants")
+
+
 def step1_chain(grad, y, setting: Theorem1Setting, noise: BoundedNoise, rng: np.random.Generator,
                 draws: int = 2000, x_star=0.0) -> dict:
-    """Every expression of Step 1 at each row of ``y`` (shape (p, d)), plus Step 3's deviations.
+    """Every expression of Step 1 at each row of ``y`` (shape (p, d)), plus Step 3's deviations (Chapter 3).
 
     Also returns ``deviation``: max over draws of | ||y_{t+1} - x*||^2 - E[...] |, and
     ``deviation_bound``: 3.5 eta^2 r^2 + 7 eta r ||y - x*||, the bound of Step 3 before
-    ||y - x*|| is replaced by delta.
+    ||y - x*|| is replaced by delta. ``noise`` must have the radius r of ``setting`` and
+    ``draws`` must be even (antithetic pairs).
     """
-    draws = checks.require_int_at_least("draws", draws, 2)
+    _check_chain_inputs(setting, noise, draws)
     eta, r, L, c = setting.eta, noise.r, setting.L, setting.c
     y = np.asarray(y, dtype=float)
     omega = noise.sample((draws, y.shape[0]), rng, antithetic=True)
-    g = grad(y - eta * omega)
+    gamma = grad(y - eta * omega)
     e = y - x_star
     dist_sq = _sq(e)
-    nxt = _sq(e - eta * omega - eta * g)
+    nxt = _sq(e - eta * omega - eta * gamma)
     out = {"next": nxt.mean(0)}
-    out["drop"] = (_sq(e - eta * g) + eta**2 * r**2 - 2 * _dot(eta * omega, -eta * g + eta * grad(y))).mean(0)
-    out["smooth"] = dist_sq + (eta**2 * _sq(g) - 2 * eta * _dot(-g, -e)).mean(0) + eta**2 * r**2 + 2 * eta**3 * r**2 * L
+    out["drop"] = (_sq(e - eta * gamma) + eta**2 * r**2
+                   - 2 * _dot(eta * omega, -eta * gamma + eta * grad(y))).mean(0)
+    out["smooth"] = (dist_sq + (eta**2 * _sq(gamma) - 2 * eta * _dot(-gamma, -e)).mean(0)
+                     + eta**2 * r**2 + 2 * eta**3 * r**2 * L)
     out["assume"] = ((1 - 2 * eta * c) * dist_sq + eta**2 * r**2 + 2 * eta**3 * r**2 * L
                      + eta**2 * L**2 * _sq(-e + eta * omega).mean(0))
     out["final"] = (1 - setting.lam) * dist_sq + setting.b
@@ -60,20 +72,20 @@ def step1_chain(grad, y, setting: Theorem1Setting, noise: BoundedNoise, rng: np.
 
 
 def chain_slack(chain: dict) -> dict:
-    """For each link 'a <= b' of Step 1, the smallest b - a over the points (>= 0 when it holds)."""
+    """For each link 'a <= b' of Step 1, the smallest b - a over the points, >= 0 when it holds (Chapter 3)."""
     names = STEP1_CHAIN
     return {f"{a} <= {b}": float(np.min(chain[b] - chain[a])) for a, b in zip(names[:-1], names[1:])}
 
 
 def supermartingale(sq_dist, setting: Theorem1Setting) -> np.ndarray:
-    """G_t = (1 - lambda)^(-t) (||y_t - x*||^2 - b / lambda), shape (steps + 1, trials) (Step 2)."""
+    """G_t = (1 - lambda)^(-t) (||y_t - x*||^2 - b / lambda), shape (steps + 1, trials) (Chapter 3, Step 2)."""
     sq_dist = np.asarray(sq_dist, dtype=float)
     t = np.arange(sq_dist.shape[0])[:, None]
     return (sq_dist - setting.floor) / (1 - setting.lam) ** t
 
 
 def azuma_deviation(setting: Theorem1Setting, T2: int, steps) -> np.ndarray:
-    """sqrt(2) r_t sqrt(log zeta) with r_t = M sqrt(sum_{tau=1}^t (1 - lambda)^(-2 tau)) (Step 3)."""
+    """sqrt(2) r_t sqrt(log zeta) with r_t = M sqrt(sum_{tau=1}^t (1 - lambda)^(-2 tau)) (Chapter 3, Step 3)."""
     tail = setting.tail(T2)
     t = np.asarray(steps, dtype=int)
     q = (1 - setting.lam) ** -2.0
@@ -84,16 +96,19 @@ def azuma_deviation(setting: Theorem1Setting, T2: int, steps) -> np.ndarray:
 def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values, mu_constant: float = 42.0) -> dict:
     """Lemma 5's ratio (left side / delta^2) over a grid (Chapter 3).
 
-    The step size is ``fraction * min{1/(2L), c/L^2, 1/(2c)}`` so that every grid point meets
-    Theorem 1's conditions. Returns the grid's ratios and the parameters of the tightest case.
+    The step size is ``fraction * min{1/(2L), c/L^2, 1/(2c)}``; ``valid`` marks the points that
+    meet Theorem 1's conditions (all of them for fractions in (0, 1)). Points with c > L are kept:
+    the conditions allow them, and with noise whose law depends on x they can occur (Chapter 3,
+    Notes on the paper). Returns the ratios, ``valid``, the parameter arrays (``params``) and the
+    parameters of the tightest case.
     """
     from sgd_escape.theory import conditions_hold, lemma5_ratio
 
     frac, c, L, r, T2 = np.meshgrid(eta_fractions, c_values, L_values, r_values, T2_values, indexing="ij")
     eta = frac * np.minimum(np.minimum(1 / (2 * L), c / L**2), 1 / (2 * c))
-    valid = conditions_hold(eta, c, L) & (c <= L)
+    valid = conditions_hold(eta, c, L)
     ratio = np.where(valid, lemma5_ratio(eta, c, L, r, T2, mu_constant), np.nan)
     worst = np.unravel_index(np.nanargmax(ratio), ratio.shape)
-    tightest = {name: float(v[worst]) for name, v in
-                (("eta", eta), ("c", c), ("L", L), ("r", r), ("T2", T2), ("ratio", ratio))}
-    return {"ratio": ratio, "valid": valid, "tightest": tightest}
+    params = {"eta": eta, "c": c, "L": L, "r": r, "T2": T2}
+    tightest = {name: float(v[worst]) for name, v in (*params.items(), ("ratio", ratio))}
+    return {"ratio": ratio, "valid": valid, "tightest": tightest, "params": params}

@@ -4,9 +4,13 @@ Each coordinate contributes h(u) = a u^2 / 2 + (beta / k^2) (1 - cos(k u)), so t
 
     grad f(x) = a x + (beta / k) sin(k x),    L = a + beta,    x* = 0 (the global minimum).
 
-When beta > a, every coordinate has sharp spurious local minima (spacing about 2 pi / k), so
-f has exponentially many in d. Convolving with symmetric noise eta * omega multiplies the
-cosine by phi = E cos(k eta omega_1), the coordinate characteristic function, so
+When beta > a, h is not convex (h'' = a + beta cos(k u) < 0 somewhere), but that is not enough
+for spurious minima: the critical points solve sin(v)/v = -a/beta with v = k u, which has roots
+v != 0 only if a/beta <= |min sinc|. So each coordinate has spurious local minima exactly when
+beta > a / |min sinc|, about 4.6 a (``SPURIOUS_MINIMA_RATIO``), and then f has exponentially
+many in d; only for beta >> a are they about 2 pi / k apart. Convolving with symmetric noise
+eta * omega multiplies the cosine by phi = E cos(k eta omega_1), the coordinate characteristic
+function, so
 
     grad g(y) = a y + (beta phi / k) sin(k y),
 
@@ -25,6 +29,8 @@ from sgd_escape.bounded_noise import BoundedNoise
 
 #: min_v sin(v)/v, reached at the first positive root of tan(v) = v.
 SINC_MIN = float(np.sin(v := optimize.brentq(lambda v: np.tan(v) - v, 4.0, 4.6)) / v)
+#: beta / a above which each coordinate has spurious local minima: a / beta must reach |min sinc|.
+SPURIOUS_MINIMA_RATIO = -1.0 / SINC_MIN
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,14 @@ class SpikyQuadratic:
         return self.a + self.beta * phi * (1.0 if phi < 0 else SINC_MIN)
 
     def local_minima_per_coordinate(self, half_width: float | None = None) -> int:
-        """Number of local minima of h, counted on a fine grid of [-w, w] (all lie in |u| <= beta/(a k))."""
-        w = half_width or 1.5 * max(self.beta / (self.a * self.k), 1.0 / self.k)
+        """Number of local minima of h, counted on a fine grid of [-w, w] (Chapter 2).
+
+        All of them lie in |u| <= beta/(a k); the default ``half_width`` covers that interval.
+        """
+        if half_width is None:
+            w = 1.5 * max(self.beta / (self.a * self.k), 1.0 / self.k)
+        else:
+            w = checks.require_positive("half_width", half_width)
         u = np.linspace(-w, w, 400_001)
         slope = self.a * u + self.beta / self.k * np.sin(self.k * u)
         return int(np.count_nonzero((slope[:-1] < 0) & (slope[1:] >= 0)))
@@ -80,11 +92,13 @@ class SpikyQuadratic:
     def with_constants(cls, c: float, L: float, k: float, noise: BoundedNoise, eta: float) -> "SpikyQuadratic":
         """The member of the family with one-point constant ``c`` and smoothness ``L`` (Chapter 2 explorer).
 
-        Solves a + beta = L, a + beta phi m = c; needs 0 < c <= L and a resulting a > 0.
+        Solves a + beta = L, a + beta phi m = c; needs 0 < c <= L (this noise does not depend on x)
+        and a resulting a > 0.
         """
         c, L = checks.require_positive("c", c), checks.require_positive("L", L)
         if c > L:
-            raise ValueError(f"c must be <= L for an L-smooth f, got c = {c:.6g} > L = {L:.6g}")
+            raise ValueError(f"c must be <= L (noise that does not depend on x cannot give an L-smooth f "
+                             f"a larger c), got c = {c:.6g} > L = {L:.6g}")
         phi = float(noise.coordinate_characteristic(k * eta * noise.r))
         m = 1.0 if phi < 0 else SINC_MIN
         beta = (L - c) / (1 - phi * m)

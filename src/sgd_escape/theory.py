@@ -161,7 +161,10 @@ class Corollary2Setting:
                            f"Corollary 2 keeps L and r: got L = {a.L:.6g}, {b.L:.6g} and r = {a.r:.6g}, {b.r:.6g}")
 
     def stage_lengths(self, initial_sq_distance: float) -> tuple[float, float]:
-        """(T1, T2): log(lambda d / b) / lambda, then log(lambda' (20 b/lambda) / b') / lambda'."""
+        """(T1, T2): log(lambda D0 / b) / lambda, then log(lambda' (20 b/lambda) / b') / lambda'.
+
+        D0 = ``initial_sq_distance`` = ||y0 - x*||^2 (the paper writes d).
+        """
         return (self.first.t1_lower_bound(initial_sq_distance),
                 self.second.t1_lower_bound(self.first.markov_radius_sq))
 

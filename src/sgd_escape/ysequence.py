@@ -34,15 +34,27 @@ def y_step(grad, y, eta: float, omega) -> np.ndarray:
     return z - eta * grad(z)
 
 
+def _snapshot_set(snapshot_times, steps: int) -> set:
+    times = np.asarray(list(snapshot_times))
+    if times.size and (times.ndim != 1 or not np.all(times == np.round(times))
+                       or times.min() < 0 or times.max() > steps):
+        raise ValueError(f"snapshot_times must be integers in [0, steps] = [0, {steps}], "
+                         f"got {list(snapshot_times)}")
+    return set(int(t) for t in times)
+
+
 def simulate_y(grad, y0, eta: float, noise: BoundedNoise, steps: int, rng: np.random.Generator,
                x_star=0.0, snapshot_times=()) -> YRun:
-    """Run equation (1) from ``y0`` (shape (trials, d)) for ``steps`` steps (Chapter 2)."""
+    """Run equation (1) from ``y0`` (shape (trials, d)) for ``steps`` steps (Chapter 2).
+
+    ``snapshot_times`` (each in 0..steps) are the times t at which y_t itself is kept.
+    """
     eta = checks.require_positive("eta", eta)
     steps = checks.require_int_at_least("steps", steps, 1)
     y = np.array(y0, dtype=float)
     if y.ndim != 2 or y.shape[1] != noise.d:
         raise ValueError(f"y0 must have shape (trials, {noise.d}), got {y.shape}")
-    wanted = set(int(t) for t in snapshot_times)
+    wanted = _snapshot_set(snapshot_times, steps)
     sq_dist = np.empty((steps + 1, y.shape[0]))
     run = YRun(sq_dist)
     for t in range(steps + 1):
@@ -55,8 +67,12 @@ def simulate_y(grad, y0, eta: float, noise: BoundedNoise, steps: int, rng: np.ra
 
 
 def starting_points(trials: int, d: int, sq_distance: float, rng: np.random.Generator) -> np.ndarray:
-    """``trials`` points at squared distance ``sq_distance`` from 0, in uniformly random directions."""
+    """``trials`` points in R^d at squared distance ``sq_distance`` from 0 (Chapter 2).
+
+    Their directions are uniformly random.
+    """
     trials = checks.require_int_at_least("trials", trials, 1)
+    d = checks.require_int_at_least("d", d, 1)
     sq_distance = checks.require_positive("sq_distance", sq_distance)
     direction = rng.standard_normal((trials, d))
     return np.sqrt(sq_distance) * direction / np.linalg.norm(direction, axis=1, keepdims=True)
