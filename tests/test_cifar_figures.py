@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+from types import SimpleNamespace
 
 import matplotlib
 import numpy as np
@@ -51,12 +52,39 @@ def test_tables_escape_html_and_keep_a_markdown_form():
     assert "&lt;x&gt;" in table.html and "| 1 | <x> |" in table.markdown
 
 
-def test_spectrum_trends_read_the_direction_of_the_curves(monkeypatch):
-    monkeypatch.chdir(ROOT / "chapters")
-    results = {k: v for k, v in figures.load_cached("spectrum").items() if v}
-    for net, trend in figures.spectrum_trends(results).items():
-        distances = results[net].curves["restart_distance_from_init"]
-        assert trend["distance_grows"] == bool(np.all(np.diff(distances) > 0))
+def _spectrum_result(**changes):
+    """Three restarts whose losses fall, distances grow and inner products stay positive."""
+    curves = {"restart_train_loss": np.array([[2.3, 2.3, 2.3], [1.5, 1.2, 0.9]]),
+              "restart_test_loss": np.array([[2.3, 2.3, 2.3], [1.6, 1.4, 1.1]]),
+              "restart_distance_from_init": np.array([3.0, 5.0, 8.0]), "inner_raw": np.full((4, 3), 0.1)}
+    scalars = {"whole_trajectory_one_point_convex": [True, True, True]}
+    for key, value in changes.items():
+        (scalars if key in scalars else curves)[key] = value
+    return SimpleNamespace(curves=curves, scalars=scalars)
+
+
+@pytest.mark.parametrize("key, change", [
+    ("train_loss_falls", {"restart_train_loss": np.array([[2.3] * 3, [1.5, 1.5, 0.9]])}),
+    ("test_loss_falls", {"restart_test_loss": np.array([[2.3] * 3, [1.6, 1.7, 1.1]])}),
+    ("distance_grows", {"restart_distance_from_init": np.array([3.0, 2.0, 8.0])}),
+    ("all_one_point_convex", {"inner_raw": np.array([[0.1] * 3] * 3 + [[0.1, 0.0, 0.1]])}),
+    ("whole_trajectories_one_point_convex", {"whole_trajectory_one_point_convex": [True, False, True]}),
+])
+def test_each_spectrum_trend_fails_exactly_when_its_observation_does(key, change):
+    assert all(figures.spectrum_trends({"net": _spectrum_result()})["net"].values())
+    trend = figures.spectrum_trends({"net": _spectrum_result(**change)})["net"]
+    assert [k for k, holds in trend.items() if not holds] == [key]
+
+
+def test_fig5_verdict_counts_signs_from_epoch_5_and_the_longest_step():
+    curves = {"grad_norm_max": np.array([[1.0, 2.0], [3.0, 1.0], [20.0, 5.0], [1.0, 1.0]]),
+              "ball_epochs": np.array([0, 2, 4, 6]), "ball_raw_min": np.array([-1.0, 1.0, 3.0, -0.5])}
+    result = SimpleNamespace(curves=curves, config={"lr": 0.1, "lr_milestones": [2], "epochs": 8},
+                             scalars={"negative_inner_from_epoch_5": 2, "inner_products_from_epoch_5": 6})
+    verdict = figures.fig5_verdict({"a": result, "b": None})
+    assert verdict["nonpositive"] == 2 and verdict["total"] == 6
+    assert verdict["ball_nonpositive"] == 1                   # epoch 6 only: epoch 0 is before epoch 5
+    assert verdict["max_step"] == pytest.approx(0.3)          # 0.1 x 3 beats 0.01 x 20
 
 
 @pytest.mark.slow

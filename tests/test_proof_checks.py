@@ -76,12 +76,15 @@ def test_estimator_names_a_bad_batch_or_x_star(kwargs, parameter):
         estimate_one_point_constant(f.grad, np.ones((3, 1)), 0.1, noise, rng, draws=4, **kwargs)
 
 
-def test_estimator_accepts_a_vector_x_star_and_any_positive_batch():
-    f, noise = SpikyQuadratic(1.0, 3.0, 10.0), BoundedNoise("ball", 1.0, 2)
-    y = np.full((5, 2), 0.3)
-    whole = estimate_one_point_constant(f.grad, y, 0.1, noise, np.random.default_rng(0), draws=4, x_star=np.zeros(2))
-    split = estimate_one_point_constant(f.grad, y, 0.1, noise, np.random.default_rng(0), draws=4, batch=5)
-    assert np.allclose(whole.c_hat, split.c_hat)
+def test_estimator_uses_a_vector_x_star_and_fills_every_batch():
+    # For grad f(z) = z - x*, antithetic pairs cancel the noise exactly, so c(y) = 1 at every
+    # point: an ignored x_star, or rows a batch skipped, would show.
+    x_star, noise = np.array([0.5, -1.0]), BoundedNoise("ball", 1.0, 2)
+    y = np.random.default_rng(1).normal(size=(5, 2))
+    for batch in (1, 2, 64):
+        estimate = estimate_one_point_constant(lambda z: z - x_star, y, 0.1, noise, np.random.default_rng(0),
+                                               draws=4, x_star=x_star, batch=batch)
+        np.testing.assert_allclose(estimate.c_hat, 1.0, rtol=1e-12)
 
 
 def test_noise_is_bounded_and_antithetic():

@@ -196,11 +196,19 @@ def test_smoothed_minima_reject_invalid_arguments():
         smoothed_minima(WELL, -0.1)
 
 
-def test_explorer_builds_and_redraws():
+def test_explorer_redraws_with_the_slider_values(monkeypatch):
+    from sgd_escape import widgets
+
+    calls = []
+    monkeypatch.setattr(widgets, "draw_sgd_panel", lambda f, **kwargs: calls.append(kwargs))
     explorer = figure3_explorer(F)
-    first_row = explorer.children[0].children
-    first_row[0].value = 0.5  # triggers a rerun; must not raise
-    assert len(explorer.children) == 3
+    assert calls[-1]["noise"] == FIGURE3.noise_levels["medium"]       # drawn once at the start
+    noise, step_size = explorer.children[0].children
+    noise.value, step_size.value = 0.5, 0.3
+    assert len(calls) == 3 and calls[-1]["noise"] == 0.5 and calls[-1]["step_size"] == 0.3
+    trials = explorer.children[1].children[1]
+    trials.value = 7
+    assert calls[-1]["trials"] == 7 and calls[-1]["noise"] == 0.5
 
 
 def test_static_panel_reports_the_setup_centre_region():

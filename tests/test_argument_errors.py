@@ -1,0 +1,40 @@
+"""Invalid arguments of the package's public constructors and runners raise a ValueError that
+names the argument (the modules' own tests cover the rest)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sgd_escape.bounded_noise import BoundedNoise
+from sgd_escape.cifar.datasets import load_cifar, synthetic_cifar
+from sgd_escape.figure3 import criteria_over_seeds
+from sgd_escape.landscapes import figure3_function
+from sgd_escape.large_step import Flower, gd_path
+from sgd_escape.spiky_quadratic import SpikyQuadratic
+from sgd_escape.ysequence import simulate_y, starting_points
+
+BALL = BoundedNoise("ball", 1.0, 1)
+RNG = np.random.default_rng(0)
+
+CASES = [
+    ("a", lambda: Flower(a=-1.0)),
+    ("eta", lambda: gd_path(lambda x: x, np.ones(2), 0.0, 3)),
+    ("steps", lambda: gd_path(lambda x: x, np.ones(2), 0.1, 0)),
+    ("r", lambda: BoundedNoise("ball", -1.0, 2)),
+    ("d", lambda: BoundedNoise("ball", 1.0, 0)),
+    ("kind", lambda: BoundedNoise("cube", 1.0, 2)),
+    ("beta", lambda: SpikyQuadratic(1.0, -1.0, 1.0)),
+    ("k", lambda: SpikyQuadratic(1.0, 1.0, 0.0)),
+    ("eta", lambda: simulate_y(lambda x: x, np.ones((2, 1)), 0.0, BALL, 3, RNG)),
+    ("steps", lambda: simulate_y(lambda x: x, np.ones((2, 1)), 0.1, BALL, 0, RNG)),
+    ("trials", lambda: starting_points(0, 2, 1.0, RNG)),
+    ("seed", lambda: criteria_over_seeds(figure3_function(), [-1])),
+    ("train_size", lambda: synthetic_cifar(train_size=0)),
+    ("dataset", lambda: load_cifar("mnist")),
+]
+
+
+@pytest.mark.parametrize("argument, call", CASES, ids=[f"{name}-{i}" for i, (name, _) in enumerate(CASES)])
+def test_invalid_argument_raises_a_value_error_naming_it(argument, call):
+    with pytest.raises(ValueError, match=rf"^{argument} must"):
+        call()
