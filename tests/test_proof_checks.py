@@ -210,3 +210,14 @@ def test_assumption_fails_at_small_noise_and_holds_at_medium_on_chapter1_functio
                                                   rng, draws=8000).holds()
                 for name, level in FIGURE3.noise_levels.items() if name in ("small", "medium")}
     assert verdicts == {"small": False, "medium": True}
+
+
+def test_state_dependent_noise_gives_a_one_point_constant_far_above_L():
+    from sgd_escape.proof_checks import state_dependent_noise_example
+
+    L, c = 1.0, 100.0
+    example = state_dependent_noise_example(eta=0.9 / (2 * c), c=c, L=L, r=1.0)
+    assert example["y"].size == 4000 and np.all(example["y"] != 0)
+    assert example["c_of_y"].min() >= c > L          # Assumption 1 holds with c = 100 L
+    with pytest.raises(ValueError, match="eta"):
+        state_dependent_noise_example(eta=1.0, c=c, L=L, r=1.0)

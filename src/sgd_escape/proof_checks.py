@@ -112,3 +112,22 @@ def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values, mu_const
     params = {"eta": eta, "c": c, "L": L, "r": r, "T2": T2}
     tightest = {name: float(v[worst]) for name, v in (*params.items(), ("ratio", ratio))}
     return {"ratio": ratio, "valid": valid, "tightest": tightest, "params": params}
+
+
+def state_dependent_noise_example(eta: float, c: float, L: float, r: float, points: int = 4000) -> dict:
+    """The example of Chapter 3's note 7: with noise whose law depends on ``x``, Assumption 1
+    holds with a one-point constant ``c`` far above ``L``, so ``eta < 1/(2c)`` is not implied
+    by ``eta < 1/(2L)``.
+
+    ``f'(z) = L|z| - L eta r / 2`` (``L``-Lipschitz, ``x* = 0``); the noise is ``+-r`` where
+    ``y > 0`` and zero elsewhere. Returns the points ``y`` of the neighbourhood
+    ``0 < |y| <= L eta r / (2(L + c))`` and ``c(y) = E f'(y - eta omega) / y`` there.
+    """
+    Theorem1Setting(eta, c, L, r)   # the theorem's conditions hold, c > L included
+    points = checks.require_int_at_least("points", points, 2)
+    grad = lambda z: L * np.abs(z) - L * eta * r / 2
+    reach = L * eta * r / (2 * (L + c))
+    positive = reach * np.arange(1, points // 2 + 1) / (points // 2)   # x* = 0 itself excluded
+    y = np.concatenate([-positive[::-1], positive])
+    smoothed = np.where(y > 0, (grad(y - eta * r) + grad(y + eta * r)) / 2, grad(y))
+    return {"y": y, "c_of_y": smoothed / y}
