@@ -221,3 +221,15 @@ def test_state_dependent_noise_gives_a_one_point_constant_far_above_L():
     assert example["c_of_y"].min() >= c > L          # Assumption 1 holds with c = 100 L
     with pytest.raises(ValueError, match="eta"):
         state_dependent_noise_example(eta=1.0, c=c, L=L, r=1.0)
+
+
+def test_smallest_mu_constant_is_where_lemma5_stops_holding():
+    from sgd_escape.proof_checks import lemma5_grid, smallest_mu_constant
+
+    axes = dict(eta_fractions=[0.5, 0.99], c_values=[0.1, 1.0], L_values=[1.0, 10.0], r_values=[1.0],
+                T2_values=[10, 10**6])
+    K, ratio = smallest_mu_constant(axes)
+    assert 1.0 < K < 42.0 and ratio <= 1.0
+    assert np.nanmax(lemma5_grid(**axes, mu_constant=0.99 * K)["ratio"]) > 1.0   # a little less fails
+    with pytest.raises(ValueError, match="high"):
+        smallest_mu_constant(axes, low=1.0, high=0.5 * K)

@@ -114,6 +114,23 @@ def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values, mu_const
     return {"ratio": ratio, "valid": valid, "tightest": tightest, "params": params}
 
 
+def smallest_mu_constant(grid_axes: dict, low: float = 1.0, high: float = 42.0, bisections: int = 30):
+    """The smallest constant ``K`` in place of Step 4's 42 with which Lemma 5 still holds on the
+    grid of :func:`lemma5_grid` (Chapter 3, Notes on the paper), by bisection on ``[low, high]``.
+    Returns ``(K, largest ratio with K)``; ``high`` must itself satisfy the lemma on the grid."""
+    def largest_ratio(K):
+        return float(np.nanmax(lemma5_grid(**grid_axes, mu_constant=K)["ratio"]))
+
+    if not 0 < low < high:
+        raise ValueError(f"low and high must satisfy 0 < low < high, got low={low}, high={high}")
+    if largest_ratio(high) > 1:
+        raise ValueError(f"high={high} does not satisfy Lemma 5 on the grid")
+    for _ in range(checks.require_int_at_least("bisections", bisections, 1)):
+        middle = (low + high) / 2
+        low, high = (low, middle) if largest_ratio(middle) <= 1 else (middle, high)
+    return high, largest_ratio(high)
+
+
 def state_dependent_noise_example(eta: float, c: float, L: float, r: float, points: int = 4000) -> dict:
     """The example of Chapter 3's note 7: with noise whose law depends on ``x``, Assumption 1
     holds with a one-point constant ``c`` far above ``L``, so ``eta < 1/(2c)`` is not implied
