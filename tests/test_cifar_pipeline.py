@@ -133,3 +133,15 @@ def test_unknown_names_are_refused_with_the_valid_ones(tmp_path):
         preset_config("fig7", "mini")
     with pytest.raises(ValueError, match="valid presets: smoke, mini, reduced, paper"):
         run_experiment("fig5-resnet-cifar10", "tiny", data="synthetic", out=tmp_path)
+
+
+def test_a_result_of_an_older_format_is_refused_and_not_counted_as_cached(tmp_path):
+    from sgd_escape.cifar.results import is_cached
+
+    folder = _fake_cache(tmp_path, "spectrum-resnet-cifar10", "mini")
+    record = json.loads((folder / "result.json").read_text())
+    assert record["schema_version"] == 2             # the whole-trajectory probe made version 2
+    (folder / "result.json").write_text(json.dumps(record | {"schema_version": 1}))
+    with pytest.raises(CacheError, match="schema version 1, this code reads 2.*--fresh"):
+        load_result("spectrum-resnet-cifar10", "mini", tmp_path)
+    assert not is_cached("spectrum-resnet-cifar10", "mini", tmp_path)

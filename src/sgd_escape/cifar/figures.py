@@ -249,7 +249,7 @@ def spectrum_rows(results: dict) -> list[list]:
     rows = []
     for net, result in results.items():
         if result is None:
-            rows.append([net, "not cached", "", "", "", "", ""])
+            rows.append([net, "not cached", "", "", "", "", "", ""])
             continue
         c, whole = result.curves, result.scalars["whole_trajectory_one_point_convex"]
         for k, start in enumerate(c["restart_epochs"]):

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 #: Version of the files' layout; a loader refuses other versions.
-SCHEMA_VERSION = 1
+#: Result format version per experiment kind, bumped when what a kind's results hold changes
+#: (spectrum 2: the whole-trajectory probe), so that older results are refused, never half read.
+SCHEMA_VERSIONS = {"fig5": 1, "slope": 1, "spectrum": 2}
 #: Presets from the most to the least faithful; chapters show the first one cached.
 PRESET_PREFERENCE = ("paper", "reduced", "mini")
 DATA_ENV = "SGD_ESCAPE_DATA"
@@ -127,7 +129,7 @@ def write_result(folder: Path, experiment: str, preset: str, config: dict, scala
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    record = {"schema_version": SCHEMA_VERSION, "experiment": experiment, "preset": preset,
+    record = {"schema_version": schema_version(experiment), "experiment": experiment, "preset": preset,
               "config": config, "scalars": scalars, "curves": sorted(curves), "provenance": prov}
     (tmp / "result.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     np.savez_compressed(tmp / "curves.npz", **{k: np.asarray(v) for k, v in curves.items()})
@@ -170,12 +172,19 @@ def _check_record(record: dict, experiment: str, preset: str, folder: Path) -> N
     missing = required - set(record)
     if missing:
         raise CacheError(f"{folder}/result.json lacks {sorted(missing)}")
-    if record["schema_version"] != SCHEMA_VERSION:
-        raise CacheError(f"{folder}: schema version {record['schema_version']}, "
-                         f"this code reads {SCHEMA_VERSION}")
     if (record["experiment"], record["preset"]) != (experiment, preset):
         raise CacheError(f"{folder} holds {record['experiment']}/{record['preset']}, "
                          f"not {experiment}/{preset}")
+    if record["schema_version"] != schema_version(experiment):
+        raise CacheError(f"{folder}: schema version {record['schema_version']}, this code reads "
+                         f"{schema_version(experiment)}; recompute it with: {make_command(experiment, preset)} --fresh")
+
+
+def schema_version(experiment: str) -> int:
+    """The result format version that this code writes and reads for ``experiment``."""
+    from .experiments import EXPERIMENTS
+
+    return SCHEMA_VERSIONS[EXPERIMENTS[experiment][0]]
 
 
 def make_command(experiment: str, preset: str) -> str:
