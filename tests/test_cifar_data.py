@@ -62,25 +62,49 @@ def test_corrupted_jpeg_archive_is_refused_by_its_checksum(tmp_path):
         decode_jpeg_archive(path, expected_sha256=expected)
 
 
-def make_official_archive(path: Path) -> None:
+def batch_pickle(batch: dict) -> bytes:
+    """A batch as the official archive stores it: pickle protocol 2, numpy arrays named by
+    numpy 1's module path (GLOBAL opcodes hold the names as text, so they can be swapped)."""
+    return pickle.dumps(batch, protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+
+
+def make_official_archive(path: Path, extra: dict | None = None) -> None:
     rng = np.random.default_rng(0)
     with tarfile.open(path, "w:gz") as archive:
         for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-            batch = {b"data": rng.integers(0, 256, (3, 3072), dtype=np.uint8), b"labels": [1, 2, 9]}
-            _add(archive, f"cifar-10-batches-py/{name}", pickle.dumps(batch))
+            batch = {b"data": rng.integers(0, 256, (3, 3072), dtype=np.uint8), b"labels": [1, 2, 9],
+                     b"batch_label": b"training batch", **(extra or {})}
+            _add(archive, f"cifar-10-batches-py/{name}", batch_pickle(batch))
+
+
+def use_official_md5_of(path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(datasets.OFFICIAL, "cifar10", ("https://x/cifar-10-python.tar.gz",
+                                                       hashlib.md5(path.read_bytes()).hexdigest()))
 
 
 def test_official_archive_decodes_in_torchvision_layout(tmp_path, monkeypatch):
     path = tmp_path / "cifar-10-python.tar.gz"
     make_official_archive(path)
-    monkeypatch.setitem(datasets.OFFICIAL, "cifar10", ("https://x/cifar-10-python.tar.gz",
-                                                       hashlib.md5(path.read_bytes()).hexdigest()))
+    use_official_md5_of(path, monkeypatch)
     arrays = decode_official_archive(path, "cifar10")
     assert arrays.train_images.shape == (15, 32, 32, 3) and arrays.test_images.shape == (3, 32, 32, 3)
     with tarfile.open(path) as archive:
         first = pickle.loads(archive.extractfile("cifar-10-batches-py/data_batch_1").read())
     np.testing.assert_array_equal(arrays.train_images[0], first[b"data"][0].reshape(3, 32, 32).transpose(1, 2, 0))
     assert "official" in arrays.source
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.getenv, ("HOME",))
+
+
+def test_official_archive_refuses_pickles_that_name_code(tmp_path, monkeypatch):
+    path = tmp_path / "cifar-10-python.tar.gz"
+    make_official_archive(path, extra={b"payload": RunsCode()})
+    use_official_md5_of(path, monkeypatch)        # even with a matching checksum
+    with pytest.raises(DatasetError, match="refusing to unpickle os.getenv"):
+        decode_official_archive(path, "cifar10")
 
 
 def test_official_archive_with_wrong_md5_is_refused(tmp_path):

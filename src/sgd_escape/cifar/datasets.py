@@ -12,6 +12,7 @@ Sources, in the order :func:`load_cifar` tries them when no ``data`` is given:
 """
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import hashlib
 import io
@@ -103,6 +104,32 @@ def decode_jpeg_archive(path: str | Path, expected_sha256: str = CIFAR10_JPEG_SH
     return CifarArrays(*arrays["train"], *arrays["test"], source=source)
 
 
+#: The only globals a CIFAR batch may name: numpy's array reconstruction (under its numpy 1
+#: and numpy 2 module names), ndarray and dtype; and ``_codecs.encode``, which Python 3 writes
+#: for bytes at pickle protocol 2 (a copy re-pickled by Python 3).
+_ARRAY_RECONSTRUCT = np.zeros(0).__reduce__()[0]
+_BATCH_GLOBALS = {("numpy.core.multiarray", "_reconstruct"): _ARRAY_RECONSTRUCT,
+                  ("numpy._core.multiarray", "_reconstruct"): _ARRAY_RECONSTRUCT,
+                  ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+                  ("_codecs", "encode"): codecs.encode}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles containers, strings, numbers and numpy arrays; any other global is refused,
+    so no code named by the file runs, even if the checksum check were bypassed."""
+
+    def find_class(self, module, name):
+        try:
+            return _BATCH_GLOBALS[module, name]
+        except KeyError:
+            raise DatasetError(f"refusing to unpickle {module}.{name} from a CIFAR batch: "
+                               "only numpy arrays are expected") from None
+
+
+def _load_batch(file) -> dict:
+    return _BatchUnpickler(file, encoding="bytes").load()
+
+
 def _split_and_label(name: str) -> tuple[str, int]:
     parts = Path(name).parts
     for i, part in enumerate(parts[:-2]):
@@ -120,8 +147,8 @@ def decode_official_archive(path: str | Path, dataset: str) -> CifarArrays:
              "cifar100": (["train"], ["test"], b"fine_labels")}[dataset]
     with tarfile.open(path, "r:gz") as archive:
         batches = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
-        train = [pickle.load(archive.extractfile(batches[n]), encoding="bytes") for n in names[0]]
-        test = [pickle.load(archive.extractfile(batches[n]), encoding="bytes") for n in names[1]]
+        train = [_load_batch(archive.extractfile(batches[n])) for n in names[0]]
+        test = [_load_batch(archive.extractfile(batches[n])) for n in names[1]]
 
     def images_labels(parts):
         images = np.concatenate([p[b"data"] for p in parts]).reshape(-1, 3, 32, 32)
