@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import shutil
 from types import SimpleNamespace
 
 import matplotlib
@@ -43,8 +45,22 @@ def test_figure5_panels_and_verdict_follow_the_cached_numbers(monkeypatch):
 def test_missing_results_show_the_command_that_makes_them(tmp_path, monkeypatch):
     monkeypatch.setenv("SGD_ESCAPE_DATA", str(tmp_path))
     note = figures.provenance_note("slope")
-    assert "Missing results" in note.html
+    assert "Missing or refused results" in note.html
     assert "python -m sgd_escape run slope-resnet-cifar10 --preset reduced" in note.markdown
+
+
+def test_a_refused_result_more_faithful_than_the_one_shown_is_a_warning(tmp_path, monkeypatch):
+    for net in ("resnet", "densenet"):
+        shutil.copytree(ROOT / "data" / f"slope-{net}-cifar10" / "mini", tmp_path / f"slope-{net}-cifar10" / "mini")
+    monkeypatch.setenv("SGD_ESCAPE_DATA", str(tmp_path))
+    assert "Where these results come from" in figures.provenance_note("slope").html
+    stale = shutil.copytree(tmp_path / "slope-resnet-cifar10" / "mini", tmp_path / "slope-resnet-cifar10" / "reduced")
+    record = json.loads((stale / "result.json").read_text())
+    (stale / "result.json").write_text(json.dumps(record | {"preset": "reduced"}))
+    note = figures.provenance_note("slope")
+    assert "Missing or refused results" in note.html and 'class="admonition warning"' in note.html
+    assert "its cached reduced result is not shown" in note.markdown and "another config" in note.markdown
+    assert "preset mini" in note.markdown                 # what is shown instead is still named
 
 
 def test_tables_escape_html_and_keep_a_markdown_form():

@@ -9,7 +9,7 @@ import pytest
 
 from sgd_escape.cifar.experiments import EXPERIMENTS, preset_config
 from sgd_escape.cifar.pipeline import run_experiment
-from sgd_escape.cifar.results import CacheError, best_cached, load_result, write_result
+from sgd_escape.cifar.results import CacheError, best_cached, load_result, refused_caches, write_result
 from sgd_escape.cifar.runner import BudgetExhausted, Run
 
 @pytest.fixture(scope="module")
@@ -107,6 +107,23 @@ def test_a_cache_of_another_schema_or_experiment_is_refused(tmp_path):
     shutil.copytree(folder, tmp_path / "slope-resnet-cifar10" / "mini")
     with pytest.raises(CacheError, match="holds fig5-resnet-cifar10/mini"):
         load_result("slope-resnet-cifar10", "mini", tmp_path)
+
+
+@pytest.mark.parametrize("damaged, message", [("result.json", "result.json is not valid JSON"),
+                                               ("curves.npz", "curves.npz cannot be read")])
+def test_a_damaged_cache_is_refused_with_the_file_and_the_command(tmp_path, damaged, message):
+    folder = _fake_cache(tmp_path, "slope-resnet-cifar10", "mini")
+    (folder / damaged).write_bytes((folder / damaged).read_bytes()[:40])
+    with pytest.raises(CacheError, match=f"{message}.*run slope-resnet-cifar10 --preset mini --fresh"):
+        load_result("slope-resnet-cifar10", "mini", tmp_path)
+    assert best_cached("slope-resnet-cifar10", tmp_path) is None
+
+
+def test_refused_caches_name_each_refused_preset_and_why(tmp_path):
+    _fake_cache(tmp_path, "slope-resnet-cifar10", "mini")
+    _fake_cache(tmp_path, "slope-resnet-cifar10", "reduced", preset_config("slope-resnet-cifar10", "mini"))
+    refused = refused_caches("slope-resnet-cifar10", tmp_path)
+    assert list(refused) == ["reduced"] and "another config" in refused["reduced"]
 
 
 def test_a_missing_cache_names_the_command_that_makes_it(tmp_path):

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..plotting import COLORS
 from .experiments import EXPERIMENTS, PRESET_NOTES
-from .results import best_cached, make_command
+from .results import PRESET_PREFERENCE, best_cached, make_command, refused_caches
 
 #: What Section 5 of the paper reports (numbers as printed there), for the comparison tables.
 PAPER = {
@@ -63,30 +63,38 @@ def _code_html(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
-def cache_notice(kind: str) -> list[str]:
-    """One line per experiment of ``kind``: the preset its result comes from, or how to make it."""
-    lines = []
+def cache_notice(kind: str) -> tuple[list[str], bool]:
+    """One line per experiment of ``kind``: the preset its result comes from, or how to make
+    it; a line more for each more faithful result that is cached but refused. Also whether
+    anything is missing or refused (the note is then a warning)."""
+    lines, warn = [], False
     for name in (n for n in EXPERIMENTS if n.startswith(kind + "-")):
         result = best_cached(name)
         if result is None:
             need = " (it needs the official CIFAR-100 archive, so an online machine)" if name.endswith("100") else ""
             lines.append(f"`{name}`: not cached{need}. Compute it (a GPU helps) with "
                          f"`{make_command(name, 'reduced')}`, then rebuild the page.")
+            warn = warn or name.endswith("cifar10")
         else:
             prov = result.provenance
             lines.append(f"`{name}`: preset {result.preset} ({PRESET_NOTES[result.preset]}); "
                          f"computed on {prov['device_name']} in {prov['wall_seconds'] / 60:.1f} min "
                          f"from the {prov['dataset_source']}; commit `{prov['git_commit'][:10]}`.")
-    return lines
+        shown = PRESET_PREFERENCE.index(result.preset) if result else len(PRESET_PREFERENCE)
+        for preset, why in refused_caches(name).items():
+            if PRESET_PREFERENCE.index(preset) < shown:
+                lines.append(f"`{name}`: its cached {preset} result is not shown: {why}")
+                warn = True
+    return lines, warn
 
 
 def provenance_note(kind: str) -> Rich:
-    """Where a chapter's results come from: a note, or a warning when a result is missing."""
-    lines = cache_notice(kind)
-    missing = any(r is None for r in load_cached(kind).values())
-    title = "Missing results" if missing else "Where these results come from"
+    """Where a chapter's results come from: a note, or a warning when a CIFAR-10 result is
+    missing or a cached one is refused."""
+    lines, warn = cache_notice(kind)
+    title = "Missing or refused results" if warn else "Where these results come from"
     items = "".join(f"<li>{_code_html(line)}</li>" for line in lines)
-    block = (f'<div class="admonition {"warning" if missing else "note"}">'
+    block = (f'<div class="admonition {"warning" if warn else "note"}">'
              f'<p class="admonition-title">{title}</p><ul>{items}</ul></div>')
     return Rich(block, f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines))
 

@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +152,11 @@ def load_result(experiment: str, preset: str, root: str | Path | None = None,
     folder = Path(root or data_root()) / experiment / preset
     if not (folder / "result.json").is_file():
         raise CacheError(f"no cached result in {folder}; make it with: {make_command(experiment, preset)}")
-    record = json.loads((folder / "result.json").read_text())
+    try:
+        record = json.loads((folder / "result.json").read_text())
+    except (UnicodeDecodeError, ValueError) as error:
+        raise CacheError(f"{folder}/result.json is not valid JSON ({error}); recompute it with: "
+                         f"{make_command(experiment, preset)} --fresh") from None
     _check_record(record, experiment, preset, folder)
     expected = preset_config(experiment, preset) if expected_config is None else expected_config
     if record["config"] != expected:
@@ -159,8 +164,12 @@ def load_result(experiment: str, preset: str, root: str | Path | None = None,
                          if record["config"].get(k) != expected.get(k))
         raise CacheError(f"{folder} was computed with another config than preset {preset!r} "
                          f"(differs in {changed}); recompute it with: {make_command(experiment, preset)}")
-    with np.load(folder / "curves.npz", allow_pickle=False) as npz:
-        curves = {k: npz[k] for k in npz.files}
+    try:
+        with np.load(folder / "curves.npz", allow_pickle=False) as npz:
+            curves = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise CacheError(f"{folder}/curves.npz cannot be read ({error}); recompute it with: "
+                         f"{make_command(experiment, preset)} --fresh") from None
     if sorted(curves) != record["curves"]:
         raise CacheError(f"{folder}/curves.npz does not hold the arrays result.json lists")
     return CachedResult(experiment, preset, record["config"], record["scalars"],
@@ -210,6 +219,20 @@ def best_cached(experiment: str, root: str | Path | None = None) -> CachedResult
         except CacheError:
             continue
     return None
+
+
+def refused_caches(experiment: str, root: str | Path | None = None) -> dict[str, str]:
+    """``{preset: why}`` for every preset of ``experiment`` that has a result in ``root`` which
+    the loader refuses (another config or format, a damaged file): chapters say so rather than
+    quietly showing a less faithful preset."""
+    refused = {}
+    for preset in PRESET_PREFERENCE:
+        if (Path(root or data_root()) / experiment / preset / "result.json").is_file():
+            try:
+                load_result(experiment, preset, root)
+            except CacheError as error:
+                refused[preset] = str(error)
+    return refused
 
 
 def result_differences(first: CachedResult, second: CachedResult) -> dict:
