@@ -145,6 +145,18 @@ def test_a_work_folder_of_another_config_is_refused(tmp_path):
         Run(tmp_path, {"a": 2}, "cpu", None, 1, progress=False)
 
 
+@pytest.mark.parametrize("damage", [lambda data: data[:50], lambda data: b"not a checkpoint" * 4],
+                         ids=["truncated", "garbage"])
+def test_a_damaged_resume_state_stops_with_the_way_out_and_deletes_nothing(tmp_path, damage):
+    Run(tmp_path, {"a": 1}, "cpu", None, 1, progress=False).save()
+    damaged = damage((tmp_path / "state.pt").read_bytes())
+    (tmp_path / "state.pt").write_bytes(damaged)
+    with pytest.raises(RuntimeError, match=r"state\.pt cannot be read .*--fresh to start over") as error:
+        Run(tmp_path, {"a": 1}, "cpu", None, 1, progress=False)
+    assert "weights_only" not in str(error.value)         # torch's advice to unpickle unsafely is not passed on
+    assert (tmp_path / "state.pt").read_bytes() == damaged
+
+
 def test_unknown_names_are_refused_with_the_valid_ones(tmp_path):
     with pytest.raises(ValueError, match="valid experiments: fig5-resnet-cifar10"):
         preset_config("fig7", "mini")

@@ -9,6 +9,7 @@ an uninterrupted one does (up to GPU non-determinism).
 """
 from __future__ import annotations
 
+import pickle
 import time
 from pathlib import Path
 
@@ -48,7 +49,7 @@ class Run:
 
     def _load_or_start(self) -> dict:
         if self.state_file.exists():
-            state = torch.load(self.state_file, map_location=self.device, weights_only=True)
+            state = self._read(self.state_file)
             if state["config"] != self.config:
                 raise RuntimeError(f"{self.work_dir} holds a run with another config; delete the "
                                    "folder or run with --fresh to start over")
@@ -98,7 +99,18 @@ class Run:
         path.with_suffix(".tmp").replace(path)
 
     def load_snapshot(self, phase: str, epoch: int) -> dict:
-        return torch.load(self.snapshot_path(phase, epoch), map_location=self.device, weights_only=True)
+        return self._read(self.snapshot_path(phase, epoch))
+
+    def _read(self, path: Path) -> dict:
+        """A checkpoint of this run; a damaged one stops the run with the way out, deleting nothing."""
+        try:
+            return torch.load(path, map_location=self.device, weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
+            # torch's unpickling message advises weights_only=False, unsafe here: name the error only
+            lines = str(error).strip().splitlines()
+            reason = lines[0] if lines and not isinstance(error, pickle.UnpicklingError) else type(error).__name__
+            raise RuntimeError(f"{path} cannot be read ({reason}); the run in {self.work_dir} "
+                               "cannot resume: run the same command with --fresh to start over") from None
 
 
 def probe_phase(run: Run, name: str, units: list, compute) -> dict:
