@@ -145,6 +145,18 @@ def test_unpack_refuses_a_report_without_provenance(tmp_path):
         unpack(out, tmp_path / "data")
 
 
+@pytest.mark.parametrize("name, message", [("results-reduced.tar", "is not a readable tar"),
+                                           ("environment.json", "is not valid JSON")])
+def test_unpack_command_names_a_damaged_file_and_writes_nothing(tmp_path, capsys, name, message):
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / name).write_text("{damaged")
+    assert main(["unpack", str(out), "--data-root", str(tmp_path / "data")]) == 2
+    error = capsys.readouterr().err
+    assert name in error and message in error and "copy it again" in error
+    assert not (tmp_path / "data").exists()
+
+
 def test_unpack_command_exits_2_naming_a_missing_folder(tmp_path, capsys):
     assert main(["unpack", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err

@@ -38,7 +38,12 @@ def report_path(root: Path, report: str, device_name: str) -> Path:
 def read_results_tar(path: Path) -> dict[tuple[str, str], dict[str, bytes]]:
     """``{(experiment, preset): {file name: bytes}}``, refusing any member out of place."""
     found: dict[tuple[str, str], dict[str, bytes]] = {}
-    with tarfile.open(path) as tar:
+    try:
+        tar = tarfile.open(path)
+    except tarfile.TarError as error:
+        raise ValueError(f"{path} is not a readable tar ({error.__class__.__name__}); copy it again "
+                         "from the session's output folder") from None
+    with tar:
         for member in tar.getmembers():
             match = MEMBER.match(member.name)
             if not member.isfile() or not match or match["experiment"] not in EXPERIMENTS \
@@ -83,7 +88,11 @@ def stage_result(root: Path, scratch: Path, experiment: str, preset: str, files:
 def check_report(root: Path, path: Path, replace: bool) -> tuple[Path | None, str]:
     """Where a JSON report goes (``root/benchmarks/<name>-<gpu>.json``), after checking that it
     records its provenance; None when the same file is there already."""
-    record = json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); copy it again from the session's "
+                         "output folder") from None
     missing = [key for key in ("command", "git_commit", "device_name", "started_utc") if key not in record]
     if missing:
         raise ValueError(f"{path} lacks its provenance {missing}")
@@ -107,10 +116,10 @@ def unpack(folder: str | Path, root: str | Path | None = None, replace: bool = F
     if not tars and not reports:
         raise ValueError(f"folder {folder} holds no results-*.tar and none of {', '.join(REPORTS)}")
     results = {key: files for tar in tars for key, files in read_results_tar(tar).items()}
+    checked = [check_report(root, path, replace) for path in reports]
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=".unpack-") as scratch:
         staged = [stage_result(root, Path(scratch), *key, files, replace) for key, files in sorted(results.items())]
-        checked = [check_report(root, path, replace) for path in reports]
         for folder_staged, _ in staged:
             if folder_staged is not None:
                 target = root / folder_staged.relative_to(scratch)
