@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from sgd_escape.__main__ import main
 from sgd_escape.cifar import datasets
@@ -61,6 +62,21 @@ def test_bad_budget_or_thread_count_exits_2_naming_the_option(option, value, tmp
             "--out", str(tmp_path), option, value]
     assert main(argv) == 2
     assert option in capsys.readouterr().err
+
+
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+
+
+@pytest.mark.parametrize("command", ["run", "session"])
+@pytest.mark.parametrize("device, message", [("gpu", "device 'gpu' is not a device name"),
+                                             pytest.param("cuda", "CUDA is not available here", marks=NO_CUDA)])
+def test_a_device_that_is_unknown_or_absent_exits_2_naming_it(command, device, message, tmp_path, capsys):
+    names = ["fig5-resnet-cifar10"] if command == "run" else ["--experiments", "fig5-resnet-cifar10"]
+    argv = [command, *names, "--preset", "smoke", "--data", "synthetic", "--out", str(tmp_path / "out"),
+            "--device", device] + (["--state", str(tmp_path / "state")] if command == "session" else [])
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "state").exists()
 
 
 def test_run_experiment_rejects_a_negative_budget(tmp_path):

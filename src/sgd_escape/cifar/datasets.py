@@ -79,7 +79,7 @@ def verify_checksum(path: str | Path, algorithm: str, expected: str) -> None:
     if actual != expected:
         raise DatasetError(
             f"{path}: {algorithm} checksum mismatch (expected {expected}, got {actual}); "
-            "the file is corrupt or not the expected archive. Delete it and provide a good copy.")
+            "the file is corrupt or not the expected archive; provide a good copy.")
 
 
 def decode_jpeg_archive(path: str | Path, expected_sha256: str = CIFAR10_JPEG_SHA256) -> CifarArrays:

@@ -19,7 +19,7 @@ from .models import build_ensemble, load_members
 from .probes import all_pairs_inner_products, ball_probe, one_point_inner_products, pairwise_distances
 from .results import data_root, find_repository_root, make_command, provenance, write_result
 from .runner import Run, load_snapshot_members, probe_phase, replicate_into, train_phase
-from .training import probe_gradient, to_device
+from .training import probe_gradient, require_device, to_device
 
 
 def schedule_of(config: dict, lr: float | None = None) -> dict:
@@ -204,6 +204,7 @@ def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cp
     (its state is saved: call again to resume). Returns the result folder.
     """
     check_names(experiment, preset)
+    device = str(require_device(device))
     if max_minutes is not None:
         require_nonnegative("max_minutes", max_minutes)
     config = preset_config(experiment, preset)

@@ -245,8 +245,11 @@ def run_session(*, out: str | Path, data: str, minutes: float, preset: str = "re
     experiments cached at ``preset`` (unless named in ``experiments``) and the determinism and
     benchmark reports of the same GPU.
     """
+    from .training import require_device
+
     for name in experiments or []:
         check_names(name, preset)
+    device = str(require_device(device))
     unknown = set(steps) - set(STEPS)
     if unknown:
         raise ValueError(f"unknown steps {sorted(unknown)}; valid steps: {', '.join(STEPS)}")

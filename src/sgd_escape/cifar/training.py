@@ -47,6 +47,22 @@ class DeviceData:
         return self.train_padded[:count, :, PAD:-PAD, PAD:-PAD]
 
 
+def require_device(device) -> torch.device:
+    """``device`` as a ``torch.device``; a ``ValueError`` naming it when torch does not know the
+    name or when it names a GPU this machine does not have."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"device {device!r} is not a device name (cpu, cuda, cuda:1 ...): {error}") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch is built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+            raise ValueError(f"device {device!r}: CUDA is not available here ({why}); use --device cpu")
+        if (parsed.index or 0) >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) are visible")
+    return parsed
+
+
 def subset_indices(total: int, count: int | None, seed: int) -> np.ndarray:
     """A fixed random subset of ``count`` of ``total`` indices (all of them, shuffled, if None)."""
     order = np.random.default_rng(seed).permutation(total)
