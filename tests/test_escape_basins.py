@@ -6,7 +6,7 @@ import pytest
 
 from sgd_escape.escape_basins import (
     BasinFractions, SharpFlatLandscape, basin_fractions, critical_radius, half_escape_radius,
-    one_point_convexity_constant,
+    one_point_convexity_constant, stationary_sharp_fraction,
 )
 
 LANDSCAPE = SharpFlatLandscape()
@@ -57,6 +57,40 @@ def test_half_escape_radius_interpolates_in_log_radius():
     assert np.isnan(half_escape_radius(never))
 
 
+def test_convexity_constant_of_a_near_pure_bowl_is_its_curvature():
+    bowl = SharpFlatLandscape(depth=1e-9, bowl=0.3)
+    for radius in (0.0, 0.5):
+        assert one_point_convexity_constant(bowl, radius) == pytest.approx(0.3, rel=1e-3)
+
+
+def test_stationary_fraction_of_the_bowl_alone_is_a_gaussian_tail():
+    assert stationary_sharp_fraction(LANDSCAPE, 0.7, wells=False, border=0.0) == pytest.approx(0.5)
+    # N(0, D / q) with D / q = 4: the border -2 is one standard deviation left of the centre
+    assert stationary_sharp_fraction(LANDSCAPE, 0.4, wells=False, border=-2.0) == pytest.approx(0.158655, abs=1e-5)
+
+
+@pytest.mark.parametrize("temperature", [0.05, 0.5, 5.0])
+def test_stationary_fraction_matches_brute_force_quadrature(temperature):
+    x = np.linspace(-80, 80, 1_600_001)
+    weight = np.exp(-(LANDSCAPE.value(x) - LANDSCAPE.value(x).min()) / temperature)
+    expected = weight[x < LANDSCAPE.barrier()].sum() / weight.sum()
+    assert stationary_sharp_fraction(LANDSCAPE, temperature) == pytest.approx(expected, abs=1e-3)
+
+
+def test_stationary_fraction_favours_the_wide_well_and_tends_to_the_bowl_when_hot():
+    cold, hot = 0.05, 500.0
+    assert stationary_sharp_fraction(LANDSCAPE, cold) < 0.3          # equal depth: the wider well holds more
+    assert stationary_sharp_fraction(LANDSCAPE, hot) == pytest.approx(
+        stationary_sharp_fraction(LANDSCAPE, hot, wells=False), abs=1e-3)
+
+
+def test_sgd_settles_near_the_gibbs_fraction_once_hot_and_long():
+    eta, radius = 0.01, 0.4
+    run = basin_fractions(LANDSCAPE, eta, [radius / eta], -1.0, 2000, 3000, 0, seed=3)
+    gibbs = stationary_sharp_fraction(LANDSCAPE, radius ** 2 / (2 * eta))
+    assert run.sharp[0] == pytest.approx(gibbs, abs=0.05)
+
+
 @pytest.mark.parametrize("build, name", [
     (lambda: SharpFlatLandscape(depth=0), "depth"),
     (lambda: SharpFlatLandscape(sharp_width=0.6), "sharp_width"),
@@ -69,6 +103,8 @@ def test_half_escape_radius_interpolates_in_log_radius():
     (lambda: basin_fractions(LANDSCAPE, 0.01, [-1.0], -1.0, 10, 10, 0), "noise_stds"),
     (lambda: basin_fractions(LANDSCAPE, 0.01, [1.0], -1.0, 0, 10, 0), "trials"),
     (lambda: basin_fractions(LANDSCAPE, 0.01, [1.0], -1.0, 10, 10, -1), "settle_steps"),
+    (lambda: stationary_sharp_fraction(LANDSCAPE, 0.0), "temperature"),
+    (lambda: stationary_sharp_fraction(SharpFlatLandscape(bowl=0.0), 1.0), "bowl"),
 ])
 def test_invalid_parameters_raise_naming_them(build, name):
     with pytest.raises(ValueError, match=name):

@@ -31,6 +31,11 @@ def test_basin_and_exponential_figures():
     fractions = BasinFractions(np.array([0.1, 1.0]), np.array([1.0, 0.5]), np.array([0.0, 0.5]))
     escape_plots.plot_basin_fractions(axes[1], {0.01: fractions}, {0.01: fractions}, 0.5)
     assert len(axes[1].lines) == 3  # two starts and the critical radius
+    axes[1].clear()
+    escape_plots.plot_basin_baselines(axes[1], {0.01: fractions}, {0.01: fractions},
+                                      {0.01: [0.5, 0.4]}, {0.01: [0.45, 0.48]})
+    assert len(axes[1].lines) == 4  # two starts, the Gibbs fraction and the bowl-only null
+    assert list(axes[1].lines[2].get_ydata()) == [0.5, 0.4]
     x = np.array([1.0, 2.0, 3.0])
     escape_plots.plot_escape_fit(axes[2], x, np.exp(x), 0.1 * np.exp(x), np.exp(x), np.exp(x), "x", "l", "k")
     assert axes[2].get_yscale() == "log"

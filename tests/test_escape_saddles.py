@@ -77,3 +77,47 @@ def test_uniform_ball_fills_the_ball():
 def test_invalid_parameters_raise_naming_them(build, name):
     with pytest.raises(ValueError, match=name):
         build()
+
+
+def _perturbation_steps(landscape, method, steps, seed=0):
+    """Run ``method`` from the stable manifold with the package's own step, recording for each
+    step the gradient norm before it and which trials were perturbed."""
+    from sgd_escape.escape_saddles import _step, stable_manifold_start
+    rng = np.random.default_rng(seed)
+    x = stable_manifold_start(landscape.dim, 5, rng)
+    last = np.full(5, -method.perturbation_interval - 1)
+    norms, perturbed = [], []
+    for step in range(steps):
+        norms.append(np.linalg.norm(landscape.gradient(x), axis=1))
+        before = last.copy()
+        _step(x, step, last, landscape, method, rng)
+        perturbed.append(last != before)
+    return np.array(norms), np.array(perturbed)
+
+
+def test_perturbed_gd_perturbs_only_below_the_gradient_threshold_and_once_per_interval():
+    landscape, interval = QuarticSaddle(50), 20
+    method = perturbed_gradient_descent(0.1, radius=0.01, gradient_threshold=0.01, interval=interval)
+    norms, perturbed = _perturbation_steps(landscape, method, 200)
+    assert not perturbed[norms > method.gradient_threshold].any()   # never while the gradient is large
+    assert perturbed.any(axis=0).all()                              # but every trial perturbs once near the saddle
+    for column in perturbed.T:
+        assert (np.diff(np.flatnonzero(column)) > interval).all()   # at most one per interval
+
+
+def test_perturbed_gd_follows_gd_exactly_while_the_gradient_is_large():
+    # the start at distance 1 has gradient norm 1; GD shrinks it by 0.9 per step, to 0.01 after ~44 steps
+    landscape = QuarticSaddle(30)
+    plain = simulate_saddle_escape(landscape, gradient_descent(0.1), 10, 30, stop_when_all_escaped=False)
+    perturbed = simulate_saddle_escape(landscape, PGD, 10, 30, stop_when_all_escaped=False)
+    assert np.array_equal(plain.median_values, perturbed.median_values)
+
+
+@pytest.mark.parametrize("dim", [10, 1000])
+def test_sgd_noise_has_total_variance_sigma_squared_in_every_dimension(dim):
+    from sgd_escape.escape_saddles import _step
+    landscape, eta, sigma, trials = QuarticSaddle(dim), 0.1, 0.3, 4000
+    x = np.zeros((trials, dim))                                     # the saddle: zero gradient
+    _step(x, 0, np.zeros(trials), landscape, stochastic_gradient_descent(eta, sigma), np.random.default_rng(1))
+    squared = np.sum((x / eta) ** 2, axis=1)                        # |xi|^2 for each trial
+    assert squared.mean() == pytest.approx(sigma ** 2, rel=0.05)

@@ -9,6 +9,7 @@ radius than a wide one, which is the mechanism behind the paper's Assumption 1.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -161,3 +162,37 @@ def half_escape_radius(fractions: BasinFractions) -> float:
         return float(fractions.radii[0])
     (r0, r1), (f0, f1) = np.log(fractions.radii[i - 1:i + 1]), fractions.sharp[i - 1:i + 1]
     return float(np.exp(r0 + (f0 - 0.5) / (f0 - f1) * (r1 - r0)))
+
+
+def stationary_sharp_fraction(landscape: SharpFlatLandscape, temperature: float, wells: bool = True,
+                              border: float | None = None) -> float:
+    """Mass left of ``border`` under the Gibbs density ``exp(-f/temperature)`` (Chapter 7).
+
+    This is where a diffusion ``dX = -f'(X) dt + sqrt(2 temperature) dW`` settles in the long run;
+    SGD with step size ``eta`` and noise radius ``rho`` behaves like one with temperature
+    ``rho^2 / (2 eta)``. With ``wells=False`` the wells are left out and only the bowl
+    ``bowl x^2 / 2`` remains: the Gaussian ``N(0, temperature / bowl)``, the fraction that noise
+    alone puts left of ``border`` (the null against which a preference for a basin is measured).
+    ``border`` defaults to :meth:`SharpFlatLandscape.barrier`. The bowl's Gaussian integral is
+    exact; the wells' correction, which vanishes a few widths away from them, is integrated on
+    a fine grid.
+    """
+    temperature = require_positive("temperature", temperature)
+    if landscape.bowl <= 0:
+        raise ValueError("the landscape needs bowl > 0 for a stationary distribution")
+    border = landscape.barrier() if border is None else require_finite("border", border)
+    spread = math.sqrt(temperature / landscape.bowl)
+    bowl_left = 0.5 * (1.0 + math.erf(border / (spread * math.sqrt(2.0))))
+    if not wells:
+        return bowl_left
+    reach = 12 * max(landscape.sharp_width, landscape.flat_width)
+    grid = np.linspace(min(landscape.sharp_center - reach, border),
+                       max(landscape.flat_center + reach, border), 40001)
+    bowl_exponent = -landscape.bowl * grid ** 2 / (2 * temperature)
+    exponent = -landscape.value(grid) / temperature
+    shift = max(0.0, float(exponent.max()))                 # all weights below carry exp(-shift)
+    correction = np.exp(exponent - shift) - np.exp(bowl_exponent - shift)
+    cumulative = np.concatenate([[0.0], np.cumsum((correction[1:] + correction[:-1]) / 2 * np.diff(grid))])
+    gaussian = math.exp(-shift) * math.sqrt(2 * math.pi) * spread
+    left = gaussian * bowl_left + float(np.interp(border, grid, cumulative))
+    return left / (gaussian + cumulative[-1])

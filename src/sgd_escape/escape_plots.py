@@ -67,6 +67,20 @@ def plot_basin_fractions(ax, from_sharp: dict, from_flat: dict, critical: float)
            ylabel="fraction ending in sharp basin", ylim=(-0.03, 1.03))
 
 
+def plot_basin_baselines(ax, from_sharp: dict, from_flat: dict, gibbs: dict, bowl_only: dict) -> None:
+    """Measured fractions in the sharp basin (markers: circles from the sharp start, squares from
+    the flat one) against the stationary Gibbs fraction (solid) and the bowl-only null (dashed),
+    per step size; ``gibbs`` and ``bowl_only`` map each step size to one value per radius (Chapter 7)."""
+    colors = ["tab:blue", "tab:orange", "tab:red", "tab:purple"]
+    for color, (step, sharp) in zip(colors, from_sharp.items()):
+        ax.plot(sharp.radii, sharp.sharp, "o", color=color, ms=3)
+        ax.plot(from_flat[step].radii, from_flat[step].sharp, "s", color=color, ms=3, mfc="none")
+        ax.plot(sharp.radii, gibbs[step], "-", color=color, lw=1, label=f"step {step:g}, Gibbs")
+        ax.plot(sharp.radii, bowl_only[step], "--", color=color, lw=1, label=f"step {step:g}, bowl only")
+    ax.set(xscale="log", xlabel="noise radius (step size x noise std)",
+           ylabel="fraction ending in sharp basin", ylim=(-0.03, 1.03))
+
+
 def plot_escape_fit(ax, x, means, errors, fitted, prediction, xlabel: str, label: str,
                     color: str) -> None:
     """Mean escape steps (log scale) with error bars, the fitted curve (solid) and the
