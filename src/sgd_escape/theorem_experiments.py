@@ -15,7 +15,7 @@ from sgd_escape import checks
 from sgd_escape.bounded_noise import BoundedNoise
 from sgd_escape.spiky_quadratic import SpikyQuadratic
 from sgd_escape.theory import Corollary2Setting, Theorem1Setting
-from sgd_escape.ysequence import YRun, simulate_y, starting_points
+from sgd_escape.ysequence import YRun, simulate_y, starting_points, y_of_x
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,15 @@ def corollary2_setting(experiment: Experiment = ONE_DIM, eta2: float = SECOND_ST
 
 def run_corollary2(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
                    eta2: float = SECOND_STAGE_ETA) -> tuple[Corollary2Setting, np.ndarray, tuple[int, int]]:
-    """Two stages, eta for T1 steps then eta2 for T2 steps; returns the squared distances (T1+T2+1, trials)."""
+    """Two stages, eta for T1 steps then eta2 for T2 steps; returns the squared distances (T1+T2+1, trials).
+
+    As SGD that changes its step size: stage two starts from y' = x_T1 - eta2 grad f(x_T1), the
+    point of equation (1) for the new step size, not from stage one's y_T1."""
     coro = corollary2_setting(experiment, eta2)
     T1, T2 = (math.ceil(t) for t in coro.stage_lengths(experiment.initial_sq_distance))
     rng = np.random.default_rng(seed)
     y0 = starting_points(trials, experiment.noise.d, experiment.initial_sq_distance, rng)
-    first = simulate_y(experiment.f.grad, y0, experiment.eta, experiment.noise, T1, rng, snapshot_times=[T1])
-    second = simulate_y(experiment.f.grad, first.snapshots[T1], eta2, experiment.noise, T2, rng)
+    first = simulate_y(experiment.f.grad, y0, experiment.eta, experiment.noise, T1, rng)
+    second = simulate_y(experiment.f.grad, y_of_x(experiment.f.grad, first.final_x, eta2), eta2,
+                        experiment.noise, T2, rng)
     return coro, np.concatenate([first.sq_dist, second.sq_dist[1:]]), (T1, T2)

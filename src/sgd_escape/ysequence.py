@@ -18,20 +18,26 @@ from sgd_escape.bounded_noise import BoundedNoise
 
 @dataclass
 class YRun:
-    """Squared distances ||y_t - x*||^2, shape (steps + 1, trials), and requested snapshots of y_t."""
+    """Squared distances ||y_t - x*||^2, shape (steps + 1, trials), requested snapshots of y_t,
+    and the last SGD iterate x_T (with y_T = x_T - eta grad f(x_T)), shape (trials, d)."""
 
     sq_dist: np.ndarray
     snapshots: dict = field(default_factory=dict)
+    final_x: np.ndarray | None = None
 
     def window_max(self, start: int, stop: int) -> np.ndarray:
         """max_{start <= t <= stop} ||y_t - x*||^2 for each trial."""
         return self.sq_dist[start:stop + 1].max(axis=0)
 
 
+def y_of_x(grad, x, eta: float) -> np.ndarray:
+    """The point y = x - eta grad f(x) that belongs to the SGD iterate x (Chapter 2)."""
+    return x - eta * grad(x)
+
+
 def y_step(grad, y, eta: float, omega) -> np.ndarray:
-    """One step of equation (1) for every row of ``y``."""
-    z = y - eta * omega
-    return z - eta * grad(z)
+    """One step of equation (1) for every row of ``y``: x_{t+1} = y_t - eta omega_t, then y_{t+1}."""
+    return y_of_x(grad, y - eta * omega, eta)
 
 
 def _snapshot_set(snapshot_times, steps: int) -> set:
@@ -62,7 +68,8 @@ def simulate_y(grad, y0, eta: float, noise: BoundedNoise, steps: int, rng: np.ra
         if t in wanted:
             run.snapshots[t] = y.copy()
         if t < steps:
-            y = y_step(grad, y, eta, noise.sample((y.shape[0],), rng))
+            run.final_x = y - eta * noise.sample((y.shape[0],), rng)     # x_{t+1}
+            y = y_of_x(grad, run.final_x, eta)
     return run
 
 
