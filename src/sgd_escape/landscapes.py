@@ -70,9 +70,38 @@ class SpikyFunction:
         oscillation = 2 * np.pi * p * sin * cos  # = p^2 * d/dx sin^2(pi*phase), as phase' = 1/p
         return valley + self.curvature_scale * (depth_change + oscillation)
 
+    def second_derivative(self, x):
+        """``f''(x)``, in closed form: the valley's ``k eps^2 / (x^2 + eps^2)^(3/2)`` plus the
+        spikes' ``a (2 pi^2 cos(2 pi phase) + 3 pi p1 sign(x) sin(2 pi phase) + 2 p1^2 sin^2(pi phase))``."""
+        x = np.asarray(x, dtype=float)
+        angle = np.pi * self.phase(x)
+        valley = self.slope * self.valley_smoothing ** 2 / (x * x + self.valley_smoothing ** 2) ** 1.5
+        g = self.period_growth
+        spikes = (2 * np.pi ** 2 * np.cos(2 * angle) + 3 * np.pi * g * np.sign(x) * np.sin(2 * angle)
+                  + 2 * g * g * np.sin(angle) ** 2)
+        return valley + self.curvature_scale * spikes
+
+    def max_second_derivative(self, low: float, high: float, resolution: float = 1e-4) -> float:
+        """Largest ``f''`` on ``[low, high]`` (a grid of spacing ``resolution``, ``x = 0`` included
+        when inside): GD is stable at every local minimum there when ``eta * this < 2``.
+
+        For the default function it is reached next to ``x* = 0``, where the valley's ``k/eps``
+        adds to the spikes' :attr:`spike_curvature` (Chapter 1)."""
+        low, high = require_finite("low", low), require_finite("high", high)
+        if high <= low:
+            raise ValueError(f"high must be > low, got low={low}, high={high}")
+        resolution = require_positive("resolution", resolution)
+        grid = np.arange(low, high + resolution, resolution)
+        if low <= 0 <= high:
+            grid = np.append(grid, 0.0)
+        return float(np.max(self.second_derivative(grid)))
+
     @property
     def spike_curvature(self) -> float:
-        """Largest second derivative of the spikes; GD inside them is stable if eta * this < 2."""
+        """``2 pi^2 * curvature_scale``: the spikes' own second derivative at their bottoms.
+
+        Not the largest ``f''``: the valley adds up to ``slope / valley_smoothing`` near ``x* = 0``
+        and the growing period a little more elsewhere; see :meth:`max_second_derivative`."""
         return 2 * np.pi ** 2 * self.curvature_scale
 
     # -- the convolution -------------------------------------------------------------

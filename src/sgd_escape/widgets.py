@@ -37,7 +37,9 @@ def draw_sgd_panel(f: SpikyFunction, noise: float = FIGURE3.noise_levels["medium
     last = run_sgd(f.grad, x0, step_size, noise, steps, rng)
     ax = ax or plt.subplots(figsize=(7, 3.4))[1]
     if not np.all(np.isfinite(last)):
-        ax.set_title(f"eta = {step_size:g}: the iterates diverged (eta x spike curvature = {step_size * f.spike_curvature:.2f})")
+        span = setup.init_half_width + PLOT_MARGIN
+        largest = f.max_second_derivative(-span, span)
+        ax.set_title(f"eta = {step_size:g}: the iterates diverged (eta x max f'' = {step_size * largest:.2f})")
         return ax
     _draw_last_iterates(ax, f, last, step_size * noise, setup.init_half_width + PLOT_MARGIN)
     centre = setup.centre_half_width
