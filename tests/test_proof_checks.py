@@ -230,7 +230,12 @@ def test_state_dependent_noise_gives_a_one_point_constant_far_above_L():
     L, c = 1.0, 100.0
     example = state_dependent_noise_example(eta=0.9 / (2 * c), c=c, L=L, r=1.0)
     assert example["y"].size == 4000 and np.all(example["y"] != 0)
-    assert example["c_of_y"].min() >= c * (1 - 1e-12) and c > L     # Assumption 1 holds with c = 100 L
+    c_of_y, y = example["c_of_y"], example["y"]
+    assert c_of_y.min() >= c * (1 - 1e-12) and c > L                # Assumption 1 holds with c = 100 L ...
+    edge = np.abs(y) == np.abs(y).max()
+    assert c_of_y[edge].min() == pytest.approx(c)                   # ... on a neighbourhood no wider than it can be
+    assert example["reach"] == pytest.approx(0.9 / (2 * c) / (2 * (1 + c)))
+    assert np.all(example["c_outside"] < L)                          # one kick of eta r beyond it, c(y) < L < c
     with pytest.raises(ValueError, match="eta"):
         state_dependent_noise_example(eta=1.0, c=c, L=L, r=1.0)
 
@@ -245,3 +250,67 @@ def test_smallest_mu_constant_is_where_lemma5_stops_holding():
     assert np.nanmax(lemma5_grid(**axes, mu_constant=0.99 * K)["ratio"]) > 1.0   # a little less fails
     with pytest.raises(ValueError, match="high"):
         smallest_mu_constant(axes, low=1.0, high=0.5 * K)
+
+
+def test_step1_link_split_adds_up_and_c_multiplier_is_where_the_link_fails(trajectory_points):
+    from dataclasses import replace
+
+    from sgd_escape.proof_checks import c_multiplier_to_fail, gap_shares
+
+    f, noise, setting, points, _ = trajectory_points
+    chain = step1_chain(f.grad, points, setting, noise, np.random.default_rng(5), draws=1000)
+    np.testing.assert_allclose(chain["assume"] - chain["smooth"], chain["part_assumption"] + chain["part_lipschitz"],
+                               rtol=1e-9, atol=1e-9 * np.max(chain["final"]))
+    assert min(gap_shares(chain).values()) > 0
+    m = c_multiplier_to_fail(chain, setting)
+    assert m > 1
+    for factor, holds in ((0.99, True), (1.01, False)):
+        other = step1_chain(f.grad, points, replace(setting, c=factor * m * setting.c), noise,
+                            np.random.default_rng(5), draws=1000)
+        assert (chain_slack(other)["smooth <= assume"] >= 0) == holds, factor
+
+
+def test_step1_check_catches_a_doubled_c_in_the_chapter_settings():
+    from dataclasses import replace
+
+    from sgd_escape.theorem_experiments import HIGH_DIM, ONE_DIM
+
+    for experiment, seed in ((ONE_DIM, 10), (HIGH_DIM, 11)):
+        rng = np.random.default_rng(seed)
+        y0 = starting_points(10, experiment.noise.d, experiment.initial_sq_distance, rng)
+        run = simulate_y(experiment.f.grad, y0, experiment.eta, experiment.noise, 600, rng, snapshot_times=[0, 50, 600])
+        points = np.concatenate(list(run.snapshots.values()))
+        s = experiment.setting
+        honest = step1_chain(experiment.f.grad, points, s, experiment.noise, rng, draws=1000)
+        doubled = step1_chain(experiment.f.grad, points, replace(s, c=2 * s.c), experiment.noise, rng, draws=1000)
+        assert chain_slack(honest)["smooth <= assume"] >= 0
+        assert chain_slack(doubled)["smooth <= assume"] < 0
+
+
+def test_azuma_deviation_matches_the_direct_sum():
+    from sgd_escape.proof_checks import azuma_deviation
+
+    setting = Theorem1Setting(0.02, 0.5, 3.0, 20.0)
+    tail, steps = setting.tail(500), np.array([1, 2, 17, 500])
+    q = (1 - setting.lam) ** -2.0
+    direct = [np.sqrt(2) * tail.M * np.sqrt(sum(q**tau for tau in range(1, t + 1))) * np.sqrt(np.log(tail.zeta))
+              for t in steps]
+    np.testing.assert_allclose(azuma_deviation(setting, 500, steps), direct, rtol=1e-10)
+
+
+def test_lemma5_supremum_is_approached_at_the_edge_of_the_conditions():
+    from sgd_escape.proof_checks import lemma5_supremum, smallest_mu_constant_all
+    from sgd_escape.theory import lemma5_ratio
+
+    edge = dict(eta=0.4999999 / 10, c=10.0, L=1e-5, T2=1)          # eta c -> 1/2, eta L -> 0, T2 = 1
+    for K in (16.0, 16.1, 42.0):
+        assert lemma5_ratio(r=1.0, mu_constant=K, **edge) == pytest.approx(lemma5_supremum(K), rel=1e-5)
+    assert lemma5_ratio(r=1.0, mu_constant=16.1, **edge) <= 1 < lemma5_ratio(r=1.0, mu_constant=16.0, **edge)
+    assert lemma5_ratio(r=37.0, mu_constant=16.0, **edge) == pytest.approx(lemma5_ratio(r=1.0, mu_constant=16.0, **edge))
+    K = smallest_mu_constant_all()
+    assert 16.0 < K < 16.1 and lemma5_supremum(K) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)                                # no allowed point beats the supremum
+    c, L = 10 ** rng.uniform(-3, 2, 5000), 10 ** rng.uniform(-3, 2, 5000)
+    eta = rng.uniform(0, 1, 5000) * np.minimum(np.minimum(1 / (2 * L), c / L**2), 1 / (2 * c))
+    T2 = rng.integers(1, 10**6, 5000)
+    assert np.max(lemma5_ratio(eta, c, L, 1.0, T2, K)) <= 1.0

@@ -11,6 +11,12 @@ exactly zero and the proof's identities hold on the sample):
     final    (1 - lambda)||y - x*||^2 + b
 
 with gamma = grad f(y - eta omega), the gradient at the kicked point. The proof claims next <= drop <= smooth <= assume <= final.
+
+With antithetic draws most links hold by construction: drop - next = eta^2 (r^2 - mean ||omega||^2) and
+final - assume = eta^4 L^2 (r^2 - mean ||omega||^2) are identities, and drop <= smooth holds draw by draw
+for an L-Lipschitz gradient. Only smooth <= assume involves the one-point constant c; it mixes the
+assumption proper with the bound ||grad f(z)|| <= L ||z - x*||, which :func:`step1_chain` reports
+separately, and :func:`c_multiplier_to_fail` says how far c could be overstated before that link fails.
 """
 from __future__ import annotations
 
@@ -47,8 +53,12 @@ def step1_chain(grad, y, setting: Theorem1Setting, noise: BoundedNoise, rng: np.
 
     Also returns ``deviation``: max over draws of | ||y_{t+1} - x*||^2 - E[...] |, and
     ``deviation_bound``: 3.5 eta^2 r^2 + 7 eta r ||y - x*||, the bound of Step 3 before
-    ||y - x*|| is replaced by delta. ``noise`` must have the radius r of ``setting`` and
-    ``draws`` must be even (antithetic pairs).
+    ||y - x*|| is replaced by delta. The link smooth <= assume is split into its two parts,
+    ``assume - smooth = part_assumption + part_lipschitz``: ``part_assumption`` =
+    2 eta (<E gamma, y - x*> - c ||y - x*||^2), the slack of Assumption 1 itself, and
+    ``part_lipschitz`` = eta^2 (L^2 E||y - x* - eta omega||^2 - E||gamma||^2), the slack of
+    ||grad f(z)|| <= L ||z - x*||. ``dist_sq`` is ||y - x*||^2. ``noise`` must have the radius r
+    of ``setting`` and ``draws`` must be even (antithetic pairs).
     """
     _check_chain_inputs(setting, noise, draws)
     eta, r, L, c = setting.eta, noise.r, setting.L, setting.c
@@ -66,6 +76,9 @@ def step1_chain(grad, y, setting: Theorem1Setting, noise: BoundedNoise, rng: np.
     out["assume"] = ((1 - 2 * eta * c) * dist_sq + eta**2 * r**2 + 2 * eta**3 * r**2 * L
                      + eta**2 * L**2 * _sq(-e + eta * omega).mean(0))
     out["final"] = (1 - setting.lam) * dist_sq + setting.b
+    out["part_assumption"] = 2 * eta * (_dot(gamma.mean(0), e) - c * dist_sq)
+    out["part_lipschitz"] = eta**2 * (L**2 * _sq(e - eta * omega).mean(0) - _sq(gamma).mean(0))
+    out["dist_sq"] = dist_sq
     out["deviation"] = np.abs(nxt - out["next"]).max(0)
     out["deviation_bound"] = 3.5 * eta**2 * r**2 + 7 * eta * r * np.sqrt(dist_sq)
     return out
@@ -77,11 +90,39 @@ def chain_slack(chain: dict) -> dict:
     return {f"{a} <= {b}": float(np.min(chain[b] - chain[a])) for a, b in zip(names[:-1], names[1:])}
 
 
+def gap_shares(chain: dict) -> dict:
+    """Median shares of the total gap final - next taken by each part of Step 1 (Chapter 3).
+
+    ``assumption`` and ``lipschitz`` split the link smooth <= assume (see :func:`step1_chain`);
+    ``other`` is the rest of the chain."""
+    total = chain["final"] - chain["next"]
+    shares = {"assumption": chain["part_assumption"] / total, "lipschitz": chain["part_lipschitz"] / total}
+    shares["other"] = 1 - shares["assumption"] - shares["lipschitz"]
+    return {name: float(np.median(v)) for name, v in shares.items()}
+
+
+def c_multiplier_to_fail(chain: dict, setting: Theorem1Setting) -> float:
+    """The factor m such that the link smooth <= assume, recomputed with c replaced by m c, fails
+    at some point of ``chain`` for every m above it (Chapter 3).
+
+    Only *assume* depends on c, through -2 eta c ||y - x*||^2, so the link fails first where
+    (assume - smooth) / (2 eta c ||y - x*||^2) is smallest. A result near 1 means the check would
+    catch a c overstated by a little; a large one means it could not."""
+    slack = chain["assume"] - chain["smooth"]
+    return float(1 + np.min(slack / (2 * setting.eta * setting.c * chain["dist_sq"])))
+
+
 def supermartingale(sq_dist, setting: Theorem1Setting) -> np.ndarray:
     """G_t = (1 - lambda)^(-t) (||y_t - x*||^2 - b / lambda), shape (steps + 1, trials) (Chapter 3, Step 2)."""
     sq_dist = np.asarray(sq_dist, dtype=float)
     t = np.arange(sq_dist.shape[0])[:, None]
     return (sq_dist - setting.floor) / (1 - setting.lam) ** t
+
+
+def normalised_supermartingale_mean(G) -> np.ndarray:
+    """The mean of G_t over trials divided by |mean G_0|, so that -1 is the start when G_0 < 0 (Chapter 3)."""
+    mean = np.asarray(G, dtype=float).mean(axis=1)
+    return mean / abs(mean[0])
 
 
 def azuma_deviation(setting: Theorem1Setting, T2: int, steps) -> np.ndarray:
@@ -114,6 +155,33 @@ def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values, mu_const
     return {"ratio": ratio, "valid": valid, "tightest": tightest, "params": params}
 
 
+def _log_zeta_one() -> float:
+    return float(np.log(9 / 4))          # zeta = 9 T2 / 4 at T2 = 1, the smallest window
+
+
+def lemma5_supremum(mu_constant: float = 42.0) -> float:
+    """The supremum of Lemma 5's ratio over *all* parameters allowed by Theorem 1 (Chapter 3, note 6).
+
+    The ratio does not depend on r (every term scales as r^2). Its three terms are each largest when
+    eta c -> 1/2, eta L -> 0 (so lambda -> 2 eta c = 1 and (1 + eta L)^2 -> 1) and T2 = 1 (the smallest
+    log zeta), which the open conditions approach but never reach. There, with l = log(9/4) and
+    mu = K sqrt(l) (valid while K sqrt(l) >= 8), the ratio is 14/K + (7 sqrt(l) + 21)/(K^2 l)."""
+    K = float(mu_constant)
+    l = _log_zeta_one()
+    mu = max(8.0, K * np.sqrt(l))
+    return 14 * np.sqrt(l) / mu + (7 * np.sqrt(l) + 21) / mu**2
+
+
+def smallest_mu_constant_all() -> float:
+    """The smallest constant K in place of 42 with which Lemma 5 holds for all parameters: the root
+    of 14/K + (7 sqrt(l) + 21)/(K^2 l) = 1, l = log(9/4) (Chapter 3, note 6)."""
+    l = _log_zeta_one()
+    K = 7 + np.sqrt(49 + (7 * np.sqrt(l) + 21) / l)
+    if K * np.sqrt(l) < 8:               # mu = 8 would bind instead; it does not for these constants
+        raise AssertionError("mu >= 8 binds")
+    return float(K)
+
+
 def smallest_mu_constant(grid_axes: dict, low: float = 1.0, high: float = 42.0, bisections: int = 30):
     """The smallest constant ``K`` in place of Step 4's 42 with which Lemma 5 still holds on the
     grid of :func:`lemma5_grid` (Chapter 3, Notes on the paper), by bisection on ``[low, high]``.
@@ -138,7 +206,10 @@ def state_dependent_noise_example(eta: float, c: float, L: float, r: float, poin
 
     ``f'(z) = L|z| - L eta r / 2`` (``L``-Lipschitz, ``x* = 0``); the noise is ``+-r`` where
     ``y > 0`` and zero elsewhere. Returns the points ``y`` of the neighbourhood
-    ``0 < |y| <= L eta r / (2(L + c))`` and ``c(y) = E f'(y - eta omega) / y`` there.
+    ``0 < |y| <= L eta r / (2(L + c))`` (its half-width is ``reach``), ``c(y) = E f'(y - eta omega) / y``
+    there, and ``c_outside``: c(y) just beyond the neighbourhood, at ``y = +-(reach + eta r)``, where
+    one noise kick of size ``eta r`` can carry a point. With ``c > L`` the domain D of Theorem 1 must
+    be this bounded neighbourhood (on all of R^d, c <= L; Chapter 3, note 7).
     """
     Theorem1Setting(eta, c, L, r)   # the theorem's conditions hold, c > L included
     points = checks.require_int_at_least("points", points, 2)
@@ -146,5 +217,8 @@ def state_dependent_noise_example(eta: float, c: float, L: float, r: float, poin
     reach = L * eta * r / (2 * (L + c))
     positive = reach * np.arange(1, points // 2 + 1) / (points // 2)   # x* = 0 itself excluded
     y = np.concatenate([-positive[::-1], positive])
-    smoothed = np.where(y > 0, (grad(y - eta * r) + grad(y + eta * r)) / 2, grad(y))
-    return {"y": y, "c_of_y": smoothed / y}
+    def c_of(y):
+        return np.where(y > 0, (grad(y - eta * r) + grad(y + eta * r)) / 2, grad(y)) / y
+
+    outside = np.array([-(reach + eta * r), reach + eta * r])
+    return {"y": y, "c_of_y": c_of(y), "reach": reach, "c_outside": c_of(outside)}
