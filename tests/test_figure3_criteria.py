@@ -1,0 +1,81 @@
+"""Figure 3's criteria (Chapter 1) can fail, and the panels start where the plan says."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from sgd_escape.figure3 import (CRITERIA, criteria_hold, figure3_criteria, panel_plan, simulate_figure3,
+                                stage_handoffs, stage_names)
+from sgd_escape.landscapes import FIGURE3, SpikyFunction, figure3_function
+
+F = figure3_function()
+CHAPTER_SEEDS = range(5)
+PLAIN_GD_STAGES = replace(FIGURE3, stage_noises=(0.0,) * len(FIGURE3.stage_noises))
+
+
+def test_panels_start_uniformly_in_their_regions():
+    """With one step of a zero gradient and no noise, the last iterates are the starts."""
+    flat = replace(PLAIN_GD_STAGES, steps=1, trials=4000, noise_levels=dict.fromkeys(FIGURE3.noise_levels, 0.0))
+    starts = simulate_figure3(_Flat(), flat, seed=0)
+    plan = panel_plan(flat)
+    for name, (_, half) in plan.items():
+        x0 = starts[name]
+        assert np.max(np.abs(x0)) <= half and np.max(np.abs(x0)) > 0.98 * half
+        assert abs(np.mean(np.abs(x0) <= half / 2) - 0.5) < 0.04  # uniform, not clustered
+
+
+class _Flat:
+    """A function with zero gradient: one step leaves every noiseless start in place."""
+
+    def grad(self, x):
+        return np.zeros_like(x)
+
+
+@pytest.mark.parametrize("seed", CHAPTER_SEEDS)
+def test_stages_converge_with_noise_and_not_without(seed):
+    """Criterion 5 holds for the book's stages and fails for plain GD from the same starts."""
+    assert criteria_hold(figure3_criteria(F, simulate_figure3(F, FIGURE3, seed)))["5 stages converge"]
+    gd = figure3_criteria(F, simulate_figure3(F, PLAIN_GD_STAGES, seed), PLAIN_GD_STAGES)
+    assert not criteria_hold(gd)["5 stages converge"]
+
+
+def test_last_stage_target_is_narrower_than_its_start_region():
+    """Otherwise the starts alone could meet criterion 5."""
+    start_share = CRITERIA.target_half_width / FIGURE3.stage_half_widths[-1]
+    assert start_share < CRITERIA.last_stage_min_fraction / 2
+
+
+def test_stages_depend_on_noise():
+    """Row 3 with noise ends far more tightly around x* than GD from the same starts."""
+    noisy = simulate_figure3(F, FIGURE3, 0)
+    plain = simulate_figure3(F, PLAIN_GD_STAGES, 0)
+    last = stage_names(FIGURE3)[-1]
+    assert np.std(noisy[last]) < np.std(plain[last]) / 3
+
+
+def test_gd_stuck_fails_without_spikes():
+    """Criterion 1: on the bare valley GD reaches x* from everywhere."""
+    valley = SpikyFunction(curvature_scale=0.0)
+    verdict = criteria_hold(figure3_criteria(valley, simulate_figure3(valley, FIGURE3, 0)))
+    assert not verdict["1 GD stuck"]
+
+
+def test_small_noise_trapped_fails_when_small_noise_is_medium():
+    """Criterion 2: the medium window has no spurious basins, so no trial outside the centre
+    can sit in one."""
+    setup = replace(FIGURE3, noise_levels={**FIGURE3.noise_levels, "small": FIGURE3.noise_levels["medium"]})
+    verdict = criteria_hold(figure3_criteria(F, simulate_figure3(F, setup, 0), setup))
+    assert not verdict["2 small noise trapped"]
+
+
+@pytest.mark.parametrize("seed", CHAPTER_SEEDS)
+def test_each_stage_ends_inside_the_next_stage_start_region(seed):
+    handoffs = stage_handoffs(simulate_figure3(F, FIGURE3, seed))
+    assert len(handoffs) == len(FIGURE3.stage_half_widths) - 1
+    assert min(handoffs) >= 0.95
+
+
+def test_stage_handoffs_see_a_stage_that_ends_outside_the_next_region():
+    """Plain GD in stage 1 stays spread over its start region, mostly outside stage 2's."""
+    handoffs = stage_handoffs(simulate_figure3(F, PLAIN_GD_STAGES, 0), PLAIN_GD_STAGES)
+    assert handoffs[0] < 0.8
