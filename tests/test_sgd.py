@@ -220,3 +220,14 @@ def test_static_panel_reports_the_setup_centre_region():
 def test_static_panel_rejects_bad_parameters():
     with pytest.raises(ValueError, match="trials must be an integer >= 1"):
         draw_sgd_panel(F, trials=0)
+
+
+def test_escape_probability_rejects_a_start_outside_the_well():
+    """From where -grad f already points away from x_o there is nothing to escape."""
+    with pytest.raises(ValueError, match="x_t must lie in the well"):
+        escape_probability(WELL, [0.5], 0.04, 8.0, samples=10)
+    narrow = SharpWellFunction(width=0.03)
+    with pytest.raises(ValueError, match="x_t"):
+        escape_probability(narrow, [1.35], 0.04, 8.0, samples=10)
+    inner_wall = narrow.well_minimum() - 1.1 * narrow.width
+    assert 0.0 <= escape_probability(narrow, inner_wall, 0.04, 8.0, samples=10, rng=0) <= 1.0

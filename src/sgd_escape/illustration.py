@@ -88,8 +88,14 @@ def noisy_step(f: SharpWellFunction, x_t, step_size: float, omega):
 def escape_probability(f: SharpWellFunction, x_t, step_size: float, noise: float,
                        samples: int = 100_000, rng=None) -> float:
     """Probability over ``omega ~ Uniform(ball of radius noise)`` that after one step from
-    ``x_t`` the negative gradient no longer points into the well (Chapter 1)."""
+    ``x_t`` the negative gradient no longer points into the well (Chapter 1).
+
+    ``x_t`` must itself be in the well (:func:`points_into_well`), else a ValueError naming it:
+    from outside the well there is nothing to escape from."""
     x_t = _points("x_t", x_t, f)
+    if not np.all(points_into_well(f, x_t)):
+        raise ValueError(f"x_t must lie in the well, where -grad f points to x_o = "
+                         f"{np.round(f.well_minimum(), 4).tolist()}; got x_t = {x_t.tolist()}")
     noise = require_nonnegative("noise", noise)
     samples = require_int_at_least("samples", samples, 1)
     rng = np.random.default_rng(rng)
