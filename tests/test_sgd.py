@@ -74,7 +74,8 @@ def test_run_sgd_rejects_invalid_arguments(kwargs, message):
         run_sgd(**arguments)
 
 
-def test_figure3_panels_have_trials_and_start_in_their_regions():
+def test_figure3_panels_have_one_array_of_trials_each():
+    """Where the trials start: tests/test_figure3_criteria.py."""
     results = simulate_figure3(F, FIGURE3, seed=0)
     assert set(results) == set(panel_plan(FIGURE3))
     assert all(values.shape == (FIGURE3.trials,) for values in results.values())
@@ -183,7 +184,7 @@ def test_smoothed_minima_match_a_brute_force_average():
 def test_a_window_wider_than_the_well_can_leave_a_spurious_minimum():
     """Averaging does not erase a dip just because the window is wider: the dip must also lose
     against the bowl's slope."""
-    survivor = spurious_smoothed_minima(WELL, 4 * WELL.width)  # window 8 well widths wide
+    survivor = spurious_smoothed_minima(WELL, 4 * WELL.width)  # half-width 4 sigma
     assert len(survivor) == 1 and 0.5 < survivor[0] < WELL.well[0]
     assert len(spurious_smoothed_minima(WELL, 0.64)) == 0
     assert len(spurious_smoothed_minima(WELL, 0.0)) == 1
@@ -231,3 +232,14 @@ def test_escape_probability_rejects_a_start_outside_the_well():
         escape_probability(narrow, [1.35], 0.04, 8.0, samples=10)
     inner_wall = narrow.well_minimum() - 1.1 * narrow.width
     assert 0.0 <= escape_probability(narrow, inner_wall, 0.04, 8.0, samples=10, rng=0) <= 1.0
+
+
+def test_dent_survives_while_the_averaged_pull_beats_the_bowl_slope():
+    """Chapter 1's rule: a dent survives roughly while depth / (2h) > bowl * (x_o - h)."""
+    x_o = WELL.well_minimum()[0]
+    predicted = (x_o - np.sqrt(x_o ** 2 - 2 * WELL.depth / WELL.bowl)) / 2  # root of the equality
+    halves = np.arange(0.40, 0.65, 0.01)
+    survives = np.array([len(spurious_smoothed_minima(WELL, h)) > 0 for h in halves])
+    boundary = halves[~survives][0]
+    assert survives[: np.argmin(survives)].all() and not survives[np.argmin(survives):].any()
+    assert abs(boundary - predicted) < 0.04
