@@ -121,11 +121,3 @@ def lemma5_histogram(ax, ratios) -> None:
     ax.axvline(1, color=COLORS["bound"], ls="--", label="Lemma 5's limit")
     ax.set(xlabel=r"left side of Lemma 5 $/\ \delta^2$", ylabel="grid points", yscale="log", xlim=(0, 1.05))
     ax.legend(fontsize=8)
-
-
-def segment_profiles(ax, f, starts) -> None:
-    """Appendix A: f along segments from x to x*, as a function of the fraction t walked."""
-    t = np.linspace(0, 1, 200)[:, None]
-    for x in starts:
-        ax.plot(t[:, 0], f.value((1 - t) * np.asarray(x)), color=COLORS["f"], lw=1)
-    ax.set(xlabel=r"$t$ (point $t x^* + (1-t)x$)", ylabel="f")
