@@ -32,6 +32,7 @@ def test_theorem1_result_reads_time_T1_and_the_window_up_to_T1_plus_T2():
     assert result.within_markov_radius == 0.75
     assert np.allclose(result.window_max, [0.5 * radius, 2 * radius, 0.9 * radius, 0.5 * radius])
     assert result.markov_looseness == pytest.approx(2.0)
+    assert result.window_mean == pytest.approx((14 * 0.5 + 2 + 0.9) * radius / 16)   # 4 steps x 4 trials
 
 
 def test_chapter2_one_dimensional_promises_hold_with_room():

@@ -7,6 +7,8 @@ from .escape_basins import BasinFractions, SharpFlatLandscape
 from .plotting import COLORS
 
 #: One colour per method, the same in every figure of Chapter 7.
+#: One colour per step size in the sharp-and-flat figures.
+STEP_COLORS = ("tab:blue", "tab:orange", "tab:red", "tab:purple")
 METHOD_COLORS = {"gd": "0.45", "perturbed_gd": "tab:purple", "sgd": COLORS["iterate"]}
 METHOD_LABELS = {"gd": "GD", "perturbed_gd": "perturbed GD", "sgd": "SGD"}
 
@@ -57,8 +59,7 @@ def plot_convexity_constant(ax, radii, constants, critical: float) -> None:
 def plot_basin_fractions(ax, from_sharp: dict, from_flat: dict, critical: float) -> None:
     """Fraction of trials ending in the sharp basin, per step size (solid: started in the sharp
     minimum, dashed: in the flat one); Chapter 7."""
-    colors = ["tab:blue", "tab:orange", "tab:red", "tab:purple"]
-    for color, (step, sharp) in zip(colors, from_sharp.items()):
+    for color, (step, sharp) in zip(STEP_COLORS, from_sharp.items()):
         flat: BasinFractions = from_flat[step]
         ax.plot(sharp.radii, sharp.sharp, "o-", color=color, ms=3, label=f"step {step:g}, start sharp")
         ax.plot(flat.radii, flat.sharp, "s--", color=color, ms=3, label=f"step {step:g}, start flat")
@@ -71,8 +72,7 @@ def plot_basin_baselines(ax, from_sharp: dict, from_flat: dict, gibbs: dict, bow
     """Measured fractions in the sharp basin (markers: circles from the sharp start, squares from
     the flat one) against the stationary Gibbs fraction (solid) and the bowl-only null (dashed),
     per step size; ``gibbs`` and ``bowl_only`` map each step size to one value per radius (Chapter 7)."""
-    colors = ["tab:blue", "tab:orange", "tab:red", "tab:purple"]
-    for color, (step, sharp) in zip(colors, from_sharp.items()):
+    for color, (step, sharp) in zip(STEP_COLORS, from_sharp.items()):
         ax.plot(sharp.radii, sharp.sharp, "o", color=color, ms=3)
         ax.plot(from_flat[step].radii, from_flat[step].sharp, "s", color=color, ms=3, mfc="none")
         ax.plot(sharp.radii, gibbs[step], "-", color=color, lw=1, label=f"step {step:g}, Gibbs")

@@ -66,6 +66,12 @@ class Theorem1Result:
         return self.run.window_max(T1, T1 + self.T2)
 
     @property
+    def window_mean(self) -> float:
+        """Mean of ||y_t - x*||^2 over the window [T1, T1 + T2] and all trials: where SGD hovers."""
+        T1 = self.experiment.T1
+        return float(self.run.sq_dist[T1:T1 + self.T2 + 1].mean())
+
+    @property
     def tail_looseness(self) -> float:
         """delta^2 (the O(log(T2) b / lambda) bound) over the largest value any trial reached."""
         return self.experiment.setting.tail(self.T2).radius_sq / float(self.window_max.max())
