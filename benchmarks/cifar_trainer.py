@@ -76,7 +76,7 @@ def plain_epoch(arrays, count, architecture, device, workers) -> float:
 
 def trainer_epoch(arrays, count, architecture, device, members, channels_last) -> float:
     """Seconds for one epoch of the book's trainer, ``members`` networks at once."""
-    data = to_device(arrays, count, 1000, torch.device(device))
+    data = to_device(arrays, count, min(1000, len(arrays.test_labels)), torch.device(device))  # not timed
     model = build_ensemble(architecture, members, 10).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

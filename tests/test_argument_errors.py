@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from sgd_escape.bounded_noise import BoundedNoise
 from sgd_escape.cifar.datasets import load_cifar, synthetic_cifar
+from sgd_escape.cifar.figures import plot_figure5
+from sgd_escape.cifar.pipeline import check_restart_epochs
+from sgd_escape.cifar.probes import ball_points, uniform_ball
+from sgd_escape.cifar.training import epoch_plan, probe_gradient, subset_indices
 from sgd_escape.figure3 import criteria_over_seeds
 from sgd_escape.landscapes import figure3_function
 from sgd_escape.large_step import Flower, gd_path
@@ -31,6 +36,15 @@ CASES = [
     ("seed", lambda: criteria_over_seeds(figure3_function(), [-1])),
     ("train_size", lambda: synthetic_cifar(train_size=0)),
     ("dataset", lambda: load_cifar("mnist")),
+    ("radius", lambda: uniform_ball(torch.zeros(4), -1.0, 2, 0)),
+    ("count", lambda: ball_points(torch.zeros(4), 0.5, 0, 0)),
+    ("batch_size", lambda: epoch_plan([0], 0, 100, 0, "cpu")),
+    ("count", lambda: subset_indices(10, -1, 0)),
+    ("count", lambda: subset_indices(10, 11, 0)),
+    ("batch_size", lambda: probe_gradient(None, torch.zeros(10, 32, 32, 3), torch.zeros(10), None, 4)),
+    ("quantity", lambda: plot_figure5([], {}, "cos")),
+    ("restart_epochs", lambda: check_restart_epochs([4, 2], 6)),
+    ("restart_epochs", lambda: check_restart_epochs([2, 8], 6)),
 ]
 
 

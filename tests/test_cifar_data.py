@@ -150,3 +150,15 @@ def test_the_real_jpeg_archive_passes_its_checksum_and_decodes(tmp_path):
     arrays = load_cifar("cifar10", data=os.environ[datasets.JPEG_ENV], datasets_dir=tmp_path)
     assert arrays.train_images.shape == (50000, 32, 32, 3) and arrays.test_images.shape == (10000, 32, 32, 3)
     assert np.bincount(arrays.train_labels).tolist() == [5000] * 10
+
+
+@pytest.mark.parametrize("name, decoded", [("cifar10-jpeg.tar.xz", "cifar10-jpeg.npz"),
+                                           ("cifar-10-python.tar.gz", "cifar10-official.npz")])
+def test_a_named_archive_is_checked_even_when_a_decoded_copy_exists(tmp_path, name, decoded):
+    from sgd_escape.cifar.datasets import DatasetError, load_cifar, save_arrays, synthetic_cifar
+
+    save_arrays(tmp_path / decoded, synthetic_cifar())
+    damaged = tmp_path / name
+    damaged.write_bytes(b"not the archive that was decoded")
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        load_cifar("cifar10", damaged, tmp_path)

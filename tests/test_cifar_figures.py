@@ -94,13 +94,26 @@ def test_each_spectrum_trend_fails_exactly_when_its_observation_does(key, change
 
 def test_fig5_verdict_counts_signs_from_epoch_5_and_the_longest_step():
     curves = {"grad_norm_max": np.array([[1.0, 2.0], [3.0, 1.0], [20.0, 5.0], [1.0, 1.0]]),
-              "ball_epochs": np.array([0, 2, 4, 6]), "ball_raw_min": np.array([-1.0, 1.0, 3.0, -0.5])}
-    result = SimpleNamespace(curves=curves, config={"lr": 0.1, "lr_milestones": [2], "epochs": 8},
+              "ball_epochs": np.array([0, 2, 4, 6]), "ball_raw_min": np.array([[-1.0], [1.0], [3.0], [-0.5]]),
+              "ball_raw_mean": np.array([[-0.5], [2.0], [4.0], [np.nan]]),
+              "ball_raw_max": np.array([[1.0], [3.0], [5.0], [0.5]])}
+    result = SimpleNamespace(curves=curves, config={"lr": 0.1, "lr_milestones": [2], "epochs": 8}, preset="mini",
                              scalars={"negative_inner_from_epoch_5": 2, "inner_products_from_epoch_5": 6})
     verdict = figures.fig5_verdict({"a": result, "b": None})
     assert verdict["nonpositive"] == 2 and verdict["total"] == 6
     assert verdict["ball_nonpositive"] == 1                   # epoch 6 only: epoch 0 is before epoch 5
+    assert verdict["ball_mean_nonpositive"] == 1              # a NaN mean (a diverged probe) is no success
+    assert verdict["ball_probed"] == 1                        # of the balls probed from epoch 5 on
     assert verdict["max_step"] == pytest.approx(0.3)          # 0.1 x 3 beats 0.01 x 20
+    assert figures.ball_nonpositive_rows({"a": result}) == [["a (mini)", 6, 0, "-0.5", "nan", "0.5"]]
+
+
+def test_the_committed_figure5_caches_list_every_failing_ball():
+    results = figures.load_cached("fig5")
+    verdict = figures.fig5_verdict(results)
+    rows = [row for row in figures.ball_nonpositive_rows(results) if row[0] != "none"]
+    assert len(rows) == verdict["ball_nonpositive"] <= verdict["ball_probed"]
+    assert all(float(row[3]) <= 0 for row in rows)
 
 
 @pytest.mark.slow
@@ -116,14 +129,12 @@ def test_benchmark_script_runs_on_a_cpu_with_tiny_settings():
 
 
 def test_cifar100_results_join_the_chapters_once_cached(tmp_path, monkeypatch):
-    from sgd_escape.cifar.experiments import preset_config
-    from sgd_escape.cifar.results import write_result
+    from cifar_fakes import write_fake_result
 
     monkeypatch.setenv("SGD_ESCAPE_DATA", str(tmp_path))
     assert set(figures.load_cached("fig5")) == {"resnet", "densenet"}
     name = "fig5-densenet-cifar100"
-    write_result(tmp_path / name / "mini", name, "mini", preset_config(name, "mini"), {}, {"x": np.zeros(1)},
-                 {"device_name": "test", "wall_seconds": 1.0, "dataset_source": "test", "git_commit": "0"})
+    write_fake_result(tmp_path, name, "mini")
     assert figures.load_cached("fig5")["densenet, CIFAR-100"].config["dataset"] == "cifar100"
     assert figures.color_of("densenet, CIFAR-100") == figures.color_of("densenet")
 
@@ -146,3 +157,18 @@ def test_protocol_gap_lists_exactly_the_settings_that_differ_from_the_paper(monk
         line = next(l for l in note.markdown.splitlines() if l.startswith(f"- {label}, preset {result.preset}"))
         assert ("epochs 300" not in line) and (f"epochs {result.config['epochs']} (paper preset: 300)" in line)
         assert ("trials" in line) == (result.config["trials"] != 5)
+
+
+def test_spectrum_observation_rows_follow_the_trends():
+    rows = figures.spectrum_observation_rows({"a": _spectrum_result(),
+                                              "b": _spectrum_result(restart_distance_from_init=np.array([3.0, 2.0, 8.0]))})
+    assert len(rows) == len(figures.SPECTRUM_OBSERVATIONS)
+    assert rows[2] == [figures.SPECTRUM_OBSERVATIONS["distance_grows"], "yes", "no"]
+    assert all(row[1:] == ["yes", "yes"] for k, row in enumerate(rows) if k != 2)
+
+
+def test_sgd_steps_are_epochs_times_whole_batches():
+    result = SimpleNamespace(config={"branch_epochs": 4, "train_examples": 384, "batch_size": 128})
+    assert figures.sgd_steps(result, "branch_epochs") == 12
+    result = SimpleNamespace(config={"restart_length": 2, "train_examples": None, "batch_size": 128})
+    assert figures.sgd_steps(result, "restart_length") == 2 * 390          # 50,000 images: 390 whole batches

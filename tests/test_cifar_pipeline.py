@@ -9,6 +9,7 @@ import pytest
 
 from sgd_escape.cifar.experiments import EXPERIMENTS, preset_config
 from sgd_escape.cifar.pipeline import run_experiment
+from cifar_fakes import write_fake_result
 from sgd_escape.cifar.results import CacheError, best_cached, load_result, refused_caches, write_result
 from sgd_escape.cifar.runner import BudgetExhausted, Run
 
@@ -83,9 +84,7 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(experiment, tm
 
 
 def _fake_cache(root, experiment, preset, config=None):
-    config = config or preset_config(experiment, preset)
-    return write_result(root / experiment / preset, experiment, preset, config, {"x": 1.0},
-                        {"curve": np.arange(3.0)}, {"command": "test"})
+    return write_fake_result(root, experiment, preset, config)
 
 
 def test_a_cache_of_another_config_is_refused(tmp_path):
@@ -174,3 +173,73 @@ def test_a_result_of_an_older_format_is_refused_and_not_counted_as_cached(tmp_pa
     with pytest.raises(CacheError, match="schema version 1, this code reads 2.*--fresh"):
         load_result("spectrum-resnet-cifar10", "mini", tmp_path)
     assert not is_cached("spectrum-resnet-cifar10", "mini", tmp_path)
+
+
+def test_a_diverged_probe_counts_as_not_positive():
+    from sgd_escape.cifar.pipeline import fig5_scalars, slope_scalars, spectrum_scalars
+
+    nan = np.full((2, 3, 3), np.nan)
+    slope = slope_scalars({"inner_raw": nan, "inner_cosine": nan, "final_distances": np.ones((3, 3))})
+    assert slope["nonpositive_to_other_finals"] == 12 and slope["fraction_nonpositive_to_other_finals"] == 1.0
+    curves = {"inner_raw": np.array([[np.nan, 1.0]] * 2), "path_inner_raw": np.ones((2, 2)),
+              "restart_epochs": np.array([1, 2])}
+    spectrum = spectrum_scalars(curves)
+    assert spectrum["nonpositive_inner"] == 2 and spectrum["restart_one_point_convex"] == [False, True]
+    raw = np.ones((7, 2))
+    raw[6, 1] = np.nan
+    fig5 = fig5_scalars({"inner_raw": raw, "inner_cosine": raw, "ball_epochs": np.array([0]),
+                         "ball_raw_min": np.ones((1, 1)), "grad_norm_max": np.ones((7, 2)),
+                         "test_accuracy": np.ones((8, 2)), "train_loss": np.ones((8, 2))},
+                        {"lr_milestones": [3], "epochs": 7})
+    assert fig5["negative_inner_from_epoch_5"] == 1
+
+
+def _edit_cache(folder, change):
+    record = json.loads((folder / "result.json").read_text())
+    change(record)
+    (folder / "result.json").write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r.update(scalars={}), "its scalars are not those its curves give"),
+    (lambda r: r["scalars"].update(nonpositive_to_other_finals=1), "its scalars are not those its curves give"),
+])
+def test_a_result_whose_scalars_disagree_with_its_curves_is_refused(tmp_path, edit, message):
+    folder = _fake_cache(tmp_path, "slope-resnet-cifar10", "mini")
+    load_result("slope-resnet-cifar10", "mini", tmp_path)
+    _edit_cache(folder, edit)
+    with pytest.raises(CacheError, match=f"{message}.*--fresh"):
+        load_result("slope-resnet-cifar10", "mini", tmp_path)
+
+
+def test_a_result_with_curves_of_the_wrong_shape_is_refused(tmp_path):
+    from cifar_fakes import consistent_curves
+    from sgd_escape.cifar.pipeline import scalars_of
+
+    config = preset_config("fig5-resnet-cifar10", "mini")
+    curves = consistent_curves(config)
+    curves["inner_raw"] = curves["inner_raw"][:3]            # a truncated probe
+    write_result(tmp_path / "fig5-resnet-cifar10" / "mini", "fig5-resnet-cifar10", "mini", config,
+                 scalars_of(config, curves), curves, {"command": "test"})
+    with pytest.raises(CacheError, match=r"inner_raw should have shape \(10, 2\), holds \(3, 2\)"):
+        load_result("fig5-resnet-cifar10", "mini", tmp_path)
+
+
+def test_a_result_file_that_is_not_a_record_is_refused(tmp_path):
+    folder = _fake_cache(tmp_path, "fig5-resnet-cifar10", "mini")
+    (folder / "result.json").write_text("5")
+    with pytest.raises(CacheError, match="holds a int, not a result.*--fresh"):
+        load_result("fig5-resnet-cifar10", "mini", tmp_path)
+    with pytest.raises(ValueError, match="unknown experiment 'fig5-vgg-cifar10'"):
+        load_result("fig5-vgg-cifar10", "mini", tmp_path)
+
+
+@pytest.mark.parametrize("experiment", list(EXPERIMENTS))
+def test_every_preset_probes_whole_batches(experiment):
+    from sgd_escape.cifar.experiments import PRESETS
+
+    for preset in PRESETS:
+        config = preset_config(experiment, preset)
+        for key in ("probe_examples", "ball_examples"):
+            if key in config:
+                assert config[key] % min(config["probe_batch_size"], config[key]) == 0, (preset, key)

@@ -73,7 +73,7 @@ def test_a_step_with_too_little_time_left_is_skipped_and_said(tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(minutes=0), "minutes"), (dict(steps=("train",)), "valid steps: environment"),
+    (dict(minutes=0), "minutes"), (dict(minutes=float("nan")), "minutes"), (dict(steps=("train",)), "valid steps: environment"),
     (dict(preset="huge"), "valid presets"), (dict(experiments=["figure9"]), "valid experiments"),
 ])
 def test_invalid_session_arguments_raise_naming_them(options, message, tmp_path):
@@ -167,7 +167,9 @@ def test_device_names_become_file_name_parts():
 
 
 def test_a_failing_step_is_recorded_and_the_session_exits_1(tmp_path):
-    assert session(tmp_path, data=str(tmp_path / "missing.tar.xz"), steps=("run",)) == 1
+    damaged = tmp_path / "damaged.tar.xz"
+    damaged.write_bytes(b"not an archive")
+    assert session(tmp_path, data=str(damaged), steps=("run",)) == 1
     steps = json.loads((tmp_path / "out" / "session.json").read_text())["commands"][-1]["steps"]
     assert steps["run"]["outcome"].startswith("failed:") and "exited with status 2" in steps["run"]["outcome"]
 

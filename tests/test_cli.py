@@ -56,7 +56,7 @@ def test_a_fresh_run_stopped_at_its_budget_says_to_resume_without_fresh(tmp_path
     assert "resume, without --fresh" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option, value", [("--max-minutes", "-1"), ("--threads", "0")])
+@pytest.mark.parametrize("option, value", [("--max-minutes", "-1"), ("--max-minutes", "nan"), ("--threads", "0")])
 def test_bad_budget_or_thread_count_exits_2_naming_the_option(option, value, tmp_path, capsys):
     argv = ["run", "fig5-resnet-cifar10", "--preset", "smoke", "--data", "synthetic", "--quiet",
             "--out", str(tmp_path), option, value]
@@ -102,3 +102,32 @@ def test_an_unknown_name_among_several_stops_before_any_run(tmp_path, capsys):
     assert main(argv) == 2
     assert "figure9" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
+
+
+def test_outside_a_clone_run_stops_before_training_and_list_says_why(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SGD_ESCAPE_DATA", raising=False)
+    assert main(["run", "fig5-resnet-cifar10", "--preset", "smoke", "--data", "synthetic", "--quiet"]) == 2
+    assert "no repository root" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []                 # no work folder, nothing trained
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "results: none found (no repository root" in out and "cached: -" not in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--data", "/no/such/archive.tar.xz"], "data must be 'synthetic' or a dataset archive; no file"),
+    (["--data", "synthetic", "--minutes", "nan"], "minutes must be"),
+])
+def test_a_session_refuses_bad_input_before_any_step(argv, message, tmp_path, capsys):
+    command = ["session", "--out", str(tmp_path / "out"), "--device", "cpu", "--state", str(tmp_path / "state")]
+    assert main(command + argv) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_session_outside_a_clone_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["session", "--out", "out", "--data", "synthetic", "--device", "cpu"]) == 2
+    assert "inside a clone of the book" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -60,11 +60,17 @@ def _parser() -> argparse.ArgumentParser:
 def list_experiments() -> str:
     """A table of experiments with the presets cached for each."""
     from sgd_escape.cifar.experiments import EXPERIMENTS, PRESET_NOTES, PRESETS
-    from sgd_escape.cifar.results import is_cached
+    from sgd_escape.cifar.results import CacheError, data_root, is_cached
 
-    lines = ["presets:"] + [f"  {name:8s} {PRESET_NOTES[name]}" for name in PRESETS] + ["", "experiments:"]
+    lines = ["presets:"] + [f"  {name:8s} {PRESET_NOTES[name]}" for name in PRESETS] + [""]
+    try:
+        root = data_root()
+    except CacheError as error:         # outside a clone: say why nothing can be listed as cached
+        return "\n".join(lines + [f"results: none found ({error})", "", "experiments:"]
+                         + [f"  {name}" for name in EXPERIMENTS])
+    lines += [f"results in {root}", "", "experiments:"]
     for name in EXPERIMENTS:
-        cached = [preset for preset in PRESETS if is_cached(name, preset)]
+        cached = [preset for preset in PRESETS if is_cached(name, preset, root)]
         lines.append(f"  {name:28s} cached: {', '.join(cached) or '-'}")
     return "\n".join(lines)
 
@@ -72,28 +78,29 @@ def list_experiments() -> str:
 def run_command(args, argv) -> int:
     import torch
 
-    from sgd_escape.checks import require_int_at_least
+    from sgd_escape.checks import require_int_at_least, require_nonnegative
     from sgd_escape.cifar.experiments import EXPERIMENTS, check_names
     from sgd_escape.cifar.pipeline import run_experiment
-    from sgd_escape.cifar.results import is_cached
+    from sgd_escape.cifar.results import data_root, is_cached
     from sgd_escape.cifar.runner import EXIT_BUDGET, BudgetExhausted
 
     names = experiment_names(args.experiments, EXPERIMENTS)
     for name in names:
         check_names(name, args.preset)
-    if args.max_minutes is not None and args.max_minutes < 0:
-        raise ValueError(f"--max-minutes must be >= 0, got {args.max_minutes}")
+    if args.max_minutes is not None:
+        require_nonnegative("--max-minutes", args.max_minutes)       # NaN too
+    out = Path(args.out) if args.out else data_root()      # before any training: outside a clone, stop now
     if args.threads is not None:
         torch.set_num_threads(require_int_at_least("--threads", args.threads, 1))
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     began = time.monotonic()
     for name in names:
-        if not args.fresh and is_cached(name, args.preset, args.out):
+        if not args.fresh and is_cached(name, args.preset, out):
             print(f"{name}: already cached for preset {args.preset} (pass --fresh to recompute)")
             continue
         left = None if args.max_minutes is None else max(0.0, args.max_minutes - (time.monotonic() - began) / 60)
         try:
-            folder = run_experiment(name, args.preset, data=args.data, device=device, out=args.out,
+            folder = run_experiment(name, args.preset, data=args.data, device=device, out=out,
                                     work=args.work and Path(args.work) / name / args.preset,
                                     max_minutes=left, datasets_dir=args.datasets_dir,
                                     download=not args.offline, progress=not args.quiet,

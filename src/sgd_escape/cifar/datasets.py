@@ -245,9 +245,12 @@ def _load_explicit(dataset: str, path: Path, cache: Path) -> CifarArrays:
         if dataset != "cifar10":
             raise DatasetError(f"{path} is the CIFAR-10 JPEG copy; it cannot provide {dataset}")
         target, decode = cache / f"{dataset}-jpeg.npz", lambda: decode_jpeg_archive(path)
+        check = lambda: verify_checksum(path, "sha256", CIFAR10_JPEG_SHA256)  # noqa: E731
     else:
         target, decode = cache / f"{dataset}-official.npz", lambda: decode_official_archive(path, dataset)
+        check = lambda: verify_checksum(path, "md5", OFFICIAL[dataset][1])  # noqa: E731
     if target.exists():
+        check()         # the archive named is the one decoded earlier, not a damaged or other file
         return load_arrays(target)
     arrays = decode()
     save_arrays(target, arrays)

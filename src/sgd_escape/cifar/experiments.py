@@ -34,6 +34,8 @@ LARGE = {"resnet": "resnet34", "densenet": "densenet100"}
 SMALL = {"resnet": "resnet14", "densenet": "densenet34"}
 
 OPTIMIZER = dict(lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128, seed=0)
+#: Probe subsets are whole multiples of ``probe_batch_size`` (10,240 = 80 batches in the
+#: ``paper`` preset), so that no image is dropped and every BatchNorm batch has one size.
 PROBES = dict(probe_batch_size=128, probe_loss="mean cross-entropy, no weight decay",
               probe_batchnorm="batch statistics, running buffers untouched")
 
@@ -48,7 +50,7 @@ FIG5 = {
                     test_examples=5000, train_eval_examples=5000, probe_examples=2560,
                     ball_points=10, ball_every=2, ball_examples=1280, ball_trials=1),
     "paper": dict(trials=5, epochs=300, lr_milestones=[150, 225], train_examples=None,
-                  test_examples=None, train_eval_examples=10000, probe_examples=10000,
+                  test_examples=None, train_eval_examples=10000, probe_examples=10240,
                   ball_points=100, ball_every=1, ball_examples=2560, ball_trials=1),
 }
 SLOPE = {
@@ -59,7 +61,7 @@ SLOPE = {
     "reduced": dict(branches=50, shared_epochs=2, branch_epochs=8, train_examples=10000,
                     test_examples=2000, train_eval_examples=2000, probe_examples=1280),
     "paper": dict(branches=50, shared_epochs=10, branch_epochs=140, train_examples=None,
-                  test_examples=None, train_eval_examples=10000, probe_examples=10000),
+                  test_examples=None, train_eval_examples=10000, probe_examples=10240),
 }
 SPECTRUM = {
     "smoke": dict(base_epochs=3, restart_epochs=[1, 3], restart_length=2, train_examples=128,
@@ -72,7 +74,7 @@ SPECTRUM = {
                     probe_examples=1280),
     "paper": dict(base_epochs=300, restart_epochs=[30, 60, 90, 120, 150, 180, 210, 240, 270, 300],
                   restart_length=150, train_examples=None, test_examples=None,
-                  train_eval_examples=10000, probe_examples=10000),
+                  train_eval_examples=10000, probe_examples=10240),
 }
 KIND_PRESETS = {"fig5": FIG5, "slope": SLOPE, "spectrum": SPECTRUM}
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..plotting import COLORS
 from .experiments import EXPERIMENTS, PRESET_NOTES
+from .probes import not_positive
 from .results import PRESET_PREFERENCE, best_cached, make_command, refused_caches
 
 #: What Section 5 of the paper reports (numbers as printed there), for the comparison tables.
@@ -19,6 +20,7 @@ PAPER = {
     "fig5_count": "none, except DenseNet on CIFAR-10 early on (not counted)",
     "fig5_claim": "positive for every epoch t >= 5 (except DenseNet on CIFAR-10 early on)",
     "fig5b_claim": "positive at all 100 points, every epoch, every setting",
+    "resnet_params": 1.2e6, "densenet_params": 0.8e6,
     "grad_norm_before": 5.0, "grad_norm_after": 15.0, "step_length": 0.5,
     "slope_densenet_fraction": 0.001, "slope_resnet_count": 2, "slope_resnet_total": 343_000,
     "slope_min_distance": 40.0,
@@ -122,6 +124,8 @@ def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 
     """Figure 5 (Chapter 4): (a) minimum over trials of the inner product at ``x_t``; (b) the
     ball probe, mean with min-max band; (c) stochastic gradient norms, mean with min-max band.
     ``quantity`` is ``"raw"`` or ``"cosine"``; with two axes, panel (c) is left out."""
+    if quantity not in ("raw", "cosine"):
+        raise ValueError(f"quantity must be 'raw' or 'cosine', got {quantity!r}")
     for net, result in results.items():
         color = color_of(net)
         if result is None:
@@ -214,23 +218,47 @@ def plot_figure6(axes, results: dict) -> None:
 
 
 def fig5_verdict(results: dict) -> dict:
-    """Totals over the cached Figure 5 runs (Chapter 4): non-positive inner products from epoch 5,
-    non-positive ball minima, and the largest learning rate times stochastic gradient norm."""
+    """Totals over the cached Figure 5 runs (Chapter 4), from epoch 5 on: non-positive inner
+    products at the trajectory; probed balls whose smallest, and whose mean, value is not
+    positive; and the largest learning rate times stochastic gradient norm."""
     from .training import learning_rate
 
     cached = [r for r in results.values() if r is not None]
     if not cached:
-        return {"nonpositive": 0, "total": 0, "ball_nonpositive": 0, "max_step": float("nan")}
+        return {"nonpositive": 0, "total": 0, "ball_nonpositive": 0, "ball_mean_nonpositive": 0,
+                "ball_probed": 0, "max_step": float("nan")}
     steps = []
     for r in cached:
         rates = np.array([learning_rate(e, r.config["lr"], r.config["lr_milestones"])
                           for e in range(r.curves["grad_norm_max"].shape[0])])
         steps.append(float((rates[:, None] * r.curves["grad_norm_max"]).max()))
-    first = [r.curves["ball_epochs"] >= min(5, r.config["epochs"] - 1) for r in cached]
+    balls = [(r.curves, _ball_from_epoch_5(r)) for r in cached]
     return {"nonpositive": sum(r.scalars["negative_inner_from_epoch_5"] for r in cached),
             "total": sum(r.scalars["inner_products_from_epoch_5"] for r in cached),
-            "ball_nonpositive": int(sum((r.curves["ball_raw_min"][f] <= 0).sum() for r, f in zip(cached, first))),
+            "ball_nonpositive": int(sum(not_positive(c["ball_raw_min"][f]).sum() for c, f in balls)),
+            "ball_mean_nonpositive": int(sum(not_positive(c["ball_raw_mean"][f]).sum() for c, f in balls)),
+            "ball_probed": int(sum(c["ball_raw_min"][f].size for c, f in balls)),
             "max_step": max(steps)}
+
+
+def _ball_from_epoch_5(result) -> np.ndarray:
+    """Which probed ball epochs count from epoch 5 on (the last epoch, for shorter runs)."""
+    return result.curves["ball_epochs"] >= min(5, result.config["epochs"] - 1)
+
+
+def ball_nonpositive_rows(results: dict) -> list[list]:
+    """Every ball probed from epoch 5 on whose smallest value is not positive (Chapter 4):
+    network, epoch, trial, and the smallest, mean and largest ``<-grad f(w), x_T - x_t>``."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            continue
+        c = result.curves
+        for index in np.nonzero(_ball_from_epoch_5(result))[0]:
+            for trial in np.nonzero(not_positive(c["ball_raw_min"][index]))[0]:
+                rows.append([f"{net} ({result.preset})", int(c["ball_epochs"][index]), int(trial)]
+                            + [f"{c[f'ball_raw_{k}'][index, trial]:.3g}" for k in ("min", "mean", "max")])
+    return rows or [["none", "", "", "", "", ""]]
 
 
 def slope_rows(results: dict) -> list[list]:
@@ -262,9 +290,10 @@ def spectrum_rows(results: dict) -> list[list]:
         c, whole = result.curves, result.scalars["whole_trajectory_one_point_convex"]
         for k, start in enumerate(c["restart_epochs"]):
             raw, on_the_way = c["inner_raw"][:, k], c["path_inner_raw"][:start, k]
+            before = f"{on_the_way.min():.3g}" if on_the_way.size else "none (starts at x_0)"
             rows.append([f"{net} ({result.preset})", int(start), f"{c['restart_train_loss'][-1, k]:.3f}",
                          f"{c['restart_test_loss'][-1, k]:.3f}", f"{c['restart_distance_from_init'][k]:.3g}",
-                         f"{raw.min():.3g}", f"{on_the_way.min():.3g}", "yes" if whole[k] else "no"])
+                         f"{raw.min():.3g}", before, "yes" if whole[k] else "no"])
     return rows
 
 
@@ -304,6 +333,31 @@ def spectrum_trends(results: dict) -> dict:
     return trends
 
 
+#: The paper's observations of Section 5.4, as keys of :func:`spectrum_trends`, with their labels.
+SPECTRUM_OBSERVATIONS = {
+    "train_loss_falls": "training loss falls with later restarts",
+    "test_loss_falls": "validation loss falls with later restarts",
+    "distance_grows": "distance from x_0 grows with later restarts",
+    "all_one_point_convex": "every restart one-point convex to its end",
+    "whole_trajectories_one_point_convex": "every whole trajectory one-point convex to its restart's end",
+}
+
+
+def spectrum_observation_rows(results: dict) -> list[list]:
+    """One row per observation of Section 5.4 (Chapter 6), one column per network: yes or no."""
+    trends = spectrum_trends(results)
+    return [[label] + ["yes" if trend[key] else "no" for trend in trends.values()]
+            for key, label in SPECTRUM_OBSERVATIONS.items()]
+
+
+def sgd_steps(result, epochs_key: str) -> int:
+    """How many SGD steps a branch or restart of ``result`` took: epochs times batches per epoch
+    (the last, partial batch is dropped)."""
+    from .experiments import training_set_size
+
+    return result.config[epochs_key] * (training_set_size(result.config) // result.config["batch_size"])
+
+
 def nonpositive_rows(results: dict, first_epoch: int = 5) -> list[list]:
     """Every inner product at the trajectory from ``first_epoch`` on that is not positive
     (Chapter 4): network, epoch, trial, raw value, cosine, and the distance left to ``x_T``."""
@@ -312,7 +366,7 @@ def nonpositive_rows(results: dict, first_epoch: int = 5) -> list[list]:
         if result is None:
             continue
         c = result.curves
-        for epoch, trial in zip(*np.nonzero(c["inner_raw"] <= 0)):
+        for epoch, trial in zip(*np.nonzero(not_positive(c["inner_raw"]))):
             if epoch >= first_epoch:
                 rows.append([f"{net} ({result.preset})", int(epoch), int(trial), f"{c['inner_raw'][epoch, trial]:.3g}",
                              f"{c['inner_cosine'][epoch, trial]:.3g}", f"{c['inner_distance'][epoch, trial]:.3g}"])

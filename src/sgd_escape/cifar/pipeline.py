@@ -16,7 +16,8 @@ from ..checks import require_nonnegative
 from .datasets import NUM_CLASSES, load_cifar
 from .experiments import check_names, preset_config, total_units
 from .models import build_ensemble, load_members
-from .probes import all_pairs_inner_products, ball_probe, one_point_inner_products, pairwise_distances
+from .probes import (all_pairs_inner_products, ball_probe, not_positive, one_point_inner_products,
+                     pairwise_distances)
 from .results import data_root, find_repository_root, make_command, provenance, write_result
 from .runner import Run, load_snapshot_members, probe_phase, replicate_into, train_phase
 from .training import probe_gradient, require_device, to_device
@@ -84,7 +85,7 @@ def fig5_scalars(curves: dict, config: dict) -> dict:
     norms_max = curves["grad_norm_max"]
     return {"min_inner_from_epoch_5": float(raw[first:].min()),
             "min_cosine_from_epoch_5": float(cos[first:].min()),
-            "negative_inner_from_epoch_5": int((raw[first:] <= 0).sum()),
+            "negative_inner_from_epoch_5": int(not_positive(raw[first:]).sum()),
             "inner_products_from_epoch_5": int(raw[first:].size),
             "min_ball_inner_from_epoch_5": float(ball_min.min()),
             "max_grad_norm_before_first_drop": float(norms_max[:milestone].max()),
@@ -122,10 +123,10 @@ def slope_scalars(curves: dict) -> dict:
     other = ~torch.eye(branches, dtype=torch.bool).numpy()
     others = raw[:, other]
     return {"inner_products_to_other_finals": int(others.size),
-            "nonpositive_to_other_finals": int((others <= 0).sum()),
-            "fraction_nonpositive_to_other_finals": float((others <= 0).mean()),
+            "nonpositive_to_other_finals": int(not_positive(others).sum()),
+            "fraction_nonpositive_to_other_finals": float(not_positive(others).mean()),
             "inner_products_to_any_final": int(raw.size),
-            "nonpositive_to_any_final": int((raw <= 0).sum()),
+            "nonpositive_to_any_final": int(not_positive(raw).sum()),
             "min_cosine_to_any_final": float(curves["inner_cosine"].min()),
             "min_pairwise_final_distance": float(distances[other].min()),
             "max_pairwise_final_distance": float(distances[other].max())}
@@ -134,6 +135,7 @@ def slope_scalars(curves: dict) -> dict:
 def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
     """Section 5.4 and Figure 6 (Chapter 6): a long run at 0.1, restarts at 0.01."""
     classes, length, starts = NUM_CLASSES[config["dataset"]], config["restart_length"], config["restart_epochs"]
+    check_restart_epochs(starts, config["base_epochs"])
     base = build_ensemble(config["architecture"], 1, classes, config["seed"]).to(run.device)
     base_records = train_phase(run, "base", base, data, [config["seed"]], config["base_epochs"], schedule_of(config))
     model = build_ensemble(config["architecture"], len(starts), classes).to(run.device)
@@ -163,6 +165,13 @@ def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
     return spectrum_scalars(curves), curves
 
 
+def check_restart_epochs(starts, base_epochs: int) -> None:
+    """Restarts start from distinct epochs of the run at 0.1, in increasing order."""
+    if not starts or list(starts) != sorted(set(starts)) or starts[0] < 0 or starts[-1] > base_epochs:
+        raise ValueError(f"restart_epochs must be increasing epochs in [0, base_epochs={base_epochs}], "
+                         f"got {starts!r}")
+
+
 def spectrum_scalars(curves: dict) -> dict:
     """Signs of the inner products towards each restart's end: along the restart alone, and along
     its whole trajectory (the run at 0.1 from ``x_0`` to the restart point, then the restart)."""
@@ -170,9 +179,9 @@ def spectrum_scalars(curves: dict) -> dict:
     on_the_way = whole_trajectory_mask(path.shape[0], curves["restart_epochs"])
     whole_positive = (raw > 0).all(0) & np.where(on_the_way, path > 0, True).all(0)
     return {"restarts": int(raw.shape[1]), "min_inner_any_restart": float(raw.min()),
-            "nonpositive_inner": int((raw <= 0).sum()), "inner_products": int(raw.size),
+            "nonpositive_inner": int(not_positive(raw).sum()), "inner_products": int(raw.size),
             "restart_one_point_convex": [bool(v) for v in (raw > 0).all(0)],
-            "nonpositive_inner_whole_trajectory": int((raw <= 0).sum() + (path[on_the_way] <= 0).sum()),
+            "nonpositive_inner_whole_trajectory": int(not_positive(raw).sum() + not_positive(path[on_the_way]).sum()),
             "inner_products_whole_trajectory": int(raw.size + on_the_way.sum()),
             "whole_trajectory_one_point_convex": [bool(v) for v in whole_positive]}
 
@@ -183,6 +192,13 @@ def whole_trajectory_mask(base_epochs_probed: int, restart_epochs) -> np.ndarray
 
 
 RUNNERS = {"fig5": run_fig5, "slope": run_slope, "spectrum": run_spectrum}
+
+
+def scalars_of(config: dict, curves: dict) -> dict:
+    """The headline numbers of a result, from its curves (what ``run_experiment`` stores)."""
+    if config["kind"] == "fig5":
+        return fig5_scalars(curves, config)
+    return {"slope": slope_scalars, "spectrum": spectrum_scalars}[config["kind"]](curves)
 
 
 def _numpy(records: dict, prefix: str = "") -> dict:
@@ -208,6 +224,7 @@ def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cp
     if max_minutes is not None:
         require_nonnegative("max_minutes", max_minutes)
     config = preset_config(experiment, preset)
+    folder = Path(out or data_root()) / experiment / preset      # known before hours of training
     work_dir = Path(work) if work else default_work_dir(experiment, preset)
     if fresh:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -225,5 +242,4 @@ def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cp
     run.save()
     prov = provenance(command or make_command(experiment, preset), device, arrays.source,
                       run.state["started_utc"], run.state["active_seconds"])
-    folder = Path(out or data_root()) / experiment / preset
     return write_result(folder, experiment, preset, config, scalars, curves, prov)

@@ -3,8 +3,10 @@ final points, raw and as cosines (Chapters 4-6).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from ..checks import require_int_at_least, require_positive
 from .models import load_members
 from .training import probe_gradient
 
@@ -33,6 +35,12 @@ def all_pairs_inner_products(gradients: torch.Tensor, points: torch.Tensor,
     return {"raw": raw, "cosine": raw / (g.norm(dim=1, keepdim=True) * distance).clamp_min(1e-300)}
 
 
+def not_positive(values) -> np.ndarray:
+    """Where an inner product fails the sign test of Section 5: ``<= 0``, or NaN (a diverged
+    run must not count as a success)."""
+    return ~(np.asarray(values) > 0)
+
+
 def pairwise_distances(points: torch.Tensor) -> torch.Tensor:
     """``[K, K]`` Euclidean distances between the rows of ``points``."""
     return torch.cdist(points.double(), points.double())
@@ -44,6 +52,8 @@ def uniform_ball(center: torch.Tensor, radius: float, count: int, seed: int) -> 
     A uniform direction (a normalised Gaussian) times ``radius * U**(1/P)``; in millions of
     dimensions that radius is ``radius`` to many digits, so the points lie on the sphere.
     """
+    require_positive("radius", radius)
+    require_int_at_least("count", count, 1)
     generator = torch.Generator().manual_seed(seed)
     dimension = center.numel()
     directions = torch.randn(count, dimension, generator=generator, dtype=torch.float64)
@@ -60,6 +70,7 @@ DRAW_BLOCK = 20
 def ball_points(center: torch.Tensor, radius: float, count: int, seed: int) -> torch.Tensor:
     """The ``[count, P]`` points of a ball probe: block ``b`` of up to :data:`DRAW_BLOCK` points
     comes from seed ``seed * 10_007 + b * DRAW_BLOCK``."""
+    require_int_at_least("count", count, 1)
     block = min(DRAW_BLOCK, count)
     return torch.cat([uniform_ball(center, radius, block, seed * 10_007 + start)[:min(block, count - start)]
                       for start in range(0, count, DRAW_BLOCK)])

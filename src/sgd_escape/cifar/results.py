@@ -144,11 +144,13 @@ def load_result(experiment: str, preset: str, root: str | Path | None = None,
     """Load and validate ``data/<experiment>/<preset>/`` (Chapter 4).
 
     Refuses (``CacheError``) a missing or malformed cache, another schema version, another
-    experiment or preset, or a config other than ``expected_config`` (by default, the
-    preset's config in the code that is running).
+    experiment or preset, a config other than ``expected_config`` (by default, the preset's
+    config in the code that is running), curves of other shapes than that config implies, or
+    scalars that are not those the curves give. Unknown names raise ``ValueError``.
     """
-    from .experiments import preset_config
+    from .experiments import check_names, preset_config
 
+    check_names(experiment, preset)
     folder = Path(root or data_root()) / experiment / preset
     if not (folder / "result.json").is_file():
         raise CacheError(f"no cached result in {folder}; make it with: {make_command(experiment, preset)}")
@@ -172,11 +174,15 @@ def load_result(experiment: str, preset: str, root: str | Path | None = None,
                          f"{make_command(experiment, preset)} --fresh") from None
     if sorted(curves) != record["curves"]:
         raise CacheError(f"{folder}/curves.npz does not hold the arrays result.json lists")
+    _check_content(record, curves, folder)
     return CachedResult(experiment, preset, record["config"], record["scalars"],
                         record["provenance"], curves, folder)
 
 
 def _check_record(record: dict, experiment: str, preset: str, folder: Path) -> None:
+    if not isinstance(record, dict):
+        raise CacheError(f"{folder}/result.json holds a {type(record).__name__}, not a result; "
+                         f"recompute it with: {make_command(experiment, preset)} --fresh")
     required = {"schema_version", "experiment", "preset", "config", "scalars", "curves", "provenance"}
     missing = required - set(record)
     if missing:
@@ -187,6 +193,42 @@ def _check_record(record: dict, experiment: str, preset: str, folder: Path) -> N
     if record["schema_version"] != schema_version(experiment):
         raise CacheError(f"{folder}: schema version {record['schema_version']}, this code reads "
                          f"{schema_version(experiment)}; recompute it with: {make_command(experiment, preset)} --fresh")
+
+
+def expected_shapes(config: dict) -> dict:
+    """The shapes of the main curves that a result of ``config`` must hold."""
+    kind = config["kind"]
+    if kind == "fig5":
+        trials, epochs = config["trials"], config["epochs"]
+        balls = len(range(0, epochs, config["ball_every"]))
+        return {"inner_raw": (epochs, trials), "grad_norm_max": (epochs, trials),
+                "train_loss": (epochs + 1, trials), "ball_raw_min": (balls, config["ball_trials"])}
+    if kind == "slope":
+        branches = config["branches"]
+        return {"inner_raw": (config["branch_epochs"], branches, branches),
+                "final_distances": (branches, branches)}
+    restarts = len(config["restart_epochs"])
+    return {"inner_raw": (config["restart_length"], restarts),
+            "path_inner_raw": (max(config["restart_epochs"]), restarts),
+            "restart_distance_from_init": (restarts,)}
+
+
+def _check_content(record: dict, curves: dict, folder: Path) -> None:
+    """The curves have the shapes the config implies, and the scalars are what they give (a
+    hand-edited or truncated result is refused here, not half-drawn by a chapter)."""
+    from .pipeline import scalars_of     # the pipeline writes results, so it imports this module
+
+    config, recompute = record["config"], f"recompute it with: {make_command(record['experiment'], record['preset'])} --fresh"
+    for name, shape in expected_shapes(config).items():
+        if name not in curves or curves[name].shape != shape:
+            found = curves[name].shape if name in curves else "nothing"
+            raise CacheError(f"{folder}/curves.npz: {name} should have shape {shape}, holds {found}; {recompute}")
+    try:
+        scalars = json.dumps(scalars_of(config, curves), sort_keys=True)
+    except (KeyError, IndexError, ValueError) as error:
+        raise CacheError(f"{folder}/curves.npz lacks what the headline numbers need ({error!r}); {recompute}") from None
+    if scalars != json.dumps(record["scalars"], sort_keys=True):
+        raise CacheError(f"{folder}/result.json: its scalars are not those its curves give; {recompute}")
 
 
 def schema_version(experiment: str) -> int:

@@ -27,8 +27,9 @@ import tarfile
 import time
 from pathlib import Path
 
+from ..checks import require_positive
 from .experiments import EXPERIMENTS, PRESETS, check_names
-from .results import (CacheError, code_and_machine, data_root, find_repository_root, is_cached,
+from .results import (code_and_machine, data_root, find_repository_root, is_cached,
                       load_result, result_differences, utc_now)
 from .runner import EXIT_BUDGET
 from .unpack import STEP_REPORTS, report_path
@@ -133,8 +134,7 @@ class Session:
 
     def __init__(self, state: Path, out: Path, minutes: float, preset: str, data: str, device: str,
                  experiments: list[str], command: str):
-        if minutes <= 0:
-            raise ValueError(f"minutes must be > 0, got {minutes}")
+        require_positive("minutes", minutes)          # NaN and infinity too: a session must end
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
         self.state, self.out, self.preset, self.data, self.device = state, out, preset, data, device
@@ -253,8 +253,13 @@ def run_session(*, out: str | Path, data: str, minutes: float, preset: str = "re
     unknown = set(steps) - set(STEPS)
     if unknown:
         raise ValueError(f"unknown steps {sorted(unknown)}; valid steps: {', '.join(STEPS)}")
-    repository = find_repository_root(required=False) or Path.cwd()
-    root = Path(results_root) if results_root else _default_results_root(repository)
+    if data != "synthetic" and not Path(data).is_file():
+        raise ValueError(f"data must be 'synthetic' or a dataset archive; no file {data!r}")
+    repository = find_repository_root(required=False)
+    if repository is None:
+        raise ValueError(f"a session runs inside a clone of the book (it needs benchmarks/ and data/); "
+                         f"none at or above {Path.cwd()}")
+    root = Path(results_root) if results_root else data_root(repository)
     session = Session(Path(state or repository / ".cache" / "gpu-session"), Path(out), minutes, preset,
                       data, device, experiments_to_run(experiments, preset, root), command)
     for name in (name for name in STEPS if name in steps):
@@ -266,10 +271,3 @@ def run_session(*, out: str | Path, data: str, minutes: float, preset: str = "re
     if session.failed:
         return 1
     return 0 if set(session.experiments) <= set(finished) else EXIT_BUDGET
-
-
-def _default_results_root(repository: Path) -> Path:
-    try:
-        return data_root(repository)
-    except CacheError:                      # not inside a clone of the book
-        return repository / "data"

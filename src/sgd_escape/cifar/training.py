@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checks import require_int_at_least
 from .datasets import CifarArrays
 from .models import set_batchnorm_updates
 
@@ -65,6 +66,8 @@ def require_device(device) -> torch.device:
 
 def subset_indices(total: int, count: int | None, seed: int) -> np.ndarray:
     """A fixed random subset of ``count`` of ``total`` indices (all of them, shuffled, if None)."""
+    if count is not None and not 1 <= require_int_at_least("count", count, 1) <= total:
+        raise ValueError(f"count must lie in [1, {total}] (the images there are), got {count!r}")
     order = np.random.default_rng(seed).permutation(total)
     return order if count is None else order[:count]
 
@@ -103,6 +106,7 @@ class EpochPlan:
 
 def epoch_plan(seeds, epoch: int, train_size: int, batch_size: int, device) -> EpochPlan:
     """The plan of ``epoch`` for members with data seeds ``seeds`` (last partial batch dropped)."""
+    require_int_at_least("batch_size", batch_size, 1)
     steps = train_size // batch_size
     if steps < 1:
         raise ValueError(f"batch_size ({batch_size}) exceeds the training subset ({train_size})")
@@ -208,12 +212,17 @@ def probe_gradient(model, images_uint8, labels, data: DeviceData, batch_size: in
 
     BatchNorm uses batch statistics (training mode, as in the SGD steps) over fixed,
     unaugmented batches of ``batch_size``; its running statistics are left unchanged. The
-    gradient is that of the data loss only (no weight decay term).
+    gradient is that of the data loss only (no weight decay term). Fewer images than
+    ``batch_size`` make one batch; more must fill whole batches (none is dropped).
     """
+    batch_size = min(require_int_at_least("batch_size", batch_size, 1), len(labels))
+    if batch_size == 0 or len(labels) % batch_size:
+        raise ValueError(f"batch_size must divide the number of probe images ({len(labels)}), "
+                         f"got {batch_size}: the last, partial batch would otherwise be dropped")
     model.train()
     set_batchnorm_updates(model, False)
     params = list(model.parameters())
-    members, batches = model.members, max(1, len(labels) // batch_size)
+    members, batches = model.members, len(labels) // batch_size
     for p in params:
         p.grad = None
     for b in range(batches):
