@@ -59,6 +59,10 @@ def test_schema_check_rejects_an_invalid_file():
 def test_citation_cff_agrees_with_the_book():
     cff = _cff()
     assert cff["title"] == CONFIG["title"]
+    readme = (ROOT / "README.md").read_text()
+    assert readme.splitlines()[0] == f"# {CONFIG['title']}"
+    book = _bibtex_entries(readme)["sgd_escape_book"]["title"]
+    assert book.replace("{", "").replace("}", "") == CONFIG["title"]      # the same words, the same case
     assert cff["repository-code"] == CONFIG["repository"]["url"]
     version = re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
     assert str(cff["version"]) == version.group(1)

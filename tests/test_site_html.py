@@ -79,6 +79,20 @@ def test_chapters_start_with_their_label():
                 f"{doc} does not define the label (ch{int(match.group(1))})=")
 
 
+def test_every_section_of_a_chapter_has_a_label():
+    """How to cite promises a stable anchor for sections: each heading below a chapter's title
+    has its `(label)=` on the line above, so rewording the heading breaks no citation."""
+    import nbformat
+
+    unlabelled = []
+    for doc in toc_notebooks():
+        for cell in nbformat.read(str(source_path(doc)), as_version=4).cells:
+            lines = cell.source.split("\n") if cell.cell_type == "markdown" else []
+            unlabelled += [f"{doc}: {line}" for k, line in enumerate(lines)
+                           if re.match(r"#{2,6} ", line) and not (k and re.fullmatch(r"\([\w-]+\)=", lines[k - 1]))]
+    assert not unlabelled, unlabelled
+
+
 @pytest.mark.parametrize("doc", DOCS)
 def test_theorem_blocks_carry_their_numbers(built_book: Path, doc: str):
     """A labelled theorem-like block shows its number ("Theorem 3.1") unless its source asks
@@ -200,3 +214,10 @@ def test_how_to_cite_anchor_table_tells_the_truth(built_book: Path):
             f"row {cells[0].get_text()!r}: links to {link['href']}, the table says {anchor}")
         checked += 1
     assert checked >= 10, f"only {checked} rows of anchors found on the How to cite page"
+
+
+def test_every_entry_of_references_bib_is_cited():
+    """A work in references.bib that no page cites is named in the prose without its reference."""
+    cited = set().union(*(cited_keys(doc) for doc in DOCS))
+    entries = set(re.findall(r"^@\w+\{([^,]+),", (ROOT / "references.bib").read_text(), re.M))
+    assert entries - cited == set(), f"never cited: {sorted(entries - cited)}"

@@ -1,4 +1,4 @@
-"""Companion package of the book *When Does SGD Escape Local Minima? A computational companion*.
+"""Companion package of the book *When Does SGD Escape Local Minima? A Computational Companion*.
 
 Modules, by the chapter that introduces them:
 
