@@ -172,3 +172,27 @@ def test_sgd_steps_are_epochs_times_whole_batches():
     assert figures.sgd_steps(result, "branch_epochs") == 12
     result = SimpleNamespace(config={"restart_length": 2, "train_examples": None, "batch_size": 128})
     assert figures.sgd_steps(result, "restart_length") == 2 * 390          # 50,000 images: 390 whole batches
+
+
+def _fig5_result():
+    raw = np.ones((8, 2))
+    raw[2, 0], raw[6, 1] = -1.0, -0.5                       # epoch 2 is before the paper's epoch 5
+    curves = {"inner_raw": raw, "inner_cosine": raw / 10, "inner_distance": np.full((8, 2), 3.0),
+              "ball_epochs": np.array([0, 4]), "ball_raw_min": np.zeros((2, 1)), "ball_raw_mean": np.ones((2, 1)),
+              "ball_raw_max": np.full((2, 1), 2.0), "grad_norm_min": np.ones((8, 2)),
+              "grad_norm_mean": np.ones((8, 2)), "grad_norm_max": np.ones((8, 2))}
+    return SimpleNamespace(curves=curves, preset="mini")
+
+
+def test_nonpositive_rows_list_the_failures_from_epoch_5_only():
+    rows = figures.nonpositive_rows({"net": _fig5_result()})
+    assert rows == [["net (mini)", 6, 1, "-0.5", "-0.05", "3"]]
+
+
+def test_figure5_panel_a_is_the_minimum_over_trials():
+    fig, axes = plt.subplots(1, 3)
+    figures.plot_figure5(axes, {"resnet": _fig5_result()})
+    drawn = [line for line in axes[0].lines if len(line.get_ydata()) == 8]
+    assert len(drawn) == 1
+    np.testing.assert_array_equal(drawn[0].get_ydata(), _fig5_result().curves["inner_raw"].min(1))
+    plt.close(fig)

@@ -33,6 +33,7 @@ def test_smoke_run_writes_a_cache_the_loader_accepts(experiment, smoke_root, tmp
     assert {"git_commit", "device_name", "torch_version", "wall_seconds", "command"} <= set(result.provenance)
     kind = config["kind"]
     if kind == "fig5":
+        _assert_distances_are_to_the_last_snapshot(result, tmp_path / "work", config["epochs"])
         assert result.curves["inner_raw"].shape == (config["epochs"], config["trials"])
         assert result.curves["grad_norm_max"].shape == (config["epochs"], config["trials"])
         assert np.all(result.curves["grad_norm_min"] <= result.curves["grad_norm_max"])
@@ -47,6 +48,35 @@ def test_smoke_run_writes_a_cache_the_loader_accepts(experiment, smoke_root, tmp
         starts = config["restart_epochs"]
         assert result.curves["path_inner_raw"].shape == (max(starts), len(starts))
         assert result.scalars["inner_products_whole_trajectory"] == result.scalars["inner_products"] + sum(starts)
+
+
+def _assert_distances_are_to_the_last_snapshot(result, work, epochs):
+    """Figure 5's x_T is the weights after the last epoch: the probe's distances are to it."""
+    from sgd_escape.cifar.runner import Run
+
+    run = Run(work, result.config, "cpu", None, 1, progress=False)
+    final = run.load_snapshot("train", epochs)["params"].double()
+    for t in range(epochs):
+        start = run.load_snapshot("train", t)["params"].double()
+        np.testing.assert_allclose(result.curves["inner_distance"][t], (final - start).norm(dim=1).numpy(), rtol=1e-6)
+    assert result.curves["inner_distance"][-1].min() > 0
+
+
+def test_fig5_headline_numbers_are_the_minimum_from_epoch_5_and_the_maxima_around_the_drop():
+    from sgd_escape.cifar.pipeline import fig5_scalars
+
+    raw = np.ones((8, 2))
+    raw[3, 0], raw[6, 1], raw[7, 0] = -9.0, -0.5, 0.25        # epoch 3 comes before epoch 5
+    norms = np.ones((8, 2))
+    norms[2, 1], norms[6, 0] = 4.0, 12.0                       # before and after the drop at 5
+    curves = {"inner_raw": raw, "inner_cosine": raw / 10, "ball_epochs": np.array([0, 4, 6]),
+              "ball_raw_min": np.array([[-1.0], [-2.0], [0.5]]), "grad_norm_max": norms,
+              "test_accuracy": np.full((9, 2), 0.5), "train_loss": np.full((9, 2), 2.0)}
+    scalars = fig5_scalars(curves, {"lr_milestones": [5], "epochs": 8})
+    assert scalars["min_inner_from_epoch_5"] == -0.5 and scalars["min_cosine_from_epoch_5"] == -0.05
+    assert scalars["negative_inner_from_epoch_5"] == 1 and scalars["inner_products_from_epoch_5"] == 6
+    assert scalars["min_ball_inner_from_epoch_5"] == 0.5
+    assert scalars["max_grad_norm_before_first_drop"] == 4.0 and scalars["max_grad_norm_after_first_drop"] == 12.0
 
 
 def test_whole_trajectory_counts_only_the_base_epochs_before_each_restart():

@@ -131,3 +131,57 @@ def test_member_gradient_norms_equal_those_of_the_networks_trained_alone(data):
     together = norms(3, seed=0)
     for k in range(3):                     # member k of the ensemble is the network of seed k
         assert together[k].item() == pytest.approx(norms(1, seed=k).item(), rel=1e-4)
+
+
+def test_member_gradient_norm_is_the_euclidean_norm_of_the_whole_gradient(data):
+    from sgd_escape.cifar.models import build_ensemble
+    from sgd_escape.cifar.training import member_grad_norms
+
+    model = build_ensemble("resnet14", 1, 10, seed=0)
+    x = data.normalise(data.train_images(8))
+    member_losses(model(x), data.train_labels[:8].view(-1, 1)).sum().backward()
+    direct = torch.cat([p.grad.flatten() for p in model.parameters()]).norm()
+    assert member_grad_norms(list(model.parameters()), 1)[0].item() == pytest.approx(direct.item(), rel=1e-6)
+
+
+def test_optimizer_uses_the_given_momentum_and_weight_decay():
+    from sgd_escape.cifar.models import build_ensemble
+    from sgd_escape.cifar.training import make_optimizer
+
+    group = make_optimizer(build_ensemble("resnet14", 1, 10), 0.1, 0.9, 1e-4).param_groups[0]
+    assert (group["lr"], group["momentum"], group["weight_decay"]) == (0.1, 0.9, 1e-4)
+
+
+def test_probe_gradient_over_several_batches_is_the_mean_of_the_batch_gradients(data):
+    """Four batches of 8 give the average of the four one-batch gradients (BatchNorm uses each
+    batch's own statistics, so this, not one batch of 32, is what the probe defines)."""
+    from sgd_escape.cifar.models import build_ensemble
+    from sgd_escape.cifar.training import probe_gradient
+
+    model = build_ensemble("resnet14", 1, 10, seed=0)
+    images, labels = data.train_images(32), data.train_labels[:32]
+    whole = probe_gradient(model, images, labels, data, 8)
+    parts = [probe_gradient(model, images[k:k + 8], labels[k:k + 8], data, 8) for k in range(0, 32, 8)]
+    torch.testing.assert_close(whole, sum(parts) / 4, rtol=1e-4, atol=1e-7)
+
+
+def test_ball_probe_measures_towards_the_target_from_the_centre(data, monkeypatch):
+    """With a constant gradient g, every point of the ball gives <-g, target - centre>."""
+    from sgd_escape.cifar import probes
+    from sgd_escape.cifar.models import build_ensemble, flatten_members
+
+    model = build_ensemble("resnet14", 2, 10)
+    center = flatten_members(build_ensemble("resnet14", 1, 10, seed=0).parameters(), 1)[0]
+    target, g = center + torch.randn_like(center), torch.randn_like(center)
+    monkeypatch.setattr(probes, "probe_gradient", lambda m, *args: g.expand(m.members, -1).clone())
+    out = probes.ball_probe(model, center, target, 0.5, 3, 0, None, None, data, 8)
+    expected = -(g.double() * (target.double() - center.double())).sum()
+    for key in ("raw_mean", "raw_min", "raw_max"):
+        torch.testing.assert_close(out[key], expected, rtol=1e-6, atol=1e-6)
+
+
+def test_synthetic_data_has_the_classes_of_the_dataset_it_stands_for():
+    from sgd_escape.cifar.datasets import load_cifar
+
+    assert load_cifar("cifar100", "synthetic").train_labels.max() == 99
+    assert load_cifar("cifar10", "synthetic").train_labels.max() == 9
