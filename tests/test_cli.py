@@ -104,8 +104,24 @@ def test_an_unknown_name_among_several_stops_before_any_run(tmp_path, capsys):
     assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
 
 
-def test_outside_a_clone_run_stops_before_training_and_list_says_why(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
+@pytest.fixture
+def outside_a_clone(monkeypatch):
+    """A fresh working folder with no clone of the book at or above it (pytest's own tmp_path
+    may lie inside the clone: `make test` puts it under _build/)."""
+    import tempfile
+    from pathlib import Path
+
+    from sgd_escape.cifar.results import find_repository_root
+
+    with tempfile.TemporaryDirectory() as folder:
+        if find_repository_root(folder, required=False) is not None:
+            pytest.skip(f"{folder} lies inside a clone of the book")
+        monkeypatch.chdir(folder)
+        yield Path(folder)
+
+
+def test_outside_a_clone_run_stops_before_training_and_list_says_why(outside_a_clone, monkeypatch, capsys):
+    tmp_path = outside_a_clone
     monkeypatch.delenv("SGD_ESCAPE_DATA", raising=False)
     assert main(["run", "fig5-resnet-cifar10", "--preset", "smoke", "--data", "synthetic", "--quiet"]) == 2
     assert "no repository root" in capsys.readouterr().err
@@ -126,8 +142,8 @@ def test_a_session_refuses_bad_input_before_any_step(argv, message, tmp_path, ca
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_session_outside_a_clone_is_refused(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
+def test_a_session_outside_a_clone_is_refused(outside_a_clone, capsys):
+    tmp_path = outside_a_clone
     assert main(["session", "--out", "out", "--data", "synthetic", "--device", "cpu"]) == 2
     assert "inside a clone of the book" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
