@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 from pathlib import Path
 
@@ -61,3 +62,33 @@ def test_nan_in_both_results_is_equal_and_in_one_is_an_infinite_gap():
 def test_results_that_cannot_be_compared_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
         result_differences(a_result(), dataclasses.replace(a_result(), **change))
+
+
+def test_a_result_whose_curves_lack_an_array_it_lists_is_refused(tmp_path):
+    from cifar_fakes import write_fake_result
+
+    folder = write_fake_result(tmp_path, "spectrum-resnet-cifar10", "smoke")
+    record = json.loads((folder / "result.json").read_text())
+    record["curves"] = sorted(record["curves"] + ["base_train_loss"])   # listed, never written
+    (folder / "result.json").write_text(json.dumps(record))
+    with pytest.raises(results.CacheError, match="curves.npz does not hold the arrays result.json lists"):
+        results.load_result("spectrum-resnet-cifar10", "smoke", tmp_path)
+
+
+def test_uncommitted_changes_to_the_experiment_code_mark_the_commit(tmp_path):
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org",
+                               "-c", "commit.gpgsign=false", *args], cwd=tmp_path, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    source = tmp_path / "src" / "sgd_escape" / "cifar" / "runner.py"
+    source.parent.mkdir(parents=True)
+    source.write_text("a = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "code")
+    head = git("rev-parse", "HEAD")
+    (tmp_path / "notes.txt").write_text("not code")                 # outside the experiment code
+    assert results._git_commit(tmp_path) == (head, "git")
+    source.write_text("a = 2\n")
+    assert results._git_commit(tmp_path) == (head + "+uncommitted-src-changes", "git")

@@ -216,3 +216,127 @@ def test_the_benchmark_step_runs_the_benchmark_script_and_keeps_its_report(tmp_p
     assert report["device"] == "cpu" and report["trainer_seconds_per_epoch"] > 0
     assert {"command", "git_commit", "started_utc", "device_name"} <= set(report)
     assert not (tmp_path / "cifar_trainer.json.part").exists()
+
+
+GPU = "NVIDIA H100 80GB HBM3"
+GPU_REPORT = "benchmarks/environment-nvidia-h100-80gb-hbm3.json"
+
+
+def with_report(out, name="environment.json"):
+    """``out`` (created if needed) holding a report with its provenance, as a session writes it."""
+    out.mkdir(exist_ok=True)
+    record = {"command": "session", "git_commit": "0", "device_name": GPU, "started_utc": "2020-01-01T00:00:00+00:00"}
+    (out / name).write_text(json.dumps(record))
+    return out
+
+
+def fake_results(tmp_path, *names, **configs):
+    """A results folder with a result for each of ``names`` the loader accepts, and one for each
+    of ``configs`` (experiment: config) computed with that config."""
+    from cifar_fakes import write_fake_result
+
+    root = tmp_path / "results"
+    for name in names:
+        write_fake_result(root, name, "smoke")
+    for name, config in configs.items():
+        write_fake_result(root, name, "smoke", config)
+    return root
+
+
+def files_under(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+
+
+def test_unpack_replaces_a_different_report_of_the_same_gpu_only_when_asked(tmp_path):
+    out = with_report(tmp_path / "bundle")
+    target = tmp_path / "data" / GPU_REPORT
+    target.parent.mkdir(parents=True)
+    target.write_text("{}")
+    with pytest.raises(ValueError, match="exists and differs"):
+        unpack(out, tmp_path / "data")
+    assert target.read_text() == "{}"
+    assert unpack(out, tmp_path / "data", replace=True) == [f"{GPU_REPORT}: added"]
+    assert target.read_bytes() == (out / "environment.json").read_bytes()
+
+
+def test_unpack_writes_no_report_when_a_result_is_refused(tmp_path):
+    from sgd_escape.cifar.experiments import preset_config
+
+    other = {**preset_config(EXPERIMENT, "smoke"), "lr": 0.5}
+    out = with_report(bundle(tmp_path, fake_results(tmp_path, **{EXPERIMENT: other})))
+    with pytest.raises(CacheError, match="another config"):
+        unpack(out, tmp_path / "data")
+    assert files_under(tmp_path / "data") == []
+
+
+def test_unpack_writes_no_result_when_a_later_one_is_refused(tmp_path):
+    from sgd_escape.cifar.experiments import preset_config
+
+    other = {**preset_config(EXPERIMENT, "smoke"), "lr": 0.5}      # fig5-... sorts before spectrum-...
+    out = bundle(tmp_path, fake_results(tmp_path, "fig5-resnet-cifar10", **{EXPERIMENT: other}))
+    with pytest.raises(CacheError, match="another config"):
+        unpack(out, tmp_path / "data")
+    assert files_under(tmp_path / "data") == []
+
+
+def test_unpacking_the_same_files_twice_says_they_are_there_already(tmp_path):
+    out = with_report(bundle(tmp_path, fake_results(tmp_path, EXPERIMENT)))
+    unpack(out, tmp_path / "data")
+    assert unpack(out, tmp_path / "data") == [f"{EXPERIMENT}/smoke: already there, identical",
+                                              f"{GPU_REPORT}: already there, identical"]
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, "unknown experiment"],
+                         ids=["symlink", "hard link", "unknown experiment"])
+def test_unpack_refuses_a_link_or_an_unknown_experiment_in_a_results_tar(tmp_path, kind):
+    results = fake_results(tmp_path, "fig5-resnet-cifar10")
+    out = bundle(tmp_path, results)
+    real = "fig5-resnet-cifar10/smoke/curves.npz"
+    name = "fig9-x-cifar10/smoke/result.json" if kind == "unknown experiment" else real
+    with tarfile.open(out / "results-smoke.tar", "a") as tar:
+        if kind == "unknown experiment":    # a complete result, named as the pattern allows, of no experiment
+            for file in ("result.json", "curves.npz"):
+                tar.add(results / "fig5-resnet-cifar10" / "smoke" / file, arcname=f"fig9-x-cifar10/smoke/{file}")
+        else:                               # a link in place of a result's file
+            member = tarfile.TarInfo(name)
+            member.type, member.linkname = kind, "/etc/passwd" if kind == tarfile.SYMTYPE else real
+            tar.addfile(member)
+    with pytest.raises(ValueError, match=f"unexpected member '{name}'"):
+        unpack(out, tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_determinism_report_says_when_the_two_runs_differ(tmp_path, monkeypatch):
+    import subprocess
+    from pathlib import Path
+
+    from cifar_fakes import write_fake_result
+
+    real_run = subprocess.run
+
+    def fake_runs(command, *args, **kwargs):     # fig5 the same twice, spectrum not
+        if command[1:3] != ["-m", "sgd_escape"]:
+            return real_run(command, *args, **kwargs)
+        copy = Path(command[command.index("--out") + 1])
+        write_fake_result(copy, "fig5-resnet-cifar10", "smoke")
+        write_fake_result(copy, EXPERIMENT, "smoke", seed=0 if copy.name == "first" else 1)
+
+    monkeypatch.setattr(subprocess, "run", fake_runs)
+    report = session_module.determinism_check(["fig5-resnet-cifar10", EXPERIMENT], "synthetic", "cpu",
+                                              tmp_path / "check", "test")
+    same, differ = report["experiments"]["fig5-resnet-cifar10"], report["experiments"][EXPERIMENT]
+    assert same["identical"] and same["max_abs"] == same["max_rel"] == 0.0
+    assert report["identical"] is False and differ["identical"] is False
+    assert report["max_abs"] == differ["max_abs"] > 0 and report["max_rel"] == differ["max_rel"] > 0
+
+
+def test_a_session_hands_back_a_finished_report_before_the_next_step_ends(tmp_path, monkeypatch):
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(session_module.Session, "determinism", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        session(tmp_path)
+    assert json.loads((tmp_path / "out" / "environment.json").read_text())["device"] == "cpu"
+    steps = json.loads((tmp_path / "out" / "session.json").read_text())["commands"][-1]["steps"]
+    assert steps["environment"]["outcome"] == "done"

@@ -147,3 +147,34 @@ def test_a_session_outside_a_clone_is_refused(outside_a_clone, capsys):
     assert main(["session", "--out", "out", "--data", "synthetic", "--device", "cpu"]) == 2
     assert "inside a clone of the book" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def smoke_run(tmp_path, *options):
+    """``run spectrum-resnet-cifar10`` at the smoke preset; its exit status and its saved state."""
+    argv = ["run", "spectrum-resnet-cifar10", "--preset", "smoke", "--data", "synthetic", "--quiet",
+            "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"), *options]
+    code = main(argv)
+    state = torch.load(tmp_path / "work" / "spectrum-resnet-cifar10" / "smoke" / "state.pt", weights_only=True)
+    return code, state
+
+
+def test_fresh_discards_the_saved_progress_of_a_run(tmp_path):
+    assert smoke_run(tmp_path, "--max-minutes", "0")[1]["units"] == 1          # stops after one unit
+    assert smoke_run(tmp_path, "--max-minutes", "0")[1]["units"] == 2          # resumed
+    code, state = smoke_run(tmp_path, "--max-minutes", "0", "--fresh")
+    assert code == EXIT_BUDGET and state["units"] == 1                        # started over
+
+
+@pytest.mark.slow
+def test_a_result_records_when_its_run_began_not_when_it_was_resumed(tmp_path):
+    import time
+
+    from sgd_escape.cifar.results import utc_now
+
+    before = utc_now()
+    code, state = smoke_run(tmp_path, "--max-minutes", "0")
+    assert code == EXIT_BUDGET and before <= state["started_utc"] <= utc_now()
+    time.sleep(1.1)                       # the resumed run starts and ends in later seconds
+    assert smoke_run(tmp_path)[0] == 0
+    assert load_result("spectrum-resnet-cifar10", "smoke", tmp_path / "out").provenance["started_utc"] \
+        == state["started_utc"]
