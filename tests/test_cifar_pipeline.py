@@ -273,3 +273,19 @@ def test_every_preset_probes_whole_batches(experiment):
         for key in ("probe_examples", "ball_examples"):
             if key in config:
                 assert config[key] % min(config["probe_batch_size"], config[key]) == 0, (preset, key)
+
+
+def test_short_runs_count_from_their_last_epoch_and_a_run_without_a_counted_ball_says_nan():
+    from sgd_escape.cifar.pipeline import fig5_scalars
+    from sgd_escape.cifar.probes import counted_ball_epochs, first_counted_epoch
+
+    assert [first_counted_epoch(e) for e in (1, 3, 6, 40)] == [0, 2, 5, 5]
+    assert counted_ball_epochs([0, 2, 4, 6], 40).tolist() == [False, False, False, True]
+    assert counted_ball_epochs([0, 2], 3).tolist() == [False, True]
+    raw = np.ones((4, 1))
+    curves = {"inner_raw": raw, "inner_cosine": raw, "ball_epochs": np.array([0, 2]),
+              "ball_raw_min": np.array([[-1.0], [-2.0]]), "grad_norm_max": raw,
+              "test_accuracy": np.ones((5, 1)), "train_loss": np.ones((5, 1))}
+    scalars = fig5_scalars(curves, {"lr_milestones": [2], "epochs": 4})
+    assert np.isnan(scalars["min_ball_inner_from_epoch_5"])   # balls at 0 and 2 come before epoch 3
+    assert scalars["inner_products_from_epoch_5"] == 1

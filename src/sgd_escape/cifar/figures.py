@@ -12,7 +12,7 @@ import numpy as np
 
 from ..plotting import COLORS
 from .experiments import EXPERIMENTS, PRESET_NOTES
-from .probes import not_positive
+from .probes import counted_ball_epochs, not_positive
 from .results import PRESET_PREFERENCE, best_cached, make_command, refused_caches
 
 #: What Section 5 of the paper reports (numbers as printed there), for the comparison tables.
@@ -242,8 +242,7 @@ def fig5_verdict(results: dict) -> dict:
 
 
 def _ball_from_epoch_5(result) -> np.ndarray:
-    """Which probed ball epochs count from epoch 5 on (the last epoch, for shorter runs)."""
-    return result.curves["ball_epochs"] >= min(5, result.config["epochs"] - 1)
+    return counted_ball_epochs(result.curves["ball_epochs"], result.config["epochs"])
 
 
 def ball_nonpositive_rows(results: dict) -> list[list]:

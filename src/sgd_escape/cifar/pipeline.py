@@ -16,8 +16,8 @@ from ..checks import require_nonnegative
 from .datasets import NUM_CLASSES, load_cifar
 from .experiments import check_names, preset_config, total_units
 from .models import build_ensemble, load_members
-from .probes import (all_pairs_inner_products, ball_probe, not_positive, one_point_inner_products,
-                     pairwise_distances)
+from .probes import (all_pairs_inner_products, ball_probe, counted_ball_epochs, first_counted_epoch,
+                     not_positive, one_point_inner_products, pairwise_distances)
 from .results import data_root, find_repository_root, make_command, provenance, write_result
 from .runner import Run, load_snapshot_members, probe_phase, replicate_into, train_phase
 from .training import probe_gradient, require_device, to_device
@@ -78,16 +78,15 @@ def run_fig5(run: Run, config: dict, data) -> tuple[dict, dict]:
 def fig5_scalars(curves: dict, config: dict) -> dict:
     """Headline numbers of Figure 5: minimum inner products from epoch 5 on, gradient norms."""
     raw, cos = curves["inner_raw"], curves["inner_cosine"]
-    first = min(5, raw.shape[0] - 1)
-    ball_first = curves["ball_epochs"] >= first
-    ball_min = curves["ball_raw_min"][ball_first] if ball_first.any() else curves["ball_raw_min"]
+    first = first_counted_epoch(raw.shape[0])
+    ball_min = curves["ball_raw_min"][counted_ball_epochs(curves["ball_epochs"], raw.shape[0])]
     milestone = (config["lr_milestones"] or [config["epochs"]])[0]
     norms_max = curves["grad_norm_max"]
     return {"min_inner_from_epoch_5": float(raw[first:].min()),
             "min_cosine_from_epoch_5": float(cos[first:].min()),
             "negative_inner_from_epoch_5": int(not_positive(raw[first:]).sum()),
             "inner_products_from_epoch_5": int(raw[first:].size),
-            "min_ball_inner_from_epoch_5": float(ball_min.min()),
+            "min_ball_inner_from_epoch_5": float(ball_min.min()) if ball_min.size else float("nan"),
             "max_grad_norm_before_first_drop": float(norms_max[:milestone].max()),
             "max_grad_norm_after_first_drop": float(norms_max[milestone:].max()) if norms_max.shape[0] > milestone else float("nan"),
             "final_test_accuracy_mean": float(curves["test_accuracy"][-1].mean()),

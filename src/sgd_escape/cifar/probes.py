@@ -41,6 +41,17 @@ def not_positive(values) -> np.ndarray:
     return ~(np.asarray(values) > 0)
 
 
+def first_counted_epoch(epochs: int) -> int:
+    """The first epoch that Figure 5's claim covers (Chapter 4): 5, or the last probed epoch
+    ``epochs - 1`` for runs shorter than six epochs."""
+    return min(5, epochs - 1)
+
+
+def counted_ball_epochs(ball_epochs, epochs: int) -> np.ndarray:
+    """Which probed ball epochs count "from epoch 5 on" (Chapter 4), as a boolean mask."""
+    return np.asarray(ball_epochs) >= first_counted_epoch(epochs)
+
+
 def pairwise_distances(points: torch.Tensor) -> torch.Tensor:
     """``[K, K]`` Euclidean distances between the rows of ``points``."""
     return torch.cdist(points.double(), points.double())
