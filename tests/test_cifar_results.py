@@ -92,3 +92,9 @@ def test_uncommitted_changes_to_the_experiment_code_mark_the_commit(tmp_path):
     assert results._git_commit(tmp_path) == (head, "git")
     source.write_text("a = 2\n")
     assert results._git_commit(tmp_path) == (head + "+uncommitted-src-changes", "git")
+
+
+def test_the_relative_difference_divides_by_the_larger_magnitude_either_way_round():
+    four, five = a_result(extra=np.array([4.0])), a_result(extra=np.array([5.0]))
+    for first, second in ((four, five), (five, four)):
+        assert result_differences(first, second)["per_key"]["curve extra"] == {"abs": 1.0, "rel": 0.2}
