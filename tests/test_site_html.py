@@ -26,6 +26,18 @@ def _ids(page_soup) -> set[str]:
         tag["name"] for tag in page_soup.find_all("a", attrs={"name": True})}
 
 
+def test_the_site_root_is_a_titled_page_that_leads_to_the_first_page(built_book: Path):
+    import yaml
+
+    title = yaml.safe_load((ROOT / "_config.yml").read_text())["title"]
+    root = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
+    index = soup(built_book, "index.html")
+    assert index.title is not None and index.title.get_text() == title
+    refresh = index.find("meta", attrs={"http-equiv": "Refresh"})
+    assert refresh is not None and refresh["content"] == f"0; url={root}.html"
+    assert index.find("a", href=f"{root}.html") is not None       # for browsers that do not redirect
+
+
 def test_every_internal_link_resolves(built_book: Path):
     """Crawl every HTML file of the site: each relative link names an existing file and,
     where it has a fragment, an element with that id. External URLs are not fetched (offline)."""
