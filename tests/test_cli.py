@@ -178,3 +178,55 @@ def test_a_result_records_when_its_run_began_not_when_it_was_resumed(tmp_path):
     assert smoke_run(tmp_path)[0] == 0
     assert load_result("spectrum-resnet-cifar10", "smoke", tmp_path / "out").provenance["started_utc"] \
         == state["started_utc"]
+
+
+def _documented_commands() -> list[tuple[str, str]]:
+    """Every ``python -m sgd_escape ...`` line of a fenced shell block in the README,
+    CONTRIBUTING.md and the chapters' markdown, every inline one there with an option, and
+    every inline one in ``reports.NOT_YET`` (what a chapter shows before a GPU session):
+    (where, command)."""
+    import json
+    import re
+    from pathlib import Path
+
+    from sgd_escape.cifar.reports import NOT_YET
+
+    root = Path(__file__).resolve().parents[1]
+    texts = {name: (root / name).read_text() for name in ("README.md", "CONTRIBUTING.md")}
+    for notebook in sorted((root / "chapters").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        texts[notebook.name] = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    found = []
+    for where, text in texts.items():
+        for block in re.findall(r"```(?:bash|sh|console)\n(.*?)```", text, re.S):
+            for line in block.splitlines():
+                command = re.sub(r"^(\w+=\S+ )*", "", line.split("#")[0].strip())
+                if re.match(r"python3? -m sgd_escape\b", command):
+                    found.append((where, command))
+        # Inline commands with options are meant to be copied too (exercises, CONTRIBUTING's steps).
+        found += [(where, c) for c in re.findall(r"`(?:\w+=\S+ )*(python3? -m sgd_escape [^`]*--[^`]*)`", text)]
+    found += [("reports.NOT_YET", c) for c in re.findall(r"`(python3? -m sgd_escape [^`]*)`", NOT_YET)]
+    return found
+
+
+def test_every_documented_command_line_parses_and_names_real_experiments_and_presets(capsys):
+    """A reader copies these commands: each must be accepted as written (placeholders such as
+    OUT stand for a path). Usage synopses with ``[...]`` are not commands and are skipped."""
+    import shlex
+
+    from sgd_escape.__main__ import _parser, experiment_names
+
+    commands = [(w, c) for w, c in _documented_commands() if "[" not in c and "..." not in c]
+    assert len(commands) >= 10 and any(w == "reports.NOT_YET" for w, _ in commands)
+    refused = []
+    for where, command in commands:
+        try:
+            args = _parser().parse_args(shlex.split(command)[3:])
+        except SystemExit:
+            refused.append(f"{where}: {command}: {capsys.readouterr().err.strip().splitlines()[-1]}")
+            continue
+        names = experiment_names(getattr(args, "experiment", None) or getattr(args, "experiments", None) or [], EXPERIMENTS)
+        unknown = [n for n in names if n not in EXPERIMENTS]
+        if unknown or getattr(args, "preset", None) not in (None, *PRESETS):
+            refused.append(f"{where}: {command}: unknown experiment or preset")
+    assert not refused, "documented commands that do not run as written:\n" + "\n".join(refused)

@@ -13,7 +13,8 @@ from .figures import Rich, _code_html, show_table
 from .results import data_root
 
 NOT_YET = ("Not measured yet: no GPU session's reports are in `data/benchmarks/`. "
-           "Run `python -m sgd_escape session` on a GPU, then `unpack` (see the README).")
+           "On a GPU, run `python -m sgd_escape session --data cifar10-jpeg.tar.xz --out OUT` "
+           "until it exits 0, then `python -m sgd_escape unpack OUT` here (see the README).")
 
 
 def load_reports(report: str, root: str | Path | None = None) -> list[dict]:
