@@ -38,6 +38,7 @@ class OnePointEstimate:
 
     @property
     def c_stderr(self) -> float:
+        """Standard error of :attr:`c`: that of the estimate at the worst point."""
         return float(self.stderr[self.worst])
 
     def holds(self, z: float = 3.0) -> bool:
@@ -46,15 +47,21 @@ class OnePointEstimate:
 
 
 def vector_grad(grad_1d):
-    """Wrap a one-dimensional ``grad(x)`` (any array shape) as a gradient on arrays (..., 1)."""
+    """Wrap a one-dimensional ``grad(x)`` (any array shape) as a gradient on arrays (..., 1) (Chapter 2).
+
+    Returns a function that maps points of shape (..., 1) to gradients of the same shape, as
+    :func:`estimate_one_point_constant` expects for d = 1.
+    """
     return lambda z: np.asarray(grad_1d(z[..., 0]))[..., None]
 
 
 def estimate_one_point_constant(grad, points, eta: float, noise: BoundedNoise, rng: np.random.Generator,
                                 draws: int = 4000, x_star=0.0, batch: int = 64) -> OnePointEstimate:
-    """Estimate c(y) at every row of ``points`` (shape (p, d)) from ``draws`` antithetic noise draws.
+    """Estimate c(y) at every row of ``points`` (shape (p, d)) from ``draws`` antithetic noise draws (Chapter 2).
 
     ``x_star`` is a scalar or a vector of length d; ``batch`` points are processed at a time.
+    Returns an :class:`OnePointEstimate` holding ``points`` and, per point, ``c_hat`` and its
+    standard error ``stderr`` (both shape (p,)).
     """
     eta = checks.require_positive("eta", eta)
     draws = checks.require_int_at_least("draws", draws, 2)

@@ -13,12 +13,13 @@ STATIC_ENV = "SGD_ESCAPE_STATIC"
 
 
 def is_static_build() -> bool:
-    """True while the book is being built into a static website."""
+    """True while the book is being built into a static website, where the explorers of
+    Chapters 1-2 draw a static figure (see :func:`show_explorer`)."""
     return os.environ.get(STATIC_ENV, "") not in ("", "0")
 
 
 def glue(name: str, value, display: bool = False) -> None:
-    """Store ``value`` under ``name`` for the prose (myst-nb glue).
+    """Store ``value`` under ``name`` for the prose (myst-nb glue; used in every chapter, Chapters 1-7).
 
     Returns nothing, so that a ``glue`` call ending a cell adds no output. Outside the book
     build (Colab without myst-nb, say) it does nothing, so a chapter runs anywhere. Numbers
@@ -34,9 +35,12 @@ def glue(name: str, value, display: bool = False) -> None:
 
 
 def show_explorer(build_widget, draw_static):
-    """Show a live ipywidgets explorer, or on the static site the figure that stands in for it.
+    """Show a live ipywidgets explorer, or on the static site the figure that stands in for it
+    (the explorers of Chapters 1 and 2).
 
     ``build_widget()`` returns the widget; ``draw_static()`` draws the default-parameter figure.
+    Returns the widget (after displaying it), or on the static site what ``draw_static()``
+    returns (the matplotlib figure, which the notebook then shows).
     """
     if is_static_build():
         return draw_static()

@@ -17,14 +17,14 @@ def _is_real(value) -> bool:
 
 
 def require_finite(name: str, value) -> float:
-    """Return ``value`` as a float if it is a finite real number."""
+    """Return ``value`` as a float if it is a finite real number (shared by the code of Chapters 1-7)."""
     if not _is_real(value) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
     return float(value)
 
 
 def require_positive(name: str, value) -> float:
-    """Return ``value`` as a float if it is finite and > 0."""
+    """Return ``value`` as a float if it is finite and > 0 (shared by the code of Chapters 1-7)."""
     value = require_finite(name, value)
     if value <= 0:
         raise ValueError(f"{name} must be > 0 (allowed range: (0, inf)), got {value!r}")
@@ -32,7 +32,7 @@ def require_positive(name: str, value) -> float:
 
 
 def require_nonnegative(name: str, value) -> float:
-    """Return ``value`` as a float if it is finite and >= 0."""
+    """Return ``value`` as a float if it is finite and >= 0 (shared by the code of Chapters 1-7)."""
     value = require_finite(name, value)
     if value < 0:
         raise ValueError(f"{name} must be >= 0 (allowed range: [0, inf)), got {value!r}")
@@ -40,7 +40,8 @@ def require_nonnegative(name: str, value) -> float:
 
 
 def require_in_interval(name: str, value, low: float, high: float, *, closed: bool = False) -> float:
-    """Return ``value`` if ``low < value < high`` (or ``<=`` on both sides when ``closed``)."""
+    """Return ``value`` as a float if ``low < value < high`` (or ``<=`` on both sides when
+    ``closed``); shared by the code of Chapters 1-7."""
     value = require_finite(name, value)
     inside = low <= value <= high if closed else low < value < high
     if not inside:
@@ -50,7 +51,7 @@ def require_in_interval(name: str, value, low: float, high: float, *, closed: bo
 
 
 def require_int_at_least(name: str, value, minimum: int) -> int:
-    """Return ``value`` as an int if it is an integer >= ``minimum``."""
+    """Return ``value`` as an int if it is an integer >= ``minimum`` (shared by the code of Chapters 1-7)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if value < minimum:
@@ -59,14 +60,14 @@ def require_int_at_least(name: str, value, minimum: int) -> int:
 
 
 def require_same_shape(name_a: str, a, name_b: str, b) -> None:
-    """Raise unless arrays ``a`` and ``b`` have the same shape."""
+    """Raise unless arrays ``a`` and ``b`` have the same shape; returns None (shared by Chapters 1-7)."""
     shape_a, shape_b = np.shape(a), np.shape(b)
     if shape_a != shape_b:
         raise ValueError(f"{name_a} and {name_b} must have the same shape, got {shape_a} and {shape_b}")
 
 
 def require_choice(name: str, value, choices) -> str:
-    """Return ``value`` if it is one of ``choices``; the error lists them."""
+    """Return ``value`` if it is one of ``choices``; the error lists them (shared by the code of Chapters 1-7)."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value

@@ -113,7 +113,8 @@ def one_point_convexity_constant(landscape: SharpFlatLandscape, radius: float,
 
 
 class BasinFractions(NamedTuple):
-    """For each noise level: fraction of trials ending in the sharp basin and in the flat one."""
+    """For each noise level: fraction of trials ending in the sharp basin and in the flat one
+    (Chapter 7). Each field has shape (noise levels,); ``radii`` are ``step_size * noise_std``."""
 
     radii: np.ndarray
     sharp: np.ndarray

@@ -24,7 +24,7 @@ def cubic_well(x, depth: float, width: float) -> np.ndarray:
 
 
 def sharpness(depth: float, width: float) -> float:
-    """Curvature ``f''(0) = 6 depth / width^2`` of the cubic well at its minimum."""
+    """Curvature ``f''(0) = 6 depth / width^2`` of the cubic well at its minimum (Chapter 7)."""
     return 6.0 * require_positive("depth", depth) / require_positive("width", width) ** 2
 
 

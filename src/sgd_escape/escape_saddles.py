@@ -26,7 +26,8 @@ METHODS = ("gd", "perturbed_gd", "sgd")
 
 @dataclass(frozen=True)
 class QuarticSaddle:
-    """``f(x) = x_0^4/4 - gamma x_0^2/2 + |x_rest|^2/2``: Hessian eigenvalues ``-gamma`` and 1 at 0."""
+    """``f(x) = x_0^4/4 - gamma x_0^2/2 + |x_rest|^2/2``: Hessian eigenvalues ``-gamma`` and 1 at 0
+    (Chapter 7); ``gamma`` is ``negative_curvature``."""
 
     dim: int
     negative_curvature: float = 1.0
@@ -43,11 +44,13 @@ class QuarticSaddle:
         return self.negative_curvature ** 2 / 4
 
     def value(self, x: np.ndarray) -> np.ndarray:
+        """f at points ``x`` of shape (..., dim); returns shape (...)."""
         head, gamma = x[..., 0], self.negative_curvature
         rest = np.einsum("...i,...i->...", x[..., 1:], x[..., 1:])
         return head ** 4 / 4 - gamma * head ** 2 / 2 + rest / 2
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
+        """grad f at points ``x`` of shape (..., dim); returns a new array of the same shape."""
         grad = x.copy()
         grad[..., 0] = x[..., 0] ** 3 - self.negative_curvature * x[..., 0]
         return grad
@@ -55,7 +58,8 @@ class QuarticSaddle:
 
 @dataclass(frozen=True)
 class RankOneFactorisation:
-    """``f(u) = ||u u^T - e_0 e_0^T||_F^2 / 4``: saddle at 0 (value 1/4), minima ``+-e_0`` (value 0)."""
+    """``f(u) = ||u u^T - e_0 e_0^T||_F^2 / 4``: saddle at 0 (value 1/4), minima ``+-e_0`` (value 0)
+    (Chapter 7)."""
 
     dim: int
 
@@ -67,10 +71,13 @@ class RankOneFactorisation:
     negative_curvature = 1.0
 
     def value(self, u: np.ndarray) -> np.ndarray:
+        """f at points ``u`` of shape (..., dim); returns shape (...)."""
         norm2 = np.einsum("...i,...i->...", u, u)
         return (norm2 ** 2 - 2 * u[..., 0] ** 2 + 1) / 4
 
     def gradient(self, u: np.ndarray) -> np.ndarray:
+        """grad f(u) = |u|^2 u - u_0 e_0 at points ``u`` of shape (..., dim); returns a new array
+        of the same shape."""
         grad = np.einsum("...i,...i->...", u, u)[..., None] * u
         grad[..., 0] -= u[..., 0]
         return grad
@@ -79,7 +86,7 @@ class RankOneFactorisation:
 @dataclass(frozen=True)
 class SaddleMethod:
     """A first-order method; build it with :func:`gradient_descent`, :func:`perturbed_gradient_descent`
-    or :func:`stochastic_gradient_descent`."""
+    or :func:`stochastic_gradient_descent` (Chapter 7)."""
 
     name: str
     step_size: float
@@ -141,7 +148,8 @@ def stable_manifold_start(dim: int, trials: int, rng: np.random.Generator, radiu
 
 
 class SaddleRun(NamedTuple):
-    """Escape step of each trial (``inf``: still at the saddle) and the median of f per step."""
+    """Escape step of each trial (``inf``: still at the saddle), shape (trials,), and the median of
+    f over the trials at each step run, shape (steps run + 1,) (Chapter 7)."""
 
     times: np.ndarray
     median_values: np.ndarray
@@ -191,7 +199,10 @@ def simulate_saddle_escape(landscape, method: SaddleMethod, trials: int, horizon
 
 
 class DimensionSweep(NamedTuple):
-    """Per dimension: mean escape step, its standard error, fraction of trials escaped."""
+    """Per dimension: mean escape step, its standard error, fraction of trials escaped (Chapter 7).
+
+    Every field has shape (len(dims),); mean and standard error are NaN where a trial did not escape.
+    """
 
     dims: np.ndarray
     mean: np.ndarray

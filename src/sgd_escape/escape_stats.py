@@ -15,7 +15,8 @@ from .checks import require_positive
 
 
 class MeanEscapeTime(NamedTuple):
-    """An estimated mean escape time, its standard error and the count behind it."""
+    """An estimated mean escape time (in steps), its standard error and the counts behind it:
+    trials escaped and trials censored at the horizon (Chapter 7)."""
 
     mean: float
     standard_error: float
@@ -24,7 +25,7 @@ class MeanEscapeTime(NamedTuple):
 
 
 class LineFit(NamedTuple):
-    """Least-squares line ``y = slope * x + intercept`` with standard errors."""
+    """Least-squares line ``y = slope * x + intercept`` with standard errors (Chapter 7)."""
 
     slope: float
     intercept: float

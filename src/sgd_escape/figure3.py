@@ -53,11 +53,17 @@ CRITERIA = Figure3Criteria()
 
 
 def stage_names(setup: Figure3Setup = FIGURE3) -> tuple:
+    """The panel names of row 3's restart stages, ``("stage1", "stage2", ...)``, one per entry of
+    ``setup.stage_noises`` (Chapter 1)."""
     return tuple(f"stage{i + 1}" for i in range(len(setup.stage_noises)))
 
 
 def panel_plan(setup: Figure3Setup = FIGURE3) -> dict:
-    """Noise radius and initial half-width of every simulated panel, by name."""
+    """Noise radius and initial half-width of every simulated panel, by name (Chapter 1).
+
+    Returns ``{panel: (noise radius, initial half-width)}`` for ``"gd"``, the noise levels of
+    row 2 and the stages of row 3 (:func:`stage_names`), in that order.
+    """
     plan = {"gd": (0.0, setup.init_half_width)}
     for name in ROW2[1:]:
         plan[name] = (setup.noise_levels[name], setup.init_half_width)
@@ -67,7 +73,8 @@ def panel_plan(setup: Figure3Setup = FIGURE3) -> dict:
 
 
 def simulate_figure3(f: SpikyFunction, setup: Figure3Setup = FIGURE3, seed: int = 0) -> dict:
-    """Last iterates of every panel, ``{panel: array of setup.trials}``, from one batched run."""
+    """Last iterates of every panel, ``{panel: array of shape (setup.trials,)}``, from one batched
+    run of ``setup.steps`` SGD steps (Chapter 1); the panels are those of :func:`panel_plan`."""
     rng = np.random.default_rng(seed)
     plan = panel_plan(setup)
     noise = np.repeat([radius for radius, _ in plan.values()], setup.trials)
@@ -82,7 +89,8 @@ def _nearest(points, candidates):
 
 
 def gd_minima_count(f: SpikyFunction, last, span: float) -> int:
-    """Number of distinct local minima of ``f`` at which GD's last iterates sit (within 1e-3)."""
+    """Number of distinct local minima of ``f`` in ``[-span, span]`` at which GD's last iterates
+    sit (within 1e-3): criterion 1 of Figure 3 (Chapter 1)."""
     minima = f.local_minima(-span, span)
     nearest = _nearest(last, minima)
     at_minimum = np.abs(last - nearest) < 1e-3
@@ -91,7 +99,9 @@ def gd_minima_count(f: SpikyFunction, last, span: float) -> int:
 
 def trapped_in_spurious_basins(f: SpikyFunction, last, half_width: float, span: float):
     """For each point: whether its basin of the convolved ``f`` (the interval between two
-    neighbouring local maxima) holds a spurious minimum ``m != 0``, and its distance to ``m``."""
+    neighbouring local maxima) holds a spurious minimum ``m != 0``, and its distance to ``m``
+    (criterion 2 of Figure 3, Chapter 1). Returns ``(spurious, distance)``, a boolean and a
+    float array of the shape of ``last`` (the distance is NaN where no minimum was found)."""
     minima = f.local_minima(-span, span, half_width)
     maxima = f.local_maxima(-span, span, half_width)
     basin_of_point = np.searchsorted(maxima, last)
@@ -147,7 +157,8 @@ def criteria_hold(measured: dict, criteria: Figure3Criteria = CRITERIA) -> dict:
 
 
 def criteria_over_seeds(f: SpikyFunction, seeds, setup: Figure3Setup = FIGURE3) -> list:
-    """One row of measured criteria per seed: ``[{"seed": s, **figure3_criteria(...)}, ...]``."""
+    """One row of measured criteria per seed: ``[{"seed": s, **figure3_criteria(...)}, ...]``
+    (Chapter 1), each from its own :func:`simulate_figure3` run."""
     rows = []
     for seed in seeds:
         seed = require_int_at_least("seed", seed, 0)

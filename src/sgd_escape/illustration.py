@@ -41,11 +41,13 @@ class SharpWellFunction:
         return np.asarray(x, dtype=float) - np.asarray(self.well, dtype=float)
 
     def value(self, x):
+        """f at points ``x`` of shape (..., d); returns shape (...)."""
         x = np.asarray(x, dtype=float)
         well = np.exp(-np.sum(self._offset(x) ** 2, axis=-1) / (2 * self.width ** 2))
         return self.bowl / 2 * np.sum(x ** 2, axis=-1) - self.depth * well
 
     def grad(self, x):
+        """grad f at points ``x`` of shape (..., d); returns the same shape."""
         x = np.asarray(x, dtype=float)
         offset = self._offset(x)
         well = np.exp(-np.sum(offset ** 2, axis=-1, keepdims=True) / (2 * self.width ** 2))
@@ -141,7 +143,11 @@ def spurious_smoothed_minima(f: SharpWellFunction, half_width: float) -> np.ndar
 
 
 def plot_figure1(f: SharpWellFunction, x_t: float, step_size: float, omega: float, ax=None):
-    """The 1-D picture: the curve, ``x_t``, ``y_t``, ``x_{t+1}`` and the steps between them."""
+    """The 1-D picture of Figure 1 (Chapter 1): the curve, ``x_t``, ``y_t``, ``x_{t+1}`` and the
+    steps between them, for a one-dimensional ``f``.
+
+    Draws on ``ax`` (a new figure's axes when None) and returns that matplotlib Axes.
+    """
     import matplotlib.pyplot as plt
     from .plotting import COLORS
 
@@ -163,7 +169,10 @@ def plot_figure1(f: SharpWellFunction, x_t: float, step_size: float, omega: floa
 
 
 def plot_figure2(f: SharpWellFunction, x_t, step_size: float, omega):
-    """The 3-D surface of a 2-D sharp well with the same three points (Chapter 1, Figure 2)."""
+    """The 3-D surface of a 2-D sharp well with the same three points (Chapter 1, Figure 2).
+
+    ``x_t`` and ``omega`` have shape (2,). Returns the new matplotlib Figure.
+    """
     import matplotlib.pyplot as plt
     from .plotting import COLORS
 

@@ -44,6 +44,7 @@ class SpikyFunction:
 
     # -- the function ----------------------------------------------------------------
     def period(self, x):
+        """Spike period ``p(x) = period_at_zero + period_growth*|x|`` (x units), elementwise."""
         return self.period_at_zero + self.period_growth * np.abs(x)
 
     def phase(self, x):
@@ -55,12 +56,14 @@ class SpikyFunction:
         return np.sign(x) * np.log1p(ratio) / self.period_growth
 
     def value(self, x):
+        """``f(x)``, elementwise on an array ``x`` of any shape."""
         x = np.asarray(x, dtype=float)
         valley = self.slope * np.sqrt(x * x + self.valley_smoothing ** 2)
         depth = self.curvature_scale * self.period(x) ** 2
         return valley + depth * np.sin(np.pi * self.phase(x)) ** 2
 
     def grad(self, x):
+        """``f'(x)`` in closed form, elementwise on an array ``x`` of any shape."""
         x = np.asarray(x, dtype=float)
         p = self.period(x)
         angle = np.pi * self.phase(x)

@@ -34,6 +34,7 @@ class Flower:
         return 2 * (1 + self.a)
 
     def value(self, x) -> np.ndarray:
+        """f(x) at points ``x`` of shape (..., 2); returns shape (...)."""
         x = np.asarray(x, dtype=float)
         theta = np.arctan2(x[..., 1], x[..., 0])
         return np.sum(x**2, axis=-1) * (1 + self.a * np.sin(4 * theta))
@@ -62,7 +63,10 @@ class Flower:
 
 
 def gd_path(grad, x0, eta: float, steps: int) -> np.ndarray:
-    """Full gradient descent x_{t+1} = x_t - eta grad f(x_t); returns shape (steps + 1, *x0.shape)."""
+    """Full gradient descent x_{t+1} = x_t - eta grad f(x_t) (Chapter 2, Theorem 3).
+
+    Returns the iterates x_0, ..., x_steps stacked: shape (steps + 1, *x0.shape).
+    """
     eta = checks.require_positive("eta", eta)
     steps = checks.require_int_at_least("steps", steps, 1)
     path = [np.asarray(x0, dtype=float)]

@@ -15,7 +15,8 @@ COLORS = {
 
 
 def use_book_style() -> None:
-    """Apply the book's matplotlib defaults (call once at the top of a chapter)."""
+    """Apply the book's matplotlib defaults (call once at the top of a chapter; used in every
+    chapter, Chapters 1-7). Changes ``matplotlib.rcParams`` in place; returns None."""
     mpl.rcParams.update({
         "figure.dpi": 110,
         "savefig.dpi": 110,

@@ -52,10 +52,12 @@ class SpikyQuadratic:
         return self.a + self.beta
 
     def value(self, x) -> np.ndarray:
+        """f at points ``x`` of shape (..., d); returns shape (...)."""
         x = np.asarray(x, dtype=float)
         return np.sum(self.a * x**2 / 2 + self.beta / self.k**2 * (1 - np.cos(self.k * x)), axis=-1)
 
     def grad(self, x) -> np.ndarray:
+        """grad f(x) = a x + (beta / k) sin(k x), coordinatewise: the shape of ``x``."""
         x = np.asarray(x, dtype=float)
         return self.a * x + self.beta / self.k * np.sin(self.k * x)
 

@@ -29,10 +29,13 @@ class Experiment:
 
     @property
     def setting(self) -> Theorem1Setting:
+        """Theorem 1's setting, with the exact one-point constant c of the convolved f (the
+        constructor checks the theorem's conditions)."""
         return Theorem1Setting(self.eta, self.f.one_point_constant(self.noise, self.eta), self.f.L, self.noise.r)
 
     @property
     def T1(self) -> int:
+        """Steps to time T1: Theorem 1's lower bound on T1 from ``initial_sq_distance``, rounded up."""
         return math.ceil(self.setting.t1_lower_bound(self.initial_sq_distance))
 
 
@@ -100,7 +103,10 @@ def corollary2_setting(experiment: Experiment = ONE_DIM, eta2: float = SECOND_ST
 
 def run_corollary2(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
                    eta2: float = SECOND_STAGE_ETA) -> tuple[Corollary2Setting, np.ndarray, tuple[int, int]]:
-    """Two stages, eta for T1 steps then eta2 for T2 steps; returns the squared distances (T1+T2+1, trials).
+    """Two stages, eta for T1 steps then eta2 for T2 steps (Corollary 2; Chapters 2-3).
+
+    Returns ``(coro, sq, (T1, T2))``: the :class:`~sgd_escape.theory.Corollary2Setting`, the
+    squared distances ||y_t - x*||^2 of shape (T1 + T2 + 1, trials), and the stage lengths.
 
     As SGD that changes its step size: stage two starts from y' = x_T1 - eta2 grad f(x_T1), the
     point of equation (1) for the new step size, not from stage one's y_T1."""

@@ -21,7 +21,10 @@ MAX_STEPS = 4000
 
 
 def draw_theorem(eta: float, r: float, c: float, L: float, trials: int = 200, T2: int = 500):
-    """Draw the bounds of Theorem 1 and ``trials`` runs of equation (1) for these constants."""
+    """Draw the bounds of Theorem 1 and ``trials`` runs of equation (1) for these constants (Chapter 2).
+
+    Returns the matplotlib figure; where a condition of Theorem 1 fails, it shows which.
+    """
     fig, ax = plt.subplots(figsize=(7, 3.6))
     try:
         Theorem1Setting(eta, c, L, r)  # names the violated condition, if any
@@ -41,7 +44,7 @@ def draw_theorem(eta: float, r: float, c: float, L: float, trials: int = 200, T2
 
 
 def build_widget():
-    """The live explorer (Jupyter, Colab)."""
+    """The live explorer of Chapter 2 (Jupyter, Colab): returns an ``ipywidgets.interactive``."""
     import ipywidgets as widgets
 
     sliders = dict(
@@ -54,5 +57,6 @@ def build_widget():
 
 
 def draw_static():
-    """The default-parameter figure that stands in for the explorer on the website."""
+    """The default-parameter figure that stands in for Chapter 2's explorer on the website;
+    returns the matplotlib figure."""
     return draw_theorem(**DEFAULTS)

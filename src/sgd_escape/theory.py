@@ -93,7 +93,11 @@ class Theorem1Setting:
 
 @dataclass(frozen=True)
 class TailConstants:
-    """zeta, mu, delta and M of Steps 3-4 (Chapter 3), and both sides of Lemma 5."""
+    """zeta, mu, delta and M of Steps 3-4, and both sides of Lemma 5 (Chapters 2-3: Chapter 2
+    quotes them for Theorem 1's window bound, Chapter 3's proof uses them).
+
+    Built by :meth:`Theorem1Setting.tail`.
+    """
 
     zeta: float
     mu: float
@@ -103,6 +107,8 @@ class TailConstants:
 
     @classmethod
     def of(cls, s: Theorem1Setting, T2: int) -> "TailConstants":
+        """The constants of setting ``s`` for a window of ``T2`` steps (:meth:`Theorem1Setting.tail`
+        checks ``T2`` first)."""
         zeta = 9 * T2 / 4
         mu = max(8.0, 42 * math.sqrt(math.log(zeta)))
         delta = mu * math.sqrt(s.floor)
@@ -185,7 +191,11 @@ def large_step_threshold(grad, x, x_star, c_upper: float) -> np.ndarray:
 
 
 def exact_large_step_threshold(grad, x, x_star) -> np.ndarray:
-    """The exact step size 2 <grad f(x), x - x*> / ||grad f(x)||^2 above which GD moves away."""
+    """The exact step size 2 <grad f(x), x - x*> / ||grad f(x)||^2 above which GD moves away (Chapter 2, Theorem 3).
+
+    ``grad`` and ``x`` have shape (n, d); returns shape (n,), one step size per row (a 0-d
+    array for a single point of shape (d,)).
+    """
     diff = np.asarray(x, dtype=float) - np.asarray(x_star, dtype=float)
     grad = np.asarray(grad, dtype=float)
     return 2 * np.sum(grad * diff, axis=-1) / np.sum(grad**2, axis=-1)

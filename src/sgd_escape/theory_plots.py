@@ -10,7 +10,12 @@ BAND_ALPHA = 0.25
 
 
 def one_point_estimates(ax, y, estimates: dict, exact: dict) -> None:
-    """c(y) estimated by Monte Carlo (bands: +-3 standard errors) and by quadrature, per noise level."""
+    """c(y) estimated by Monte Carlo (bands: +-3 standard errors) and by quadrature, per noise level (Chapter 2).
+
+    ``y`` has shape (p,); ``estimates`` maps a noise name to its
+    :class:`~sgd_escape.assumption.OnePointEstimate` at ``y``, ``exact`` to an array of shape (p,).
+    Draws on ``ax``; returns None.
+    """
     for (name, est), colour in zip(estimates.items(), ("tab:purple", "tab:orange", "tab:brown")):
         ax.fill_between(y, est.c_hat - 3 * est.stderr, est.c_hat + 3 * est.stderr, color=colour, alpha=BAND_ALPHA)
         ax.plot(y, est.c_hat, color=colour, lw=1, label=f"{name}: Monte Carlo, +-3 s.e.")
@@ -21,7 +26,11 @@ def one_point_estimates(ax, y, estimates: dict, exact: dict) -> None:
 
 
 def distance_runs(ax, result, shown: int = 30) -> None:
-    """||y_t - x*||^2 of some trials, their mean, Step 2's envelope, 20b/lambda and delta^2."""
+    """||y_t - x*||^2 of some trials, their mean, Step 2's envelope, 20b/lambda and delta^2 (Chapter 2).
+
+    ``result`` is a :class:`~sgd_escape.theorem_experiments.Theorem1Result`; ``shown`` trials are
+    drawn. Draws on ``ax``; returns None.
+    """
     exp, s = result.experiment, result.experiment.setting
     t = np.arange(result.run.sq_dist.shape[0])
     ax.plot(t, result.run.sq_dist[:, :shown], color=COLORS["iterate"], lw=0.4, alpha=0.35)
@@ -36,7 +45,11 @@ def distance_runs(ax, result, shown: int = 30) -> None:
 
 
 def corollary_stages(ax, coro, sq, stages) -> None:
-    """Two stages of Corollary 2: squared distances, both stages' 20b/lambda."""
+    """Two stages of Corollary 2: squared distances, both stages' 20b/lambda (Chapter 2).
+
+    ``coro``, ``sq`` (shape (T1 + T2 + 1, trials)) and ``stages`` = (T1, T2) are what
+    :func:`~sgd_escape.theorem_experiments.run_corollary2` returns. Draws on ``ax``; returns None.
+    """
     T1, T2 = stages
     t = np.arange(sq.shape[0])
     ax.plot(t, sq[:, :30], color=COLORS["iterate"], lw=0.4, alpha=0.35)
@@ -49,7 +62,11 @@ def corollary_stages(ax, coro, sq, stages) -> None:
 
 
 def large_step_distances(ax, paths: dict) -> None:
-    """||x_t - x*|| of GD for several step sizes (Theorem 3)."""
+    """||x_t - x*|| of GD for several step sizes (Chapter 2, Theorem 3).
+
+    ``paths`` maps a label to a GD path of shape (steps + 1, 2) (:func:`~sgd_escape.large_step.gd_path`,
+    x* = 0). Draws on ``ax``; returns None.
+    """
     for (label, path), colour in zip(paths.items(), ("tab:blue", "tab:orange", "tab:red")):
         ax.plot(np.linalg.norm(path, axis=-1), marker="o", ms=3, color=colour, label=label)
     ax.set(yscale="log", xlabel="t", ylabel=r"$\|x_t - x^*\|$")
@@ -57,7 +74,8 @@ def large_step_distances(ax, paths: dict) -> None:
 
 
 def figure4(ax, f, x_t, eta: float) -> None:
-    """The picture of Figure 4 from a real GD step on the flower function."""
+    """The picture of Figure 4 from a real GD step of size ``eta`` from ``x_t`` (shape (2,)) on the
+    flower function ``f`` (Chapter 2). Draws on ``ax``; returns None."""
     x_next = x_t - eta * f.grad(x_t)
     radius = np.linalg.norm(x_t)
     lim = 1.15 * max(np.linalg.norm(x_next), radius)
@@ -74,7 +92,9 @@ def figure4(ax, f, x_t, eta: float) -> None:
 
 
 def step1_gaps(ax, chain: dict, names) -> None:
-    """Each expression of Step 1 minus the first one (E||y_{t+1} - x*||^2), per point, in units of b."""
+    """Each expression of Step 1 minus the first one (E||y_{t+1} - x*||^2), per point, in units of b
+    (Chapter 3). ``chain`` maps each name in ``names`` to an array over the points. Draws on
+    ``ax``; returns None."""
     base = chain[names[0]]
     for i, name in enumerate(names[1:], start=1):
         gap = chain[name] - base
@@ -86,7 +106,10 @@ def step1_gaps(ax, chain: dict, names) -> None:
 
 
 def supermartingale_mean(ax, G) -> None:
-    """Mean of G_t over trials with +-2 standard errors (Step 2)."""
+    """Mean of G_t over trials with +-2 standard errors (Chapter 3, Step 2).
+
+    ``G`` has shape (steps + 1, trials). Draws on ``ax``; returns None.
+    """
     t = np.arange(G.shape[0])
     mean, se = G.mean(axis=1), G.std(axis=1, ddof=1) / np.sqrt(G.shape[1])
     ax.fill_between(t, mean - 2 * se, mean + 2 * se, color=COLORS["iterate"], alpha=BAND_ALPHA)
@@ -97,7 +120,10 @@ def supermartingale_mean(ax, G) -> None:
 
 
 def markov_histogram(ax, sq_T1, floor: float) -> None:
-    """||y_T1 - x*||^2 in units of b/lambda, with Markov's lines at 2 and 20."""
+    """||y_T1 - x*||^2 in units of b/lambda, with Markov's lines at 2 and 20 (Chapter 3).
+
+    ``sq_T1`` has one value per trial; ``floor`` is b/lambda. Draws on ``ax``; returns None.
+    """
     scaled = sq_T1 / floor
     ax.hist(scaled, bins=np.geomspace(max(scaled.min(), 1e-6), 30, 60), color=COLORS["count"])
     ax.set_xscale("log")
@@ -108,7 +134,9 @@ def markov_histogram(ax, sq_T1, floor: float) -> None:
 
 
 def deviation_scatter(ax, chain: dict) -> None:
-    """Step 3: the largest deviation of ||y_{t+1} - x*||^2 from its conditional mean, against its bound."""
+    """Step 3: the largest deviation of ||y_{t+1} - x*||^2 from its conditional mean, against its bound
+    (Chapter 3). ``chain`` is :func:`~sgd_escape.proof_checks.step1_chain`'s output. Draws on
+    ``ax``; returns None."""
     ax.scatter(chain["deviation_bound"], chain["deviation"], s=5, color=COLORS["iterate"])
     top = chain["deviation_bound"].max()
     ax.plot([0, top], [0, top], color=COLORS["bound"], label="bound = deviation")
@@ -117,6 +145,12 @@ def deviation_scatter(ax, chain: dict) -> None:
 
 
 def lemma5_histogram(ax, ratios) -> None:
+    """Histogram of Lemma 5's ratio (left side over delta^2) at the points of
+    :func:`~sgd_escape.proof_checks.lemma5_grid`, with the lemma's limit 1 (Chapter 3).
+
+    ``ratios`` is an array of any shape; non-finite entries are left out. Draws on ``ax``;
+    returns None.
+    """
     ax.hist(ratios[np.isfinite(ratios)].ravel(), bins=60, color=COLORS["count"])
     ax.axvline(1, color=COLORS["bound"], ls="--", label="Lemma 5's limit")
     ax.set(xlabel=r"left side of Lemma 5 $/\ \delta^2$", ylabel="grid points", yscale="log", xlim=(0, 1.05))

@@ -19,7 +19,7 @@ from sgd_escape.bounded_noise import BoundedNoise
 @dataclass
 class YRun:
     """Squared distances ||y_t - x*||^2, shape (steps + 1, trials), requested snapshots of y_t,
-    and the last SGD iterate x_T (with y_T = x_T - eta grad f(x_T)), shape (trials, d)."""
+    and the last SGD iterate x_T (with y_T = x_T - eta grad f(x_T)), shape (trials, d) (Chapter 2)."""
 
     sq_dist: np.ndarray
     snapshots: dict = field(default_factory=dict)
@@ -36,7 +36,8 @@ def y_of_x(grad, x, eta: float) -> np.ndarray:
 
 
 def y_step(grad, y, eta: float, omega) -> np.ndarray:
-    """One step of equation (1) for every row of ``y``: x_{t+1} = y_t - eta omega_t, then y_{t+1}."""
+    """One step of equation (1) for every row of ``y``: x_{t+1} = y_t - eta omega_t, then y_{t+1}
+    (Chapter 2). Returns y_{t+1}, the shape of ``y``."""
     return y_of_x(grad, y - eta * omega, eta)
 
 

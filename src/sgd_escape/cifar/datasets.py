@@ -47,7 +47,12 @@ NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
 
 @dataclasses.dataclass(frozen=True)
 class CifarArrays:
-    """Images as uint8 ``[N, 32, 32, 3]`` (HWC), labels as int64, and where they came from."""
+    """Images as uint8 ``[N, 32, 32, 3]`` (HWC), labels as int64, and where they came from (Chapter 4).
+
+    ``train_images`` ``[N, 32, 32, 3]`` and ``train_labels`` ``[N]``, ``test_images``
+    ``[M, 32, 32, 3]`` and ``test_labels`` ``[M]``; ``source`` is a line naming the origin of
+    the pixels, which every cached result records.
+    """
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -57,15 +62,16 @@ class CifarArrays:
 
     @property
     def num_classes(self) -> int:
+        """Number of classes: the largest label (training or test) plus one."""
         return int(max(self.train_labels.max(), self.test_labels.max())) + 1
 
 
 class DatasetError(RuntimeError):
-    """The dataset is missing or fails its checksum."""
+    """The dataset is missing or fails its checksum (Chapter 4; the command line reports it)."""
 
 
 def file_digest(path: str | Path, algorithm: str) -> str:
-    """Hex digest of a file, read in chunks."""
+    """Hex digest (a string) of a file under hash ``algorithm``, read in chunks (Chapter 4)."""
     digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -74,7 +80,7 @@ def file_digest(path: str | Path, algorithm: str) -> str:
 
 
 def verify_checksum(path: str | Path, algorithm: str, expected: str) -> None:
-    """Raise :class:`DatasetError` unless the file's digest is ``expected``."""
+    """Raise :class:`DatasetError` unless the file's digest is ``expected``; returns None (Chapter 4)."""
     actual = file_digest(path, algorithm)
     if actual != expected:
         raise DatasetError(
@@ -83,7 +89,8 @@ def verify_checksum(path: str | Path, algorithm: str, expected: str) -> None:
 
 
 def decode_jpeg_archive(path: str | Path, expected_sha256: str = CIFAR10_JPEG_SHA256) -> CifarArrays:
-    """Decode the CIFAR-10 JPEG re-encoding (``train|test/<class>/NNNN.jpg``) after checking it."""
+    """Decode the CIFAR-10 JPEG re-encoding (``train|test/<class>/NNNN.jpg``) after checking it
+    (Chapter 4). Returns its :class:`CifarArrays`."""
     from PIL import Image
 
     verify_checksum(path, "sha256", expected_sha256)
@@ -139,7 +146,8 @@ def _split_and_label(name: str) -> tuple[str, int]:
 
 
 def decode_official_archive(path: str | Path, dataset: str) -> CifarArrays:
-    """Decode an official ``cifar-10-python.tar.gz`` / ``cifar-100-python.tar.gz`` after its md5."""
+    """Decode an official ``cifar-10-python.tar.gz`` / ``cifar-100-python.tar.gz`` after its md5
+    (Chapter 4). Returns its :class:`CifarArrays` (CIFAR-100: the 100 fine labels)."""
     require_choice("dataset", dataset, DATASETS)
     url, md5 = OFFICIAL[dataset]
     verify_checksum(path, "md5", md5)
@@ -161,7 +169,8 @@ def decode_official_archive(path: str | Path, dataset: str) -> CifarArrays:
 
 def synthetic_cifar(num_classes: int = 10, train_size: int = 2000, test_size: int = 500,
                     seed: int = 0) -> CifarArrays:
-    """Random CIFAR-shaped images with a learnable class signal (a blurred template per class).
+    """Random CIFAR-shaped images with a learnable class signal (a blurred template per class),
+    as :class:`CifarArrays` with ``train_size`` and ``test_size`` images (Chapter 4).
 
     For tests and the ``smoke`` preset only: never presented as CIFAR results.
     """
@@ -181,7 +190,8 @@ def synthetic_cifar(num_classes: int = 10, train_size: int = 2000, test_size: in
 
 
 def default_datasets_dir() -> Path:
-    """``$SGD_ESCAPE_DATASETS``, else ``.datasets/`` of the repository, else ``~/.cache``."""
+    """Where decoded datasets are cached (Chapter 4): ``$SGD_ESCAPE_DATASETS``, else ``.datasets/``
+    of the repository, else ``~/.cache/sgd_escape/datasets``."""
     if os.environ.get(DATASETS_ENV):
         return Path(os.environ[DATASETS_ENV])
     from .results import find_repository_root
@@ -191,6 +201,7 @@ def default_datasets_dir() -> Path:
 
 
 def save_arrays(path: Path, arrays: CifarArrays) -> None:
+    """Write ``arrays`` to the ``.npz`` file ``path`` atomically, for :func:`load_arrays` (Chapter 4)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **{f.name: getattr(arrays, f.name) for f in dataclasses.fields(arrays)})
@@ -198,6 +209,7 @@ def save_arrays(path: Path, arrays: CifarArrays) -> None:
 
 
 def load_arrays(path: Path) -> CifarArrays:
+    """The :class:`CifarArrays` that :func:`save_arrays` wrote to ``path`` (Chapter 4)."""
     with np.load(path, allow_pickle=False) as npz:
         return CifarArrays(**{f.name: (str(npz[f.name]) if f.name == "source" else npz[f.name])
                               for f in dataclasses.fields(CifarArrays)})
@@ -230,6 +242,8 @@ def load_cifar(dataset: str, data: str | Path | None = None,
 
 
 def missing_message(dataset: str, cache: Path) -> str:
+    """The message of :class:`DatasetError` when ``dataset`` is not available: every way to
+    provide it (Chapter 4)."""
     url = OFFICIAL[dataset][0]
     ways = [f"connect to the internet (the official archive {url} is downloaded and md5-checked)",
             f"or put {Path(url).name} into {cache} (or pass --data PATH/{Path(url).name})"]

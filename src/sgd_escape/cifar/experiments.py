@@ -80,7 +80,7 @@ KIND_PRESETS = {"fig5": FIG5, "slope": SLOPE, "spectrum": SPECTRUM}
 
 
 def check_names(experiment: str, preset: str) -> None:
-    """Raise ``ValueError`` listing the valid names when either is unknown."""
+    """Raise ``ValueError`` listing the valid names when either is unknown; returns None (Chapters 4-6)."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; valid experiments: {', '.join(EXPERIMENTS)}")
     if preset not in PRESETS:
@@ -88,7 +88,11 @@ def check_names(experiment: str, preset: str) -> None:
 
 
 def preset_config(experiment: str, preset: str) -> dict:
-    """The full configuration of ``experiment`` at ``preset`` (what its cache records)."""
+    """The full configuration of ``experiment`` at ``preset`` (what its cache records; Chapters 4-6).
+
+    Returns a new dict: the experiment's kind, dataset and architecture, the optimiser and
+    probe settings, and the preset's sizes (``None`` for ``train_examples`` means the whole set).
+    """
     check_names(experiment, preset)
     kind, net, dataset = EXPERIMENTS[experiment]
     large = preset in ("reduced", "paper") and kind == "fig5"
@@ -104,7 +108,7 @@ def preset_config(experiment: str, preset: str) -> dict:
 
 
 def total_units(config: dict) -> int:
-    """Units of work of a run (epochs trained, epochs probed): the progress bar's length."""
+    """Units of work of a run (epochs trained, epochs probed): the progress bar's length (Chapter 4)."""
     kind = config["kind"]
     if kind == "fig5":
         return 2 * config["epochs"] + 1 + len(range(0, config["epochs"], config["ball_every"]))
@@ -114,12 +118,17 @@ def total_units(config: dict) -> int:
 
 
 def training_set_size(config: dict) -> int:
+    """Training images a run of ``config`` uses: ``train_examples``, or all 50,000 when it is None
+    (Chapters 4-6)."""
     return config["train_examples"] or 50_000
 
 
 def image_passes(config: dict) -> dict:
     """Forward-and-backward passes of one image through one network, by architecture, that a
-    run needs (evaluations count a third: forward only). Used to project run times."""
+    run needs (evaluations count a third: forward only). Used to project run times (Chapter 4).
+
+    Returns ``{"architecture": name, "members": networks trained at once, "passes": float}``.
+    """
     n, evals = training_set_size(config), config["train_eval_examples"] + (config["test_examples"] or 10_000)
     kind, arch = config["kind"], config["architecture"]
     if kind == "fig5":

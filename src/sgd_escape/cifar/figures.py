@@ -30,7 +30,8 @@ NETWORK_COLORS = {"resnet": COLORS["iterate"], "densenet": COLORS["count"]}
 
 def load_cached(kind: str) -> dict:
     """``{label: CachedResult or None}``: the most faithful cached preset of each network on
-    CIFAR-10 (``None`` when missing), plus ``"<network>, CIFAR-100"`` entries where cached."""
+    CIFAR-10 (``None`` when missing), plus ``"<network>, CIFAR-100"`` entries where cached
+    (Chapters 4-6; ``kind`` is ``"fig5"``, ``"slope"`` or ``"spectrum"``)."""
     results = {net: best_cached(f"{kind}-{net}-cifar10") for net in ("resnet", "densenet")}
     for net in ("resnet", "densenet"):
         name = f"{kind}-{net}-cifar100"
@@ -40,15 +41,17 @@ def load_cached(kind: str) -> dict:
 
 
 def color_of(label: str) -> str:
+    """The colour of a network's curves, from a label of :func:`load_cached` (Chapters 4-6)."""
     return NETWORK_COLORS[label.split(",")[0]]
 
 
 def style_of(label: str) -> str:
+    """The line style of a label of :func:`load_cached`: dashed for CIFAR-100, else solid (Chapters 4-6)."""
     return "--" if "CIFAR-100" in label else "-"
 
 
 class Rich:
-    """Output shown as HTML on the website (and in Jupyter) and as Markdown elsewhere."""
+    """Output shown as HTML on the website (and in Jupyter) and as Markdown elsewhere (Chapters 4-6)."""
 
     def __init__(self, html: str, markdown: str):
         self.html, self.markdown = html, markdown
@@ -68,7 +71,8 @@ def _code_html(text: str) -> str:
 def cache_notice(kind: str) -> tuple[list[str], bool]:
     """One line per experiment of ``kind``: the preset its result comes from, or how to make
     it; a line more for each more faithful result that is cached but refused. Also whether
-    anything is missing or refused (the note is then a warning)."""
+    anything is missing or refused (the note is then a warning). Returns ``(lines, warn)``;
+    :func:`provenance_note` shows them (Chapters 4-6)."""
     lines, warn = [], False
     for name in (n for n in EXPERIMENTS if n.startswith(kind + "-")):
         result = best_cached(name)
@@ -92,7 +96,7 @@ def cache_notice(kind: str) -> tuple[list[str], bool]:
 
 def provenance_note(kind: str) -> Rich:
     """Where a chapter's results come from: a note, or a warning when a CIFAR-10 result is
-    missing or a cached one is refused."""
+    missing or a cached one is refused (Chapters 4-6). Returns it as :class:`Rich`."""
     lines, warn = cache_notice(kind)
     title = "Missing or refused results" if warn else "Where these results come from"
     items = "".join(f"<li>{_code_html(line)}</li>" for line in lines)
@@ -102,7 +106,10 @@ def provenance_note(kind: str) -> Rich:
 
 
 def show_table(header: list[str], rows: list[list]) -> Rich:
-    """A table for display in a chapter (HTML on the website, Markdown elsewhere)."""
+    """A table for display in a chapter (HTML on the website, Markdown elsewhere; Chapters 4-6).
+
+    ``rows`` are lists of cells, as long as ``header``. Returns it as :class:`Rich`.
+    """
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
@@ -157,7 +164,8 @@ def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 
 
 
 def figure5_rows(results: dict) -> list[list]:
-    """Rows of the Figure 5 comparison table: the paper's claim and our numbers."""
+    """Rows of the Figure 5 comparison table (Chapter 4): our numbers, one row per network of
+    :func:`load_cached`, then the paper's claim; six cells per row, for :func:`show_table`."""
     rows = []
     for net, result in results.items():
         if result is None:
@@ -318,7 +326,8 @@ def plot_whole_trajectories(axes, results: dict) -> None:
 
 def spectrum_trends(results: dict) -> dict:
     """Whether, over the restarts in order of their start epoch, the final losses fall and the
-    distance from the initial point grows (the paper's Figure 6 observations), per network."""
+    distance from the initial point grows (the paper's Figure 6 observations), per network
+    (Chapter 6). Returns ``{network: {observation: bool}}``, keyed as :data:`SPECTRUM_OBSERVATIONS`."""
     trends = {}
     for net, result in results.items():
         if result is None:
@@ -351,7 +360,8 @@ def spectrum_observation_rows(results: dict) -> list[list]:
 
 def sgd_steps(result, epochs_key: str) -> int:
     """How many SGD steps a branch or restart of ``result`` took: epochs times batches per epoch
-    (the last, partial batch is dropped)."""
+    (the last, partial batch is dropped; Chapters 5-6). ``epochs_key`` names the config entry,
+    ``"branch_epochs"`` or ``"restart_length"``. Returns an int."""
     from .experiments import training_set_size
 
     return result.config[epochs_key] * (training_set_size(result.config) // result.config["batch_size"])
@@ -373,7 +383,9 @@ def nonpositive_rows(results: dict, first_epoch: int = 5) -> list[list]:
 
 
 def preset_rows(experiment: str, keys: list[str]) -> list[list]:
-    """One row per setting, one column per preset: what each preset of ``experiment`` runs."""
+    """One row per setting, one column per preset: what each preset of ``experiment`` runs
+    (Chapters 4-6). Row ``[key, smoke, mini, reduced, paper]`` for each of ``keys``; ``"all"``
+    stands for None (the whole training or test set)."""
     from .experiments import PRESETS, preset_config
 
     configs = [preset_config(experiment, preset) for preset in PRESETS]
@@ -392,7 +404,8 @@ PROTOCOL_KEYS = {
 
 def protocol_gap(results: dict) -> Rich:
     """How each shown run departs from the paper's protocol, computed from the configs: the
-    caveat to read the chapter's numbers with."""
+    caveat to read the chapter's numbers with (Chapters 4-6). ``results`` is what
+    :func:`load_cached` returns; returns a caution box as :class:`Rich`."""
     from .experiments import preset_config
 
     def shown(value):

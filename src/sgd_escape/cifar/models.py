@@ -19,7 +19,7 @@ from ..checks import require_choice, require_int_at_least
 
 
 class EnsembleConv2d(nn.Module):
-    """``K`` independent convolutions without bias, as one grouped convolution."""
+    """``K`` independent convolutions without bias, as one grouped convolution (Chapter 4)."""
 
     def __init__(self, members: int, cin: int, cout: int, kernel: int, stride: int = 1):
         super().__init__()
@@ -27,11 +27,13 @@ class EnsembleConv2d(nn.Module):
         self.weight = nn.Parameter(torch.empty(members * cout, cin, kernel, kernel))
 
     def forward(self, x):
+        """``[B, K*cin, H, W] -> [B, K*cout, H', W']``: member ``k``'s channels through its own kernels."""
         return F.conv2d(x, self.weight, None, self.stride, self.padding, groups=self.members)
 
 
 class EnsembleBatchNorm2d(nn.Module):
-    """BatchNorm per member and channel. ``update_stats=False`` leaves the running buffers alone."""
+    """BatchNorm per member and channel. ``update_stats=False`` leaves the running buffers alone
+    (Chapter 4)."""
 
     def __init__(self, members: int, channels: int, momentum: float = 0.1):
         super().__init__()
@@ -42,6 +44,8 @@ class EnsembleBatchNorm2d(nn.Module):
         self.register_buffer("running_var", torch.ones(members * channels))
 
     def forward(self, x):
+        """Normalise ``[B, K*C, H, W]`` (same shape out): batch statistics in training mode (updating
+        the running buffers only when ``update_stats``), the running ones in evaluation mode."""
         if not self.training:
             return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False)
         mean, var = (self.running_mean, self.running_var) if self.update_stats else (None, None)
@@ -49,7 +53,7 @@ class EnsembleBatchNorm2d(nn.Module):
 
 
 class EnsembleLinear(nn.Module):
-    """``K`` independent linear layers: ``[B, K*cin] -> [B, K, cout]``."""
+    """``K`` independent linear layers: ``[B, K*cin] -> [B, K, cout]`` (Chapter 4)."""
 
     def __init__(self, members: int, cin: int, cout: int):
         super().__init__()
@@ -58,6 +62,7 @@ class EnsembleLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(members * cout))
 
     def forward(self, x):
+        """``[B, K*cin] -> [B, K, cout]``: member ``k``'s features through its own weights and bias."""
         w = self.weight.view(self.members, self.cout, self.cin)
         out = torch.einsum("bki,koi->bko", x.view(x.shape[0], self.members, self.cin), w)
         return out + self.bias.view(self.members, self.cout)
@@ -68,7 +73,7 @@ def _bn_relu(members, channels):
 
 
 class BasicBlock(nn.Module):
-    """The ResNet basic block (two 3x3 convolutions), 1x1 projection where the shape changes."""
+    """The ResNet basic block (two 3x3 convolutions), 1x1 projection where the shape changes (Chapter 4)."""
 
     def __init__(self, members: int, cin: int, cout: int, stride: int):
         super().__init__()
@@ -82,12 +87,14 @@ class BasicBlock(nn.Module):
                                           EnsembleBatchNorm2d(members, cout))
 
     def forward(self, x):
+        """``[B, K*cin, H, W] -> [B, K*cout, H/stride, W/stride]``: both convolutions plus the shortcut."""
         out = F.relu(self.bn1(self.conv1(x)))
         return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
 class EnsembleResNet(nn.Module):
-    """CIFAR ResNet of basic blocks: ``blocks`` per stage at ``widths`` (stride 2 between stages)."""
+    """CIFAR ResNet of basic blocks: ``blocks`` per stage at ``widths`` (stride 2 between stages;
+    Chapter 4)."""
 
     def __init__(self, members: int, blocks, widths, num_classes: int):
         super().__init__()
@@ -103,11 +110,14 @@ class EnsembleResNet(nn.Module):
         self.head = EnsembleLinear(members, cin, num_classes)
 
     def forward(self, x):
+        """Logits ``[B, K, num_classes]`` from images ``[B, K*3, 32, 32]`` (member ``k`` reads
+        channels ``3k`` to ``3k + 2``)."""
         return self.head(F.adaptive_avg_pool2d(self.features(x), 1).flatten(1))
 
 
 class DenseLayer(nn.Module):
-    """DenseNet-BC layer: BN-ReLU-1x1 conv (4k) - BN-ReLU-3x3 conv (k), output concatenated."""
+    """DenseNet-BC layer: BN-ReLU-1x1 conv (4k) - BN-ReLU-3x3 conv (k), output concatenated
+    (Chapter 4); ``k`` is the growth rate."""
 
     def __init__(self, members: int, cin: int, growth: int):
         super().__init__()
@@ -116,6 +126,8 @@ class DenseLayer(nn.Module):
                                   _bn_relu(members, 4 * growth), EnsembleConv2d(members, 4 * growth, growth, 3))
 
     def forward(self, x):
+        """``[B, K*cin, H, W] -> [B, K*(cin + growth), H, W]``: each member's input channels
+        followed by its ``growth`` new ones."""
         new = self.body(x)
         b, _, h, w = x.shape
         joined = torch.cat([x.view(b, self.members, -1, h, w), new.view(b, self.members, -1, h, w)], 2)
@@ -123,7 +135,7 @@ class DenseLayer(nn.Module):
 
 
 class EnsembleDenseNet(nn.Module):
-    """DenseNet-BC (bottleneck, compression 0.5) of the given depth and growth rate."""
+    """DenseNet-BC (bottleneck, compression 0.5) of the given depth and growth rate (Chapter 4)."""
 
     def __init__(self, members: int, depth: int, growth: int, num_classes: int):
         super().__init__()
@@ -145,6 +157,8 @@ class EnsembleDenseNet(nn.Module):
         self.head = EnsembleLinear(members, channels, num_classes)
 
     def forward(self, x):
+        """Logits ``[B, K, num_classes]`` from images ``[B, K*3, 32, 32]`` (member ``k`` reads
+        channels ``3k`` to ``3k + 2``)."""
         return self.head(F.adaptive_avg_pool2d(self.features(x), 1).flatten(1))
 
 
@@ -159,7 +173,7 @@ ARCHITECTURES = {
 
 
 def describe_architecture(architecture: str) -> str:
-    """One line that pins an architecture down (recorded in every config)."""
+    """One line (a string) that pins an architecture down, recorded in every config (Chapter 4)."""
     spec = ARCHITECTURES[require_choice("architecture", architecture, ARCHITECTURES)]
     if spec["kind"] == "resnet":
         return f"ResNet, basic blocks {list(spec['blocks'])} per stage, widths {list(spec['widths'])}"
@@ -167,7 +181,8 @@ def describe_architecture(architecture: str) -> str:
 
 
 def build_ensemble(architecture: str, members: int, num_classes: int, seed: int = 0) -> nn.Module:
-    """``members`` independently initialised networks (member ``k`` from seed ``seed + k``)."""
+    """``members`` independently initialised networks (member ``k`` from seed ``seed + k``), as one
+    ensemble module whose ``members`` attribute is ``K`` (Chapter 4)."""
     require_choice("architecture", architecture, ARCHITECTURES)
     require_int_at_least("members", members, 1)
     require_int_at_least("num_classes", num_classes, 2)
@@ -181,7 +196,8 @@ def build_ensemble(architecture: str, members: int, num_classes: int, seed: int 
 
 
 def initialise(model: nn.Module, members: int, seed: int) -> None:
-    """He-normal convolutions (fan-out), default PyTorch linear layers, BN at (1, 0), per member."""
+    """He-normal convolutions (fan-out), default PyTorch linear layers, BN at (1, 0), per member;
+    in place, returns None (Chapter 4)."""
     for k in range(members):
         generator = torch.Generator().manual_seed(seed + k)
         for module in model.modules():
@@ -196,19 +212,21 @@ def initialise(model: nn.Module, members: int, seed: int) -> None:
 
 
 def parameter_count(architecture: str, num_classes: int = 10) -> int:
-    """Trainable parameters of one network of ``architecture``."""
+    """Trainable parameters of one network of ``architecture`` (an int; Chapter 4)."""
     model = build_ensemble(architecture, 1, num_classes)
     return sum(p.numel() for p in model.parameters())
 
 
 def flatten_members(tensors, members: int) -> torch.Tensor:
-    """``[K, total]``: each member's share of ``tensors`` (parameters or buffers), concatenated."""
+    """``[K, total]``: each member's share of ``tensors`` (parameters or buffers), concatenated
+    (Chapter 4)."""
     return torch.cat([t.detach().reshape(members, -1) for t in tensors], 1)
 
 
 @torch.no_grad()
 def load_members(tensors, flat: torch.Tensor) -> None:
-    """Inverse of :func:`flatten_members`: copy ``flat[k]`` into member ``k`` of ``tensors``."""
+    """Inverse of :func:`flatten_members`: copy ``flat[k]`` into member ``k`` of ``tensors``, in
+    place; returns None (Chapter 4)."""
     tensors, members = list(tensors), flat.shape[0]
     needed = sum(t.numel() // members for t in tensors)
     if needed != flat.shape[1]:
@@ -221,12 +239,13 @@ def load_members(tensors, flat: torch.Tensor) -> None:
 
 
 def float_buffers(model: nn.Module) -> list[torch.Tensor]:
-    """The BatchNorm running statistics (every floating-point buffer) of ``model``."""
+    """The BatchNorm running statistics (every floating-point buffer) of ``model``, as a list (Chapter 4)."""
     return [b for b in model.buffers() if b.is_floating_point()]
 
 
 def set_batchnorm_updates(model: nn.Module, update: bool) -> None:
-    """Whether BatchNorm layers in training mode update their running statistics."""
+    """Set whether BatchNorm layers in training mode update their running statistics; returns None
+    (Chapter 4)."""
     for module in model.modules():
         if isinstance(module, EnsembleBatchNorm2d):
             module.update_stats = update

@@ -24,6 +24,8 @@ from .training import probe_gradient, require_device, to_device
 
 
 def schedule_of(config: dict, lr: float | None = None) -> dict:
+    """The schedule that :func:`~sgd_escape.cifar.runner.train_phase` takes, from ``config``, with
+    ``lr`` in place of the config's learning rate when given (Chapters 4-6)."""
     keys = ("lr", "momentum", "weight_decay", "batch_size", "train_eval_examples")
     schedule = {k: config[k] for k in keys}
     schedule["lr_milestones"] = config.get("lr_milestones", [])
@@ -45,7 +47,11 @@ def _gradient_at(run, model, config, data, phase, epoch):
 
 
 def run_fig5(run: Run, config: dict, data) -> tuple[dict, dict]:
-    """Figure 5 (Chapter 4): train the trials together, then probe every epoch start."""
+    """Figure 5 (Chapter 4): train the trials together, then probe every epoch start.
+
+    Returns ``(scalars, curves)`` (:func:`fig5_scalars`; the curves as in
+    :class:`~sgd_escape.cifar.results.CachedResult`).
+    """
     classes, trials, epochs = NUM_CLASSES[config["dataset"]], config["trials"], config["epochs"]
     model = build_ensemble(config["architecture"], trials, classes, config["seed"]).to(run.device)
     seeds = [config["seed"] + k for k in range(trials)]
@@ -76,7 +82,8 @@ def run_fig5(run: Run, config: dict, data) -> tuple[dict, dict]:
 
 
 def fig5_scalars(curves: dict, config: dict) -> dict:
-    """Headline numbers of Figure 5: minimum inner products from epoch 5 on, gradient norms."""
+    """Headline numbers of Figure 5: minimum inner products from epoch 5 on, gradient norms
+    (Chapter 4). Returns a dict of JSON numbers (NaN where nothing was probed)."""
     raw, cos = curves["inner_raw"], curves["inner_cosine"]
     first = first_counted_epoch(raw.shape[0])
     ball_min = curves["ball_raw_min"][counted_ball_epochs(curves["ball_epochs"], raw.shape[0])]
@@ -94,7 +101,11 @@ def fig5_scalars(curves: dict, config: dict) -> dict:
 
 
 def run_slope(run: Run, config: dict, data) -> tuple[dict, dict]:
-    """Section 5.3 (Chapter 5): a shared start, then branches; all-pairs inner products."""
+    """Section 5.3 (Chapter 5): a shared start, then branches; all-pairs inner products.
+
+    Returns ``(scalars, curves)`` (:func:`slope_scalars`; the curves as in
+    :class:`~sgd_escape.cifar.results.CachedResult`).
+    """
     classes, branches, length = NUM_CLASSES[config["dataset"]], config["branches"], config["branch_epochs"]
     shared = build_ensemble(config["architecture"], 1, classes, config["seed"]).to(run.device)
     train_phase(run, "shared", shared, data, [config["seed"]], config["shared_epochs"], schedule_of(config))
@@ -116,7 +127,8 @@ def run_slope(run: Run, config: dict, data) -> tuple[dict, dict]:
 
 
 def slope_scalars(curves: dict) -> dict:
-    """Counts of non-positive inner products (to other branches' ends, and to any end)."""
+    """Counts of non-positive inner products (to other branches' ends, and to any end), and the
+    range of distances between the branches' ends (Chapter 5). Returns a dict of JSON numbers."""
     raw, distances = curves["inner_raw"], curves["final_distances"]
     branches = raw.shape[1]
     other = ~torch.eye(branches, dtype=torch.bool).numpy()
@@ -132,7 +144,11 @@ def slope_scalars(curves: dict) -> dict:
 
 
 def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
-    """Section 5.4 and Figure 6 (Chapter 6): a long run at 0.1, restarts at 0.01."""
+    """Section 5.4 and Figure 6 (Chapter 6): a long run at 0.1, restarts at 0.01.
+
+    Returns ``(scalars, curves)`` (:func:`spectrum_scalars`; the curves as in
+    :class:`~sgd_escape.cifar.results.CachedResult`).
+    """
     classes, length, starts = NUM_CLASSES[config["dataset"]], config["restart_length"], config["restart_epochs"]
     check_restart_epochs(starts, config["base_epochs"])
     base = build_ensemble(config["architecture"], 1, classes, config["seed"]).to(run.device)
@@ -165,7 +181,8 @@ def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
 
 
 def check_restart_epochs(starts, base_epochs: int) -> None:
-    """Restarts start from distinct epochs of the run at 0.1, in increasing order."""
+    """Raise ``ValueError`` unless the restarts start from distinct epochs of the run at 0.1, in
+    increasing order within ``[0, base_epochs]`` (Chapter 6); returns None."""
     if not starts or list(starts) != sorted(set(starts)) or starts[0] < 0 or starts[-1] > base_epochs:
         raise ValueError(f"restart_epochs must be increasing epochs in [0, base_epochs={base_epochs}], "
                          f"got {starts!r}")
@@ -173,7 +190,8 @@ def check_restart_epochs(starts, base_epochs: int) -> None:
 
 def spectrum_scalars(curves: dict) -> dict:
     """Signs of the inner products towards each restart's end: along the restart alone, and along
-    its whole trajectory (the run at 0.1 from ``x_0`` to the restart point, then the restart)."""
+    its whole trajectory (the run at 0.1 from ``x_0`` to the restart point, then the restart;
+    Chapter 6). Returns a dict of JSON numbers and per-restart lists of booleans."""
     raw, path = curves["inner_raw"], curves["path_inner_raw"]
     on_the_way = whole_trajectory_mask(path.shape[0], curves["restart_epochs"])
     whole_positive = (raw > 0).all(0) & np.where(on_the_way, path > 0, True).all(0)
@@ -186,7 +204,8 @@ def spectrum_scalars(curves: dict) -> dict:
 
 
 def whole_trajectory_mask(base_epochs_probed: int, restart_epochs) -> np.ndarray:
-    """``[epochs, restarts]``: True where base epoch ``t`` lies on the way to restart ``k``'s start."""
+    """``[epochs, restarts]``: True where base epoch ``t`` lies on the way to restart ``k``'s start
+    (Chapter 6)."""
     return np.arange(base_epochs_probed)[:, None] < np.asarray(restart_epochs)[None, :]
 
 
@@ -194,7 +213,8 @@ RUNNERS = {"fig5": run_fig5, "slope": run_slope, "spectrum": run_spectrum}
 
 
 def scalars_of(config: dict, curves: dict) -> dict:
-    """The headline numbers of a result, from its curves (what ``run_experiment`` stores)."""
+    """The headline numbers of a result, from its curves (what ``run_experiment`` stores, and
+    what the loader checks; Chapters 4-6). Returns the dict of the kind's ``*_scalars``."""
     if config["kind"] == "fig5":
         return fig5_scalars(curves, config)
     return {"slope": slope_scalars, "spectrum": spectrum_scalars}[config["kind"]](curves)
@@ -205,6 +225,8 @@ def _numpy(records: dict, prefix: str = "") -> dict:
 
 
 def default_work_dir(experiment: str, preset: str) -> Path:
+    """Where a run keeps its state and snapshots: ``.cache/runs/<experiment>/<preset>/`` of the
+    repository, or of the working directory outside one (Chapters 4-6)."""
     root = find_repository_root(required=False) or Path.cwd()
     return root / ".cache" / "runs" / experiment / preset
 
@@ -213,7 +235,8 @@ def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cp
                    work=None, max_minutes: float | None = None, datasets_dir=None,
                    progress: bool = True, fresh: bool = False, command: str | None = None,
                    download: bool = True) -> Path:
-    """Run (or resume) ``experiment`` at ``preset`` and write ``<out>/<experiment>/<preset>/``.
+    """Run (or resume) ``experiment`` at ``preset`` and write ``<out>/<experiment>/<preset>/``
+    (Chapters 4-6; ``python -m sgd_escape run``).
 
     Raises :class:`~sgd_escape.cifar.runner.BudgetExhausted` when it stops at ``max_minutes``
     (its state is saved: call again to resume). Returns the result folder.

@@ -37,7 +37,7 @@ def all_pairs_inner_products(gradients: torch.Tensor, points: torch.Tensor,
 
 def not_positive(values) -> np.ndarray:
     """Where an inner product fails the sign test of Section 5: ``<= 0``, or NaN (a diverged
-    run must not count as a success)."""
+    run must not count as a success). A boolean array of the shape of ``values`` (Chapters 4-6)."""
     return ~(np.asarray(values) > 0)
 
 
@@ -53,7 +53,7 @@ def counted_ball_epochs(ball_epochs, epochs: int) -> np.ndarray:
 
 
 def pairwise_distances(points: torch.Tensor) -> torch.Tensor:
-    """``[K, K]`` Euclidean distances between the rows of ``points``."""
+    """``[K, K]`` Euclidean distances between the rows of ``points`` (float64; Chapter 5)."""
     return torch.cdist(points.double(), points.double())
 
 
@@ -80,7 +80,7 @@ DRAW_BLOCK = 20
 
 def ball_points(center: torch.Tensor, radius: float, count: int, seed: int) -> torch.Tensor:
     """The ``[count, P]`` points of a ball probe: block ``b`` of up to :data:`DRAW_BLOCK` points
-    comes from seed ``seed * 10_007 + b * DRAW_BLOCK``."""
+    comes from seed ``seed * 10_007 + b * DRAW_BLOCK`` (Chapter 4)."""
     require_int_at_least("count", count, 1)
     block = min(DRAW_BLOCK, count)
     return torch.cat([uniform_ball(center, radius, block, seed * 10_007 + start)[:min(block, count - start)]
@@ -89,8 +89,10 @@ def ball_points(center: torch.Tensor, radius: float, count: int, seed: int) -> t
 
 def ball_probe(model, center, target, radius, count, seed, images, labels, data, batch_size) -> dict:
     """Mean, min and max over ``count`` points ``w`` of the ball around ``center`` of
-    ``<-grad f(w), target - center>``, raw and cosine. ``model`` holds one member per point
-    and takes the points in chunks of its size; the chunk size does not change the points."""
+    ``<-grad f(w), target - center>``, raw and cosine (Figure 5b, Chapter 4). ``model`` holds one
+    member per point and takes the points in chunks of its size; the chunk size does not change
+    the points. Returns 0-d tensors under ``raw_mean``, ``raw_min``, ``raw_max``, ``cosine_mean``,
+    ``cosine_min`` and ``cosine_max``."""
     chunk, values = model.members, {"raw": [], "cosine": []}
     points = ball_points(center, radius, count, seed)
     for start in range(0, count, chunk):

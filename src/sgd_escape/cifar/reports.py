@@ -18,7 +18,7 @@ NOT_YET = ("Not measured yet: no GPU session's reports are in `data/benchmarks/`
 
 
 def load_reports(report: str, root: str | Path | None = None) -> list[dict]:
-    """Every ``data/benchmarks/<report>-<gpu>.json``, sorted by GPU."""
+    """Every ``data/benchmarks/<report>-<gpu>.json``, sorted by GPU, as a list of dicts (Chapter 4)."""
     folder = Path(root or data_root()) / "benchmarks"
     return [json.loads(path.read_text()) for path in sorted(folder.glob(f"{report}-*.json"))]
 
@@ -28,7 +28,9 @@ def _not_yet() -> Rich:
 
 
 def benchmark_table(root: str | Path | None = None) -> Rich:
-    """Seconds per network-epoch of both pipelines, their ratio, and projected GPU-hours."""
+    """Seconds per network-epoch of both pipelines, their ratio, and projected GPU-hours, one row
+    per GPU (Chapter 4). Returns a :class:`~sgd_escape.cifar.figures.Rich` table, or a line
+    saying that nothing is measured yet."""
     reports = load_reports("cifar_trainer", root)
     if not reports:
         return _not_yet()
@@ -42,7 +44,8 @@ def benchmark_table(root: str | Path | None = None) -> Rich:
 
 
 def determinism_table(root: str | Path | None = None) -> Rich:
-    """Largest differences between two runs of the same seed, per GPU."""
+    """Largest differences between two runs of the same seed, per GPU (Chapter 4). Returns a
+    :class:`~sgd_escape.cifar.figures.Rich` table, or a line saying that nothing is measured yet."""
     reports = load_reports("determinism", root)
     if not reports:
         return _not_yet()

@@ -29,12 +29,59 @@ DATA_ENV = "SGD_ESCAPE_DATA"
 
 
 class CacheError(RuntimeError):
-    """A cached result is absent, malformed or computed with another config."""
+    """A cached result is absent, malformed or computed with another config (Chapters 4-6)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class CachedResult:
-    """One experiment's cached result (Chapter 4)."""
+    """One experiment's cached result, as :func:`load_result` returns it (Chapters 4-6).
+
+    Fields:
+
+    - ``experiment``, ``preset``: names, e.g. ``"slope-resnet-cifar10"`` and ``"mini"``;
+    - ``config``: the full configuration it was computed with (:func:`~sgd_escape.cifar.experiments.preset_config`);
+    - ``scalars``: the headline numbers (:func:`~sgd_escape.cifar.pipeline.scalars_of`);
+    - ``provenance``: command, code version, device, software, data and time (:func:`provenance`);
+    - ``curves``: ``{name: numpy array}``, float64 except the int64 epoch lists;
+    - ``folder``: the folder it was read from, ``data/<experiment>/<preset>/``.
+
+    Layout of ``curves`` by ``config["kind"]``; the shapes of the curves named in
+    :func:`expected_shapes` are checked on loading. Evaluations (``*_loss``, ``*_accuracy``) are
+    taken at the start of every epoch and after the last one (BatchNorm in evaluation mode);
+    ``train_loss_running`` and ``grad_norm_mean|min|max`` summarise the SGD steps of each epoch.
+
+    ``fig5`` (E = ``epochs``, K = ``trials``, NB = ``len(range(0, E, ball_every))``):
+
+    - ``train_loss``, ``train_accuracy``, ``test_loss``, ``test_accuracy``: (epoch, trial), ``(E + 1, K)``;
+    - ``train_loss_running``, ``grad_norm_mean``, ``grad_norm_min``, ``grad_norm_max``: ``(E, K)``;
+    - ``inner_raw``: (epoch t, trial k), ``(E, K)``: ``<-grad f(x_t), x_T - x_t>`` at the start of
+      epoch t, ``x_T`` the trial's final point; ``inner_cosine``, ``inner_grad_norm``
+      (``||grad f(x_t)||``) and ``inner_distance`` (``||x_T - x_t||``) alike;
+    - ``ball_raw_mean|min|max``, ``ball_cosine_mean|min|max``: (ball epoch, trial), ``(NB, ball_trials)``
+      (the first ``ball_trials`` trials): over the ``ball_points`` points w of the ball of radius
+      ``ball_radius`` around ``x_t``, ``<-grad f(w), x_T - x_t>``;
+    - ``ball_epochs``: ``(NB,)``, the epochs t probed with a ball.
+
+    ``slope`` (L = ``branch_epochs``, N = ``branches``):
+
+    - the evaluations ``(L + 1, N)`` and the per-epoch summaries ``(L, N)`` of the branches, as above;
+    - ``inner_raw``, ``inner_cosine``: (epoch t, branch i, branch j), ``(L, N, N)``:
+      ``<-grad f(x_{t,i}), x_{T,j} - x_{t,i}>`` (the diagonal is each branch towards its own end);
+    - ``final_distances``: (branch i, branch j), ``(N, N)``: ``||x_{T,i} - x_{T,j}||``.
+
+    ``spectrum`` (E0 = ``base_epochs``, R = ``len(restart_epochs)``, L = ``restart_length``,
+    S = ``max(restart_epochs)``):
+
+    - ``restart_*``: the evaluations ``(L + 1, R)`` and per-epoch summaries ``(L, R)`` of the restarts;
+    - ``base_*``: the same of the run at 0.1, ``(E0 + 1, 1)`` and ``(E0, 1)``;
+    - ``inner_raw``, ``inner_cosine``, ``inner_grad_norm``, ``inner_distance``: (epoch t of the
+      restart, restart k), ``(L, R)``, towards restart k's own end;
+    - ``path_inner_raw``, ``path_inner_cosine``: (epoch t of the run at 0.1, restart k), ``(S, R)``,
+      towards restart k's end; only ``t < restart_epochs[k]`` lies on its way
+      (:func:`~sgd_escape.cifar.pipeline.whole_trajectory_mask`);
+    - ``restart_epochs``: ``(R,)``; ``restart_distance_from_init``: ``(R,)``, ``||x_{T,k} - x_0||``;
+      ``base_distance_from_init``: ``(E0 + 1,)``, ``||x_t - x_0||`` along the run at 0.1.
+    """
 
     experiment: str
     preset: str
@@ -47,7 +94,8 @@ class CachedResult:
 
 def find_repository_root(start: str | Path | None = None, required: bool = True) -> Path | None:
     """The nearest folder at or above ``start`` (default: the working directory) holding
-    ``_config.yml`` and ``data/``; chapters run from ``chapters/`` and find it this way."""
+    ``_config.yml`` and ``src/sgd_escape``; chapters run from ``chapters/`` and find it this way
+    (Chapters 4-6). Without one: ``CacheError`` if ``required``, else None."""
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "_config.yml").is_file() and (folder / "src" / "sgd_escape").is_dir():
@@ -59,7 +107,7 @@ def find_repository_root(start: str | Path | None = None, required: bool = True)
 
 
 def data_root(start: str | Path | None = None) -> Path:
-    """``$SGD_ESCAPE_DATA`` if set, else ``data/`` of the repository."""
+    """The results folder: ``$SGD_ESCAPE_DATA`` if set, else ``data/`` of the repository (Chapters 4-6)."""
     if os.environ.get(DATA_ENV):
         return Path(os.environ[DATA_ENV])
     return find_repository_root(start) / "data"
@@ -98,7 +146,8 @@ def _backend_flags() -> dict:
 
 
 def code_and_machine(device) -> dict:
-    """The code version, the device and the software that computed something."""
+    """The code version, the device and the software that computed something, as a JSON dict
+    (Chapter 4)."""
     import torch
 
     device_name = (torch.cuda.get_device_name(device) if torch.device(device).type == "cuda"
@@ -114,18 +163,21 @@ def code_and_machine(device) -> dict:
 
 
 def provenance(command: str, device, dataset_source: str, started: str, wall_seconds: float) -> dict:
-    """Where a result came from: command, code version, hardware, software, data, time."""
+    """Where a result came from: command, code version, hardware, software, data, time; a JSON
+    dict, stored with every result (Chapter 4)."""
     return {"command": command, **code_and_machine(device), "dataset_source": dataset_source,
             "started_utc": started, "wall_seconds": round(float(wall_seconds), 1)}
 
 
 def utc_now() -> str:
+    """The current UTC time in ISO 8601, to the second, for provenance records (Chapter 4)."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def write_result(folder: Path, experiment: str, preset: str, config: dict, scalars: dict,
                  curves: dict, prov: dict) -> Path:
-    """Write a complete result atomically into ``folder`` (replacing an older one)."""
+    """Write a complete result atomically into ``folder`` (replacing an older one); returns
+    ``folder`` (Chapter 4)."""
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -196,7 +248,15 @@ def _check_record(record: dict, experiment: str, preset: str, folder: Path) -> N
 
 
 def expected_shapes(config: dict) -> dict:
-    """The shapes of the main curves that a result of ``config`` must hold."""
+    """The shapes of the main curves that a result of ``config`` must hold (Chapters 4-6).
+
+    Returns ``{curve name: shape tuple}``: for ``fig5`` ``inner_raw`` and ``grad_norm_max``
+    (epochs, trials), ``train_loss`` (epochs + 1, trials), ``ball_raw_min`` (ball epochs,
+    ball_trials); for ``slope`` ``inner_raw`` (branch_epochs, branches, branches) and
+    ``final_distances`` (branches, branches); for ``spectrum`` ``inner_raw`` (restart_length,
+    restarts), ``path_inner_raw`` (max(restart_epochs), restarts) and
+    ``restart_distance_from_init`` (restarts,). :class:`CachedResult` describes every curve.
+    """
     kind = config["kind"]
     if kind == "fig5":
         trials, epochs = config["trials"], config["epochs"]
@@ -232,20 +292,22 @@ def _check_content(record: dict, curves: dict, folder: Path) -> None:
 
 
 def schema_version(experiment: str) -> int:
-    """The result format version that this code writes and reads for ``experiment``."""
+    """The result format version (an int) that this code writes and reads for ``experiment``
+    (Chapters 4-6)."""
     from .experiments import EXPERIMENTS
 
     return SCHEMA_VERSIONS[EXPERIMENTS[experiment][0]]
 
 
 def make_command(experiment: str, preset: str) -> str:
-    """The shell command that computes a cache."""
+    """The shell command (a string) that computes the cache of ``experiment`` at ``preset``
+    (Chapters 4-6)."""
     return f"python -m sgd_escape run {experiment} --preset {preset}"
 
 
 def is_cached(experiment: str, preset: str, root: str | Path | None = None) -> bool:
     """Whether ``root`` (default ``data/``) holds a result of ``experiment`` at ``preset`` that
-    the loader accepts for the code that is running."""
+    the loader accepts for the code that is running (Chapter 4)."""
     try:
         load_result(experiment, preset, root)
         return True
@@ -254,7 +316,8 @@ def is_cached(experiment: str, preset: str, root: str | Path | None = None) -> b
 
 
 def best_cached(experiment: str, root: str | Path | None = None) -> CachedResult | None:
-    """The most faithful cached preset of ``experiment`` (paper, else reduced, else mini)."""
+    """The most faithful cached preset of ``experiment`` (paper, else reduced, else mini), as a
+    :class:`CachedResult`; None when none is cached (Chapters 4-6)."""
     for preset in PRESET_PREFERENCE:
         try:
             return load_result(experiment, preset, root)
@@ -266,7 +329,7 @@ def best_cached(experiment: str, root: str | Path | None = None) -> CachedResult
 def refused_caches(experiment: str, root: str | Path | None = None) -> dict[str, str]:
     """``{preset: why}`` for every preset of ``experiment`` that has a result in ``root`` which
     the loader refuses (another config or format, a damaged file): chapters say so rather than
-    quietly showing a less faithful preset."""
+    quietly showing a less faithful preset (Chapters 4-6)."""
     refused = {}
     for preset in PRESET_PREFERENCE:
         if (Path(root or data_root()) / experiment / preset / "result.json").is_file():

@@ -24,11 +24,11 @@ EXIT_BUDGET = 75
 
 
 class BudgetExhausted(Exception):
-    """The run stopped cleanly at its ``--max-minutes`` budget; its state is saved."""
+    """The run stopped cleanly at its ``--max-minutes`` budget; its state is saved (Chapter 4)."""
 
 
 class Run:
-    """The persistent state of one experiment at one preset, in ``work_dir``."""
+    """The persistent state of one experiment at one preset, in ``work_dir`` (Chapter 4)."""
 
     def __init__(self, work_dir: Path, config: dict, device, max_minutes: float | None,
                  total_units: int, progress: bool = True):
@@ -45,6 +45,7 @@ class Run:
 
     @property
     def state_file(self) -> Path:
+        """The run's state file, ``work_dir/state.pt``."""
         return self.work_dir / "state.pt"
 
     def _load_or_start(self) -> dict:
@@ -58,9 +59,11 @@ class Run:
                 "started_utc": utc_now()}
 
     def phase(self, name: str) -> dict:
+        """The state of phase ``name``: a dict, created empty on first use, saved with the run."""
         return self.state["phases"].setdefault(name, {})
 
     def save(self) -> None:
+        """Write the state atomically to :attr:`state_file`, adding the active time since the last save."""
         now = time.monotonic()
         self.state["active_seconds"] += now - self.mark
         self.mark = now
@@ -82,14 +85,19 @@ class Run:
                                   f"{self.state['units']} units; run the same command to resume")
 
     def close(self) -> None:
+        """Close the progress bar, if there is one."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
     def snapshot_path(self, phase: str, epoch: int) -> Path:
+        """Where the weights of ``phase`` at the start of ``epoch`` go:
+        ``work_dir/snapshots/<phase>/epoch_NNNN.pt``."""
         return self.work_dir / "snapshots" / phase / f"epoch_{epoch:04d}.pt"
 
     def save_snapshot(self, phase: str, epoch: int, model) -> None:
+        """Save every member's weights atomically, on the CPU: ``{"params": [K, P], "buffers":
+        [K, Q]}`` (Q: the BatchNorm running statistics)."""
         path = self.snapshot_path(phase, epoch)
         path.parent.mkdir(parents=True, exist_ok=True)
         members = model.members
@@ -99,6 +107,7 @@ class Run:
         path.with_suffix(".tmp").replace(path)
 
     def load_snapshot(self, phase: str, epoch: int) -> dict:
+        """The snapshot that :meth:`save_snapshot` wrote, on the run's device."""
         return self._read(self.snapshot_path(phase, epoch))
 
     def _read(self, path: Path) -> dict:
@@ -114,7 +123,8 @@ class Run:
 
 
 def probe_phase(run: Run, name: str, units: list, compute) -> dict:
-    """Run ``compute(unit) -> {key: tensor}`` for every unit not yet done; stack the results."""
+    """Run ``compute(unit) -> {key: tensor}`` for every unit not yet done; stack the results
+    (Chapters 4-6). Returns ``{key: tensor [len(units), ...]}``, in the order of ``units``."""
     state = run.phase(name)
     results = state.setdefault("results", {})
     for index in range(state.get("next", 0), len(units)):
@@ -128,7 +138,8 @@ def probe_phase(run: Run, name: str, units: list, compute) -> dict:
 
 def train_phase(run: Run, name: str, model, data, seeds, epochs: int, schedule: dict,
                 initialise=None) -> dict:
-    """Train ``model`` for ``epochs`` epochs, snapshotting and evaluating at every epoch start.
+    """Train ``model`` for ``epochs`` epochs, snapshotting and evaluating at every epoch start
+    (Chapters 4-6).
 
     ``schedule`` holds ``lr``, ``lr_milestones``, ``momentum``, ``weight_decay``, ``batch_size``,
     ``train_eval_examples``. ``initialise(model, optimizer)`` runs once, before the first epoch.
@@ -163,7 +174,8 @@ def train_phase(run: Run, name: str, model, data, seeds, epochs: int, schedule: 
 
 
 def replicate_into(model, source_state: dict, source_optimizer: dict | None, optimizer) -> None:
-    """Make every member of ``model`` a copy of a one-member model (weights, buffers, momentum)."""
+    """Make every member of ``model`` a copy of a one-member model (weights, buffers, momentum):
+    the branches of Chapter 5 start from their shared point. In place; returns None."""
     members = model.members
     with torch.no_grad():
         for key, tensor in model.state_dict().items():
@@ -176,6 +188,7 @@ def replicate_into(model, source_state: dict, source_optimizer: dict | None, opt
 
 
 def load_snapshot_members(model, snapshots: list[dict]) -> None:
-    """Member ``k`` of ``model`` takes weights and buffers from one-member ``snapshots[k]``."""
+    """Member ``k`` of ``model`` takes weights and buffers from one-member ``snapshots[k]``: the
+    restarts of Chapter 6 start from epochs of the run at 0.1. In place; returns None."""
     load_members(list(model.parameters()), torch.cat([s["params"] for s in snapshots]))
     load_members(float_buffers(model), torch.cat([s["buffers"] for s in snapshots]))

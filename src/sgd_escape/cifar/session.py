@@ -45,7 +45,8 @@ CHEAP_FIRST = ("spectrum", "slope", "fig5")
 
 
 def environment_report(device: str, command: str) -> dict:
-    """The GPU as the driver and PyTorch report it, and the software around it."""
+    """The GPU as the driver and PyTorch report it, and the software around it, as a JSON dict
+    (``environment.json``; Chapter 4)."""
     import os
 
     import torch
@@ -67,11 +68,14 @@ def environment_report(device: str, command: str) -> dict:
 
 
 def sgd_escape_command(*args: str) -> list[str]:
+    """The command line ``python -m sgd_escape *args`` with this interpreter, as a list (Chapter 4)."""
     return [sys.executable, "-m", "sgd_escape", *args]
 
 
 def determinism_check(experiments: list[str], data: str, device: str, folder: Path, command: str) -> dict:
-    """Run ``experiments`` at the smoke preset twice, in two processes; compare every number."""
+    """Run ``experiments`` at the smoke preset twice, in two processes; compare every number
+    (Chapter 4). Returns the report (``determinism.json``): the largest differences per
+    experiment and overall, and whether the two runs are identical."""
     began, started = time.monotonic(), utc_now()
     for copy in ("first", "second"):
         subprocess.run(sgd_escape_command("run", *experiments, "--preset", "smoke", "--device", device,
@@ -93,7 +97,8 @@ def determinism_check(experiments: list[str], data: str, device: str, folder: Pa
 
 
 def run_benchmark(data: str, device: str, target: Path) -> None:
-    """``benchmarks/cifar_trainer.py`` on ``device``, its report written to ``target``."""
+    """Run ``benchmarks/cifar_trainer.py`` on ``device``, its report written to ``target``; returns
+    None (Chapter 4)."""
     root = find_repository_root(required=False)
     script = root and root / "benchmarks" / "cifar_trainer.py"
     if not script or not script.is_file():
@@ -105,7 +110,8 @@ def run_benchmark(data: str, device: str, target: Path) -> None:
 
 
 def run_order(experiments: list[str], benchmark: dict | None, preset: str) -> list[str]:
-    """Cheapest first: by the benchmark's projected hours when there is one, else by kind."""
+    """``experiments`` sorted cheapest first: by the benchmark's projected hours when there is
+    one, else by kind (Chapter 4)."""
     hours = (benchmark or {}).get(f"projection_{preset}", {}).get("device_hours", {})
     if all(name in hours for name in experiments):
         return sorted(experiments, key=lambda name: hours[name])
@@ -113,7 +119,8 @@ def run_order(experiments: list[str], benchmark: dict | None, preset: str) -> li
 
 
 def pack_results(results_root: Path, preset: str, target: Path) -> list[str]:
-    """Tar every complete ``<experiment>/<preset>/`` under ``results_root``; return their names."""
+    """Tar every complete ``<experiment>/<preset>/`` under ``results_root``; return their names
+    (Chapter 4)."""
     done = sorted(name for name in EXPERIMENTS if (results_root / name / preset / "result.json").is_file())
     if not done:
         return []
@@ -127,7 +134,8 @@ def pack_results(results_root: Path, preset: str, target: Path) -> list[str]:
 
 
 class Session:
-    """The steps of one command, its deadline, and the state folder that outlives the command.
+    """The steps of one command, its deadline, and the state folder that outlives the command
+    (Chapter 4).
 
     Each step is a method of the same name; :func:`run_session` calls them in order.
     """
@@ -147,9 +155,12 @@ class Session:
         self.log["commands"].append({"started_utc": utc_now(), "minutes": minutes, "steps": {}})
 
     def minutes_left(self) -> float:
+        """Minutes to the deadline, less the reserve kept for packing and copying."""
         return (self.deadline - time.monotonic()) / 60 - RESERVE_MINUTES
 
     def record(self, step: str, outcome: str, began: float) -> None:
+        """Log ``step``'s outcome and seconds since ``began`` in ``session.json``, then copy what
+        is finished into ``out``."""
         print(f"[session] {step}: {outcome} ({time.monotonic() - began:.0f} s)", flush=True)
         self.log["commands"][-1]["steps"][step] = {"outcome": outcome,
                                                    "seconds": round(time.monotonic() - began, 1)}
@@ -170,22 +181,29 @@ class Session:
             self.record(name, f"failed: {error}", began)
 
     def write_json(self, name: str, record: dict) -> None:
+        """Write ``record`` atomically to ``<state>/<name>``."""
         partial = self.state / (name + ".part")
         partial.write_text(json.dumps(record, indent=1) + "\n")
         partial.replace(self.state / name)
 
     def environment(self) -> None:
+        """Step: write ``environment.json`` (:func:`environment_report`)."""
         self.write_json(REPORTS["environment"], environment_report(self.device, self.command))
 
     def determinism(self) -> None:
+        """Step: write ``determinism.json`` (:func:`determinism_check`; by default on every
+        CIFAR-10 experiment)."""
         names = self.experiments or [n for n in EXPERIMENTS if n.endswith("cifar10")]
         report = determinism_check(names, self.data, self.device, self.state / "determinism", self.command)
         self.write_json(REPORTS["determinism"], report)
 
     def benchmark(self) -> None:
+        """Step: write ``cifar_trainer.json`` (:func:`run_benchmark`)."""
         run_benchmark(self.data, self.device, self.state / REPORTS["benchmark"])
 
     def run(self) -> str:
+        """Step: run the experiments, cheapest first, within the minutes left, then pack the
+        finished ones. Returns a line naming what is finished and what is still to run."""
         if not self.experiments:
             return f"nothing to run: every experiment has a result at preset {self.preset}"
         benchmark = self.state / REPORTS["benchmark"]
@@ -204,9 +222,12 @@ class Session:
         return f"finished: {', '.join(done) or 'none'}; still to run: {', '.join(missing) or 'none'}"
 
     def pack(self) -> list[str]:
+        """Pack the finished results into ``results-<preset>.tar``; returns the experiments packed."""
         return pack_results(self.state / "data", self.preset, self.state / f"results-{self.preset}.tar")
 
     def copy_out(self) -> list[str]:
+        """Copy the reports, the results tar and ``session.json`` that exist into ``out``; returns
+        their names."""
         names = [*(r for r in REPORTS.values() if r), f"results-{self.preset}.tar", "session.json"]
         present = [name for name in names if (self.state / name).is_file()]
         for name in present:
@@ -217,7 +238,7 @@ class Session:
 def experiments_to_run(experiments: list[str] | None, preset: str, root: Path) -> list[str]:
     """``experiments`` as given; by default every CIFAR-10 experiment whose result at ``preset``
     is not yet in ``root`` (a results folder such as ``data/``), so a later session, on
-    another machine, does only what is missing."""
+    another machine, does only what is missing (Chapter 4)."""
     if experiments is not None:
         return list(experiments)
     return [name for name in EXPERIMENTS if name.endswith("cifar10") and not is_cached(name, preset, root)]
@@ -225,7 +246,7 @@ def experiments_to_run(experiments: list[str] | None, preset: str, root: Path) -
 
 def report_in_data(state: Path, report: str, root: Path) -> Path | None:
     """``root/benchmarks/<report>-<gpu>.json`` when this session's GPU (from its
-    ``environment.json``) has that report in the results folder already, else None."""
+    ``environment.json``) has that report in the results folder already, else None (Chapter 4)."""
     environment = state / "environment.json"
     if not environment.is_file():
         return None
@@ -237,7 +258,7 @@ def run_session(*, out: str | Path, data: str, minutes: float, preset: str = "re
                 device: str = "cuda", experiments: list[str] | None = None,
                 steps: tuple[str, ...] = STEPS, state: str | Path | None = None,
                 command: str = "run_session", results_root: str | Path | None = None) -> int:
-    """Do the session's ``steps`` within ``minutes``. Returns 0 when every experiment is
+    """Do the session's ``steps`` within ``minutes`` (Chapter 4). Returns 0 when every experiment is
     finished, 1 when a step failed, else :data:`~sgd_escape.cifar.runner.EXIT_BUDGET` (the
     budget ran out: run the same command again to go on).
 

@@ -27,7 +27,8 @@ PAD = 4
 
 @dataclasses.dataclass
 class DeviceData:
-    """A training subset (padded uint8), an evaluation subset of it, the test subset and labels."""
+    """A training subset (padded uint8), an evaluation subset of it, the test subset and labels,
+    on the device (Chapter 4); ``mean`` and ``std`` are the channel statistics ``[1, 3, 1, 1]``."""
 
     train_padded: torch.Tensor   # [N, 3, 40, 40] uint8
     train_labels: torch.Tensor   # [N]
@@ -38,9 +39,11 @@ class DeviceData:
 
     @property
     def train_size(self) -> int:
+        """Number of training images ``N``."""
         return self.train_padded.shape[0]
 
     def normalise(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """Images ``[..., 3, H, W]`` (uint8, 0-255) as float32, standardised per channel."""
         return (images_uint8.float() - self.mean) / self.std
 
     def train_images(self, count: int) -> torch.Tensor:
@@ -50,7 +53,7 @@ class DeviceData:
 
 def require_device(device) -> torch.device:
     """``device`` as a ``torch.device``; a ``ValueError`` naming it when torch does not know the
-    name or when it names a GPU this machine does not have."""
+    name or when it names a GPU this machine does not have (Chapter 4)."""
     try:
         parsed = torch.device(device)
     except (RuntimeError, ValueError) as error:
@@ -65,7 +68,8 @@ def require_device(device) -> torch.device:
 
 
 def subset_indices(total: int, count: int | None, seed: int) -> np.ndarray:
-    """A fixed random subset of ``count`` of ``total`` indices (all of them, shuffled, if None)."""
+    """A fixed random subset of ``count`` of ``total`` indices (all of them, shuffled, if None),
+    as an int array (Chapter 4)."""
     if count is not None and not 1 <= require_int_at_least("count", count, 1) <= total:
         raise ValueError(f"count must lie in [1, {total}] (the images there are), got {count!r}")
     order = np.random.default_rng(seed).permutation(total)
@@ -75,7 +79,8 @@ def subset_indices(total: int, count: int | None, seed: int) -> np.ndarray:
 def to_device(arrays: CifarArrays, train_examples: int | None, test_examples: int | None,
               device: torch.device, seed: int = 0, dataset: str = "cifar10") -> DeviceData:
     """Move the chosen subsets to ``device`` as uint8 (padding the training images once);
-    images are normalised with ``dataset``'s channel statistics."""
+    images are normalised with ``dataset``'s channel statistics. Returns :class:`DeviceData`
+    (Chapter 4)."""
     if dataset not in CHANNEL_STATS:
         raise ValueError(f"dataset must be one of {', '.join(CHANNEL_STATS)}, got {dataset!r}")
     mean, std = CHANNEL_STATS[dataset]
@@ -97,7 +102,8 @@ def to_device(arrays: CifarArrays, train_examples: int | None, test_examples: in
 
 @dataclasses.dataclass
 class EpochPlan:
-    """Every member's batches of one epoch: indices, crop offsets and flips, ``[K, steps, B]``."""
+    """Every member's batches of one epoch: indices, crop offsets and flips, ``[K, steps, B]``
+    (Chapter 4)."""
 
     indices: torch.Tensor
     offsets: torch.Tensor   # [K, steps, B, 2]
@@ -105,7 +111,8 @@ class EpochPlan:
 
 
 def epoch_plan(seeds, epoch: int, train_size: int, batch_size: int, device) -> EpochPlan:
-    """The plan of ``epoch`` for members with data seeds ``seeds`` (last partial batch dropped)."""
+    """The :class:`EpochPlan` of ``epoch`` for members with data seeds ``seeds`` (last partial
+    batch dropped; Chapter 4)."""
     require_int_at_least("batch_size", batch_size, 1)
     steps = train_size // batch_size
     if steps < 1:
@@ -123,7 +130,8 @@ def epoch_plan(seeds, epoch: int, train_size: int, batch_size: int, device) -> E
 
 
 def augmented_batch(data: DeviceData, indices, offsets, flips) -> tuple[torch.Tensor, torch.Tensor]:
-    """Crop (random 32x32 window of the padded image) and flip each member's images on the device.
+    """Crop (random 32x32 window of the padded image) and flip each member's images on the device
+    (Chapter 4).
 
     Returns the input ``[B, K*3, 32, 32]`` and the labels ``[B, K]``.
     """
@@ -141,30 +149,33 @@ def augmented_batch(data: DeviceData, indices, offsets, flips) -> tuple[torch.Te
 
 
 def member_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of each member, ``[K]``, from logits ``[B, K, C]`` and labels ``[B, K]``."""
+    """Mean cross-entropy of each member, ``[K]``, from logits ``[B, K, C]`` and labels ``[B, K]``
+    (Chapter 4)."""
     batch, members, classes = logits.shape
     per_item = F.cross_entropy(logits.reshape(-1, classes), labels.reshape(-1), reduction="none")
     return per_item.view(batch, members).mean(0)
 
 
 def member_grad_norms(params, members: int) -> torch.Tensor:
-    """Euclidean norm of each member's gradient, ``[K]``."""
+    """Euclidean norm of each member's gradient, ``[K]`` (Chapter 4)."""
     # One concatenation, then one reduction: a few kernel launches per step, not three per tensor.
     return torch.cat([p.grad.reshape(members, -1) for p in params], 1).pow(2).sum(1).sqrt()
 
 
 def make_optimizer(model, lr: float, momentum: float, weight_decay: float) -> torch.optim.SGD:
-    """Plain SGD with heavy-ball momentum and L2 weight decay on every parameter."""
+    """Plain SGD with heavy-ball momentum and L2 weight decay on every parameter (Chapter 4)."""
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
 def learning_rate(epoch: int, base_lr: float, milestones, factor: float = 0.1) -> float:
-    """Step schedule: ``base_lr`` times ``factor`` per milestone reached (paper: 150, 225)."""
+    """Step schedule: ``base_lr`` times ``factor`` per milestone reached (paper: 150, 225);
+    the learning rate of ``epoch`` (Chapter 4)."""
     return base_lr * factor ** sum(epoch >= m for m in milestones)
 
 
 def train_epoch(model, optimizer, data: DeviceData, plan: EpochPlan, lr: float) -> dict:
-    """One epoch of SGD for every member. Returns per-member running loss and gradient norms."""
+    """One epoch of SGD for every member (Chapter 4). Returns per-member running loss and
+    gradient norms: ``train_loss_running``, ``grad_norm_mean|min|max``, each ``[K]``."""
     members = plan.indices.shape[0]
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -193,7 +204,8 @@ def train_epoch(model, optimizer, data: DeviceData, plan: EpochPlan, lr: float) 
 
 @torch.no_grad()
 def evaluate(model, images_uint8, labels, data: DeviceData, batch_size: int = 500) -> dict:
-    """Loss and accuracy of every member on the same images (BatchNorm in evaluation mode)."""
+    """Loss and accuracy of every member on the same images (BatchNorm in evaluation mode;
+    Chapter 4). Returns ``{"loss": [K], "accuracy": [K]}``."""
     model.eval()
     members = model.members
     loss = torch.zeros(members, device=labels.device)
@@ -208,7 +220,7 @@ def evaluate(model, images_uint8, labels, data: DeviceData, batch_size: int = 50
 
 
 def probe_gradient(model, images_uint8, labels, data: DeviceData, batch_size: int) -> torch.Tensor:
-    """``[K, P]``: each member's gradient of the mean cross-entropy over the given images.
+    """``[K, P]``: each member's gradient of the mean cross-entropy over the given images (Chapter 4).
 
     BatchNorm uses batch statistics (training mode, as in the SGD steps) over fixed,
     unaugmented batches of ``batch_size``; its running statistics are left unchanged. The

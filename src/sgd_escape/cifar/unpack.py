@@ -26,17 +26,17 @@ MEMBER = re.compile(r"^(?P<experiment>[a-z0-9-]+)/(?P<preset>[a-z]+)/(?P<file>re
 
 
 def device_slug(device_name: str) -> str:
-    """``"NVIDIA H100 80GB HBM3"`` -> ``"nvidia-h100-80gb-hbm3"``."""
+    """A GPU's name as a file name: ``"NVIDIA H100 80GB HBM3"`` -> ``"nvidia-h100-80gb-hbm3"`` (Chapter 4)."""
     return re.sub(r"[^a-z0-9]+", "-", device_name.lower()).strip("-") or "unknown-device"
 
 
 def report_path(root: Path, report: str, device_name: str) -> Path:
-    """Where ``data/`` keeps a report of one GPU: ``root/benchmarks/<report>-<gpu>.json``."""
+    """Where ``data/`` keeps a report of one GPU: ``root/benchmarks/<report>-<gpu>.json`` (Chapter 4)."""
     return root / "benchmarks" / f"{Path(report).stem}-{device_slug(device_name)}.json"
 
 
 def read_results_tar(path: Path) -> dict[tuple[str, str], dict[str, bytes]]:
-    """``{(experiment, preset): {file name: bytes}}``, refusing any member out of place."""
+    """``{(experiment, preset): {file name: bytes}}``, refusing any member out of place (Chapter 4)."""
     found: dict[tuple[str, str], dict[str, bytes]] = {}
     try:
         tar = tarfile.open(path)
@@ -71,7 +71,8 @@ def _refuse_overwrite(target: Path, replace: bool) -> None:
 def stage_result(root: Path, scratch: Path, experiment: str, preset: str, files: dict[str, bytes],
                  replace: bool) -> tuple[Path | None, str]:
     """Write one result into ``scratch`` and load it as the chapters would. Returns the staged
-    folder (None when ``root`` holds the same files already) and a line saying what it is."""
+    folder (None when ``root`` holds the same files already) and a line saying what it is
+    (Chapter 4)."""
     target = root / experiment / preset
     if _same_files(target, files):
         return None, f"{experiment}/{preset}: already there, identical"
@@ -87,7 +88,8 @@ def stage_result(root: Path, scratch: Path, experiment: str, preset: str, files:
 
 def check_report(root: Path, path: Path, replace: bool) -> tuple[Path | None, str]:
     """Where a JSON report goes (``root/benchmarks/<name>-<gpu>.json``), after checking that it
-    records its provenance; None when the same file is there already."""
+    records its provenance; None when the same file is there already. Returns ``(target, line)``
+    (Chapter 4)."""
     try:
         record = json.loads(path.read_text())
     except (UnicodeDecodeError, ValueError) as error:
@@ -104,7 +106,8 @@ def check_report(root: Path, path: Path, replace: bool) -> tuple[Path | None, st
 
 
 def unpack(folder: str | Path, root: str | Path | None = None, replace: bool = False) -> list[str]:
-    """Move a session's results and reports from ``folder`` into ``root`` (default ``data/``).
+    """Move a session's results and reports from ``folder`` into ``root`` (default ``data/``;
+    Chapter 4, ``python -m sgd_escape unpack``).
 
     Every file is checked before any is written; returns a line per result or report.
     """
