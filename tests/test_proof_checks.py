@@ -211,6 +211,19 @@ def test_explorer_names_the_violated_condition():
         assert any(condition in t.get_text() for t in fig.axes[0].texts)
 
 
+def test_explorer_shows_the_share_within_the_markov_radius_and_blames_itself_for_long_runs():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sgd_escape.theorem_explorer import DEFAULTS, MAX_STEPS, draw_theorem
+
+    title = draw_theorem(**DEFAULTS, trials=40).axes[0].get_title()
+    assert "% of 40 trials within 20b/lambda at T1" in title
+    long = draw_theorem(eta=0.001, r=96.5, c=0.777, L=9.0)
+    text = " ".join(t.get_text() for t in long.axes[0].texts)
+    assert "Theorem 1 applies" in text and str(MAX_STEPS) in text and "does not apply" not in text
+
+
 def test_assumption_fails_at_small_noise_and_holds_at_medium_on_chapter1_function():
     from sgd_escape.assumption import vector_grad
     from sgd_escape.landscapes import FIGURE3, figure3_function

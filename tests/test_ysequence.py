@@ -42,3 +42,30 @@ def test_chapter2_one_dimensional_promises_hold_with_room():
     coro, sq, (T1, T2) = run_corollary2(500, seed=4)
     assert sq.shape == (T1 + T2 + 1, 500)
     assert np.mean(sq[-1] <= coro.final_radius_sq) >= 0.25 and coro.final_radius_sq < coro.first.markov_radius_sq
+
+
+def test_the_numbers_chapter2_quotes_agree_with_the_setting_and_the_run():
+    from sgd_escape.theorem_experiments import setting_numbers, theorem1_numbers
+
+    n = setting_numbers(ONE_DIM)
+    s = ONE_DIM.setting
+    assert (n["c"], n["L"], n["lam"], n["floor"], n["T1"]) == (s.c, s.L, s.lam, s.floor, ONE_DIM.T1)
+    assert n["window"] == pytest.approx(7.72) and n["spurious"] == n["minima"] - 1 >= 1
+    result = run_theorem1(ONE_DIM, 50, 40, seed=3)
+    r = theorem1_numbers(result, early=20)
+    assert r["within"] == 100 * result.within_markov_radius
+    assert r["window_in_floor"] * s.floor == pytest.approx(r["window_max"]) and r["window_max"] >= r["window_mean"]
+    assert r["delta_sq"] == pytest.approx(r["mu_sq"] * s.floor)       # delta^2 = mu^2 b / lambda
+    envelope = s.envelope(ONE_DIM.initial_sq_distance, np.arange(1, 21))
+    assert r["envelope_ratio"] == pytest.approx(np.median(envelope / result.run.sq_dist[1:21].mean(axis=1)))
+    with pytest.raises(ValueError, match="early"):
+        theorem1_numbers(result, early=0)
+
+
+def test_glue_numbers_stores_every_entry_under_its_prefixed_name(monkeypatch):
+    import sgd_escape.book as book
+
+    stored = {}
+    monkeypatch.setattr(book, "glue", lambda name, value: stored.__setitem__(name, value))
+    book.glue_numbers("one", {"c": 0.5, "T1": 644})
+    assert stored == {"one_c": 0.5, "one_T1": 644}

@@ -34,6 +34,13 @@ def glue(name: str, value, display: bool = False) -> None:
     myst_glue(name, value, display=display)
 
 
+def glue_numbers(prefix: str, numbers: dict) -> None:
+    """:func:`glue` every entry of ``numbers`` as ``<prefix>_<key>`` (Chapter 2 glues a
+    setting's constants this way). Returns nothing."""
+    for key, value in numbers.items():
+        glue(f"{prefix}_{key}", value)
+
+
 def show_explorer(build_widget, draw_static):
     """Show a live ipywidgets explorer, or on the static site the figure that stands in for it
     (the explorers of Chapters 1 and 2).

@@ -94,6 +94,38 @@ def run_theorem1(experiment: Experiment, T2: int, trials: int, seed: int = 0) ->
     return Theorem1Result(experiment, T2, run)
 
 
+def setting_numbers(experiment: Experiment) -> dict:
+    """Every number of a setting that Chapter 2's prose quotes, by name (Chapter 2): the
+    function's ``a``, ``beta``, ``k`` and its local ``minima`` per coordinate (``spurious`` of them
+    spurious), the noise's ``r`` and dimension ``d``, ``eta``, the constants ``c``, ``L``, ``lam``
+    and ``floor`` = b / lambda, the start ``d0`` = ||y_0 - x*||^2, ``T1``, and the averaging
+    ``window`` k eta r of the spikes."""
+    s, f = experiment.setting, experiment.f
+    minima = f.local_minima_per_coordinate()
+    return {"a": f.a, "beta": f.beta, "k": f.k, "minima": minima, "spurious": minima - 1,
+            "r": experiment.noise.r, "d": experiment.noise.d, "eta": s.eta, "c": s.c, "L": s.L,
+            "lam": s.lam, "floor": s.floor, "d0": experiment.initial_sq_distance, "T1": experiment.T1,
+            "window": f.k * experiment.eta * experiment.noise.r}
+
+
+def theorem1_numbers(result: Theorem1Result, early: int) -> dict:
+    """What Chapter 2 reports of a Theorem 1 run, by name (Chapter 2): ``within``, the percentage
+    of trials within 20 b / lambda at T1; ``markov_loose`` and ``tail_loose``
+    (:attr:`Theorem1Result.markov_looseness`, :attr:`~Theorem1Result.tail_looseness`); ``delta_sq``
+    and ``mu_sq``, the window bound and its factor mu^2; ``window_max``, ``window_mean`` and
+    ``window_in_floor`` (the maximum in units of b / lambda); and ``envelope_ratio``, the median
+    over steps 1..``early`` of the expectation envelope over the trials' mean squared distance."""
+    early = checks.require_int_at_least("early", early, 1)
+    setting, tail = result.experiment.setting, result.experiment.setting.tail(result.T2)
+    steps = np.arange(1, early + 1)
+    envelope = setting.envelope(result.experiment.initial_sq_distance, steps)
+    return {"within": 100 * result.within_markov_radius, "markov_loose": result.markov_looseness,
+            "tail_loose": result.tail_looseness, "delta_sq": tail.radius_sq, "mu_sq": tail.mu ** 2,
+            "window_max": float(result.window_max.max()), "window_mean": result.window_mean,
+            "window_in_floor": float(result.window_max.max()) / setting.floor,
+            "envelope_ratio": float(np.median(envelope / result.run.sq_dist[steps].mean(axis=1)))}
+
+
 def corollary2_setting(experiment: Experiment = ONE_DIM, eta2: float = SECOND_STAGE_ETA) -> Corollary2Setting:
     """Both stages' Theorem 1 settings, with the exact one-point constants (Chapter 2)."""
     second = Theorem1Setting(eta2, experiment.f.one_point_constant(experiment.noise, eta2),
