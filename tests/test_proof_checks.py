@@ -327,3 +327,30 @@ def test_lemma5_supremum_is_approached_at_the_edge_of_the_conditions():
     eta = rng.uniform(0, 1, 5000) * np.minimum(np.minimum(1 / (2 * L), c / L**2), 1 / (2 * c))
     T2 = rng.integers(1, 10**6, 5000)
     assert np.max(lemma5_ratio(eta, c, L, 1.0, T2, K)) <= 1.0
+
+
+def test_segment_slopes_are_minus_the_curvature_of_a_quadratic_and_refuse_bad_input():
+    from sgd_escape.proof_checks import segment_slopes
+
+    starts = np.array([[3.0, 0.0], [1.0, -2.0], [0.5, 0.5]])
+    t = np.linspace(0, 1, 50, endpoint=False)
+    slopes = segment_slopes(lambda z: 0.7 * z, starts, t)      # g(z) = 0.35 ||z||^2
+    assert slopes.shape == (50, 3) and np.allclose(slopes, -0.7)
+    curved = segment_slopes(lambda z: 0.7 * z + 0.1 * z ** 3, starts, t)
+    assert np.all(curved <= -0.7 + 1e-12) and curved.min() < -0.7 - 0.1   # steeper than the quadratic
+    with pytest.raises(ValueError, match="starts"):
+        segment_slopes(lambda z: z, np.ones(3), t)
+    with pytest.raises(ValueError, match="t must"):
+        segment_slopes(lambda z: z, starts, np.array([0.5, 1.0]))
+
+
+def test_trajectory_points_stack_the_runs_time_by_time():
+    from sgd_escape.theorem_experiments import ONE_DIM, trajectory_points
+
+    points = trajectory_points(ONE_DIM, 7, [0, 40, 300], seed=2)
+    assert points.shape == (21, 1)
+    assert np.allclose(np.sum(points[:7] ** 2, axis=1), ONE_DIM.initial_sq_distance)   # the start
+    assert np.sum(points[14:] ** 2, axis=1).mean() < 0.1 * ONE_DIM.initial_sq_distance  # drawn in
+    assert np.array_equal(points, trajectory_points(ONE_DIM, 7, [0, 40, 300], seed=2))
+    with pytest.raises(ValueError, match="times"):
+        trajectory_points(ONE_DIM, 7, [], seed=2)

@@ -222,3 +222,22 @@ def state_dependent_noise_example(eta: float, c: float, L: float, r: float, poin
 
     outside = np.array([-(reach + eta * r), reach + eta * r])
     return {"y": y, "c_of_y": c_of(y), "reach": reach, "c_outside": c_of(outside)}
+
+
+def segment_slopes(convolved_grad, starts, t) -> np.ndarray:
+    """Appendix A's quantity on the segments from each start ``x`` to ``x* = 0`` (Chapter 3).
+
+    With ``z_t = (1 - t) x`` and ``h(t) = g(z_t)``, returns ``h'(t) / ((1 - t) ||x - x*||^2)``
+    = ``<grad g(z_t), x* - x> / ((1 - t) ||x||^2)``, of shape ``(len(t), len(starts))``, where
+    ``convolved_grad`` is ``grad g`` (vectorised over a last axis of size d). Appendix A's
+    argument needs it to stay at or below ``-c`` for every ``t`` in ``[0, 1)``.
+    """
+    starts = np.asarray(starts, dtype=float)
+    t = np.asarray(t, dtype=float)
+    if starts.ndim != 2:
+        raise ValueError(f"starts must have shape (segments, d), got {starts.shape}")
+    if t.ndim != 1 or np.any(t < 0) or np.any(t >= 1):
+        raise ValueError(f"t must be a 1-D array of values in [0, 1), got {t!r}")
+    z = (1 - t)[:, None, None] * starts                            # (len(t), segments, d)
+    inner = np.sum(convolved_grad(z) * -starts, axis=-1)
+    return inner / ((1 - t)[:, None] * np.sum(starts ** 2, axis=1))

@@ -126,6 +126,20 @@ def theorem1_numbers(result: Theorem1Result, early: int) -> dict:
             "envelope_ratio": float(np.median(envelope / result.run.sq_dist[steps].mean(axis=1)))}
 
 
+def trajectory_points(experiment: Experiment, trials: int, times, seed: int = 0) -> np.ndarray:
+    """The points y_t of ``trials`` runs of equation (1) from ``experiment``'s start, at each of
+    ``times``, stacked time by time: shape ``(len(times) * trials, d)`` (Chapter 3 checks the
+    proof's steps at them)."""
+    times = [checks.require_int_at_least("times", t, 0) for t in times]
+    if not times:
+        raise ValueError("times must name at least one step, got none")
+    rng = np.random.default_rng(seed)
+    y0 = starting_points(trials, experiment.noise.d, experiment.initial_sq_distance, rng)
+    run = simulate_y(experiment.f.grad, y0, experiment.eta, experiment.noise, max(max(times), 1), rng,
+                     snapshot_times=times)
+    return np.concatenate([run.snapshots[t] for t in times])
+
+
 def corollary2_setting(experiment: Experiment = ONE_DIM, eta2: float = SECOND_STAGE_ETA) -> Corollary2Setting:
     """Both stages' Theorem 1 settings, with the exact one-point constants (Chapter 2)."""
     second = Theorem1Setting(eta2, experiment.f.one_point_constant(experiment.noise, eta2),
