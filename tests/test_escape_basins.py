@@ -109,3 +109,37 @@ def test_sgd_settles_near_the_gibbs_fraction_once_hot_and_long():
 def test_invalid_parameters_raise_naming_them(build, name):
     with pytest.raises(ValueError, match=name):
         build()
+
+
+def _fractions(sharp):
+    sharp = np.asarray(sharp, dtype=float)
+    return BasinFractions(np.arange(sharp.size) + 1.0, sharp, 1 - sharp)
+
+
+def test_flat_basin_preference_finds_the_window_the_agreement_and_the_null_beyond():
+    from sgd_escape.escape_basins import binomial_standard_error, flat_basin_preference
+
+    radii, trials = np.array([0.1, 0.2, 0.4, 0.8]), 400
+    null = {1: np.full(4, 0.5)}
+    from_sharp = {1: _fractions([0.9, 0.2, 0.3, 0.52])}     # radii 0.2 and 0.4 clearly below the null
+    from_flat = {1: _fractions([0.1, 0.25, 0.3, 0.49])}    # the starts disagree only at 0.1
+    gibbs = {1: np.array([0.5, 0.2, 0.25, 0.5])}
+    found = flat_basin_preference(from_sharp, from_flat, null, gibbs, radii, trials)
+    assert (found["flat_window_low"], found["flat_window_high"]) == (0.2, 0.4)
+    assert (found["forgot_points"], found["all_points"]) == (3, 4)
+    assert found["gibbs_gap"] == pytest.approx(0.05)          # at 0.4: mean 0.3 against 0.25
+    assert found["gibbs_gap_se"] == pytest.approx(0.05 / binomial_standard_error(0.25, 2 * trials))
+    assert found["beyond_null_se"] == pytest.approx(0.02 / binomial_standard_error(0.5, trials))
+    assert found["beyond_null_low"] == found["beyond_null_high"] == 0.5
+    assert binomial_standard_error(0.5, 100) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="radii"):
+        flat_basin_preference(from_sharp, from_flat, null, gibbs, radii[:3], trials)
+
+
+def test_flat_basin_preference_without_a_clear_radius_says_nan():
+    from sgd_escape.escape_basins import flat_basin_preference
+
+    same = {1: _fractions([0.5, 0.5])}
+    found = flat_basin_preference(same, same, {1: np.full(2, 0.5)}, {1: np.full(2, 0.5)}, [0.1, 0.2], 100)
+    assert np.isnan(found["flat_window_low"]) and np.isnan(found["beyond_null_se"])
+    assert found["forgot_points"] == 2 and found["gibbs_gap"] == 0.0

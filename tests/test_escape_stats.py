@@ -74,3 +74,14 @@ def test_fit_line_widens_the_error_bars_when_points_scatter_beyond_them():
 def test_fit_line_rejects_invalid_input(x, y, y_err, name):
     with pytest.raises(ValueError, match=name):
         fit_line(x, y, y_err)
+
+
+def test_censored_means_estimate_each_row_and_count_every_censored_trial():
+    from sgd_escape.escape_stats import censored_means
+
+    rows = [np.array([10.0, 20.0, np.inf]), np.array([4.0, 6.0, 8.0])]
+    means, errors, censored = censored_means(rows, horizon=30)
+    assert means.tolist() == [(10 + 20 + 30) / 2, 6.0] and censored == 1
+    assert errors == pytest.approx([30 / np.sqrt(2), 6 / np.sqrt(3)])
+    with pytest.raises(ValueError, match="times_per_level"):
+        censored_means([], horizon=30)

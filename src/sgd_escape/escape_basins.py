@@ -197,3 +197,52 @@ def stationary_sharp_fraction(landscape: SharpFlatLandscape, temperature: float,
     gaussian = math.exp(-shift) * math.sqrt(2 * math.pi) * spread
     left = gaussian * bowl_left + float(np.interp(border, grid, cumulative))
     return left / (gaussian + cumulative[-1])
+
+
+def binomial_standard_error(fraction, trials: int):
+    """Standard error ``sqrt(p (1 - p) / n)`` of a fraction ``p`` of ``n`` trials (Chapter 7)."""
+    fraction = np.asarray(fraction, dtype=float)
+    return np.sqrt(fraction * (1 - fraction) / require_int_at_least("trials", trials, 1))
+
+
+def flat_basin_preference(from_sharp: dict, from_flat: dict, bowl_only: dict, gibbs: dict,
+                          radii, trials: int) -> dict:
+    """Chapter 7's reading of the sharp-and-flat experiment, against its two baselines.
+
+    ``from_sharp`` and ``from_flat`` map each step size to the :class:`BasinFractions` of the
+    two starts at the noise radii ``radii``; ``bowl_only`` and ``gibbs`` map it to the fractions
+    left of the barrier for the bowl alone (the null) and for the Gibbs density. A radius shows
+    a *clear* preference for the flat basin where, for some step size, both starts end in the
+    sharp basin more than three binomial standard errors below the null. The trials have
+    *forgotten* their start where the two starts differ by less than three standard errors of
+    their difference. Returns ``flat_window_low`` and ``flat_window_high`` (the range of the
+    clear radii); ``forgot_points`` of ``all_points`` pairs of step size and radius where the
+    trials have forgotten their start; ``gibbs_gap``, the largest distance there of the two
+    starts' mean from the Gibbs fraction, and ``gibbs_gap_se``, the same in standard errors; and,
+    at radii above the window, ``beyond_null_se`` (the largest distance of either start from
+    the null, in standard errors), ``beyond_null_low`` and ``beyond_null_high`` (the null's
+    range there). NaN where a quantity has nothing to range over.
+    """
+    steps = list(from_sharp)
+    null, gib = (np.array([d[s] for s in steps]) for d in (bowl_only, gibbs))
+    sharp, flat = (np.array([d[s].sharp for s in steps]) for d in (from_sharp, from_flat))
+    radii = np.asarray(radii, dtype=float)
+    if not (null.shape == gib.shape == sharp.shape == flat.shape == (len(steps), radii.size)):
+        raise ValueError(f"radii must give one value per fraction, got {radii.size} radii and "
+                         f"fractions of shape {sharp.shape}")
+    se_null = binomial_standard_error(null, trials)
+    clear = np.maximum(sharp, flat) < null - 3 * se_null
+    agree = np.abs(sharp - flat) < 3 * np.sqrt(2) * binomial_standard_error(gib, trials)
+    gap = np.abs((sharp + flat) / 2 - gib)[agree]
+    window = radii[clear.any(axis=0)]
+    above = np.broadcast_to(radii > (window.max() if window.size else np.inf), null.shape)
+    beyond = (np.abs(np.stack([sharp, flat]) - null) / se_null)[:, above]
+    nan = float("nan")
+    return {"flat_window_low": float(window.min()) if window.size else nan,
+            "flat_window_high": float(window.max()) if window.size else nan,
+            "forgot_points": int(agree.sum()), "all_points": int(agree.size),
+            "gibbs_gap": float(gap.max()) if gap.size else nan,
+            "gibbs_gap_se": float((gap / binomial_standard_error(gib[agree], 2 * trials)).max()) if gap.size else nan,
+            "beyond_null_se": float(beyond.max()) if beyond.size else nan,
+            "beyond_null_low": float(null[above].min()) if above.any() else nan,
+            "beyond_null_high": float(null[above].max()) if above.any() else nan}

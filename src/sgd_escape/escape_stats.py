@@ -63,6 +63,17 @@ def censored_mean_escape_time(times, horizon) -> MeanEscapeTime:
     return MeanEscapeTime(mean, float(mean / np.sqrt(escaped)), escaped, times.size - escaped)
 
 
+def censored_means(times_per_level, horizon) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`censored_mean_escape_time` of each row of ``times_per_level`` (one row per noise
+    level or basin, Chapter 7): the means and standard errors, each of shape (rows,), and the
+    number of censored trials over all rows."""
+    estimates = [censored_mean_escape_time(row, horizon) for row in times_per_level]
+    if not estimates:
+        raise ValueError("times_per_level must hold at least one row of escape times")
+    return (np.array([e.mean for e in estimates]), np.array([e.standard_error for e in estimates]),
+            sum(e.censored for e in estimates))
+
+
 def sample_mean_escape_time(times) -> MeanEscapeTime:
     """Sample mean and standard error of escape times, all trials escaped (Chapter 7).
 
