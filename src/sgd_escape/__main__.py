@@ -44,8 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     session.add_argument("--out", required=True, help="folder for the packed files (at most five)")
     session.add_argument("--data", required=True, help="the dataset, as for `run --data`")
     session.add_argument("--minutes", type=float, default=9.0, help="budget of this command (default 9)")
-    session.add_argument("--preset", default="reduced")
-    session.add_argument("--device", default="cuda")
+    session.add_argument("--preset", default="reduced", help="preset of the runs (default reduced)")
+    session.add_argument("--device", default="cuda", help="torch device (default cuda)")
     session.add_argument("--experiments", nargs="+", default=None, help="default: every CIFAR-10 one")
     session.add_argument("--steps", nargs="+", default=None,
                          help="some of: environment determinism benchmark run (default: all)")
