@@ -45,3 +45,9 @@ def test_require_same_shape():
 def test_require_choice_lists_choices():
     with pytest.raises(ValueError, match=r"preset must be one of \['mini', 'smoke'\]"):
         checks.require_choice("preset", "huge", {"smoke", "mini"})
+
+
+def test_require_in_interval_treats_the_lower_end_like_the_upper_one():
+    with pytest.raises(ValueError, match=r"fraction must lie in \(0, 1\)"):
+        checks.require_in_interval("fraction", 0.0, 0, 1)
+    assert checks.require_in_interval("fraction", 0.0, 0, 1, closed=True) == 0.0

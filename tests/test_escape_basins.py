@@ -143,3 +143,27 @@ def test_flat_basin_preference_without_a_clear_radius_says_nan():
     found = flat_basin_preference(same, same, {1: np.full(2, 0.5)}, {1: np.full(2, 0.5)}, [0.1, 0.2], 100)
     assert np.isnan(found["flat_window_low"]) and np.isnan(found["beyond_null_se"])
     assert found["forgot_points"] == 2 and found["gibbs_gap"] == 0.0
+
+
+def test_critical_radius_is_the_first_radius_without_the_sharp_minimum():
+    critical = critical_radius(LANDSCAPE, tolerance=1e-4)
+    assert len(LANDSCAPE.local_minima(critical)) == 1
+    assert len(LANDSCAPE.local_minima(critical - 2e-4)) == 2
+
+
+def test_basin_fraction_radii_are_step_size_times_noise_std():
+    fractions = basin_fractions(LANDSCAPE, 0.02, [0.0, 5.0], -1.0, trials=10, steps=10, settle_steps=0)
+    np.testing.assert_allclose(fractions.radii, [0.0, 0.1])
+    np.testing.assert_allclose(fractions.sharp + fractions.flat, 1.0)
+
+
+def test_half_escape_radius_is_the_first_radius_when_it_already_escapes():
+    fractions = BasinFractions(np.array([0.05, 0.5]), np.array([0.4, 0.1]), None)
+    assert half_escape_radius(fractions) == pytest.approx(0.05)
+
+
+def test_half_escape_radius_after_a_level_without_noise_interpolates_in_the_radius():
+    # A first level with noise 0 (plain GD) has radius 0, where log-interpolation is undefined.
+    assert half_escape_radius(BasinFractions(np.array([0.0, 0.1, 1.0]), np.array([1.0, 0.5, 0.1]), None)) == 0.1
+    crossing = half_escape_radius(BasinFractions(np.array([0.0, 0.1, 1.0]), np.array([1.0, 0.4, 0.1]), None))
+    assert crossing == pytest.approx(0.1 * 0.5 / 0.6)

@@ -46,3 +46,29 @@ def test_mean_escape_time_is_close_to_the_small_noise_estimate():
 def test_invalid_parameters_raise_naming_them(build, name):
     with pytest.raises(ValueError, match=name):
         build()
+
+
+def test_escape_times_follow_sgd_on_the_cubic_well():
+    # One trial, replayed step by step: x <- x - eta (f'(x) + sigma z) with f'(x) = (h / w)(6 z - 6 z^2), z = x / w,
+    # until x >= 2 w. A width other than 1 tells the drift's 1/w and the exit 2 w apart from 1/w^2 and 2.
+    depth, width, noise_std, eta, seed = 1.0, 0.5, 12.0, 0.01, 4
+    times = escape_times(depth, width, noise_std, eta, trials=1, horizon=5000, seed=seed)
+    rng, x = np.random.default_rng(seed), 0.0
+    for step in range(1, 5001):
+        z = x / width
+        x -= eta * (depth / width * (6 * z - 6 * z ** 2) + noise_std * rng.standard_normal(1)[0])
+        if x >= 2 * width:
+            break
+    assert 20 < step < 5000 and times[0, 0] == step
+
+
+def test_each_level_keeps_its_own_width():
+    # A width of 100 cannot be crossed in 1000 steps of size 0.6; a width of 1 is crossed within a few hundred.
+    times = escape_times(1.0, [1.0, 100.0], [60.0, 60.0], 0.01, trials=40, horizon=1000, seed=1)
+    assert np.isfinite(times[0]).all() and not np.isfinite(times[1]).any()
+
+
+def test_kramers_estimate_matches_its_closed_form_at_another_width():
+    k = 6 * 2.0 / 0.5 ** 2                                   # curvature 6 h / w^2
+    expected = 2 * np.pi / (0.01 * k) * np.exp(2 * 2.0 / (0.01 * 9.0))
+    assert kramers_escape_steps(2.0, 0.5, 0.01, 3.0) == pytest.approx(expected)

@@ -40,3 +40,16 @@ def test_basin_and_exponential_figures():
     escape_plots.plot_escape_fit(axes[2], x, np.exp(x), 0.1 * np.exp(x), np.exp(x), np.exp(x), "x", "l", "k")
     assert axes[2].get_yscale() == "log"
     plt.close(fig)
+
+
+def test_saddle_figures_draw_the_minimum_value_and_the_fitted_line():
+    fig, (left, right) = plt.subplots(1, 2)
+    landscape = QuarticSaddle(3, negative_curvature=2.0)
+    escape_plots.plot_saddle_trajectories(left, {"gd": SaddleRun(np.array([np.inf]), np.zeros(3))}, landscape, "q")
+    minimum = [line for line in left.lines if line.get_label() == "minimum value"][0]
+    assert minimum.get_ydata()[0] == landscape.saddle_value - landscape.depth
+    dims = np.array([10, 100, 1000])
+    sweep = DimensionSweep(dims, np.array([1.0, 2.0, 3.0]), np.full(3, 0.1), np.ones(3))
+    escape_plots.plot_escape_versus_dimension(right, {"sgd": sweep}, {"sgd": LineFit(2.0, 5.0, 0, 0)}, "q")
+    np.testing.assert_allclose(right.lines[-1].get_ydata(), 5.0 + 2.0 * np.log(dims))
+    plt.close(fig)

@@ -121,3 +121,55 @@ def test_sgd_noise_has_total_variance_sigma_squared_in_every_dimension(dim):
     _step(x, 0, np.zeros(trials), landscape, stochastic_gradient_descent(eta, sigma), np.random.default_rng(1))
     squared = np.sum((x / eta) ** 2, axis=1)                        # |xi|^2 for each trial
     assert squared.mean() == pytest.approx(sigma ** 2, rel=0.05)
+
+
+def test_quartic_saddle_with_another_negative_curvature():
+    landscape = QuarticSaddle(4, negative_curvature=2.0)
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    step = 1e-6 * np.eye(4)
+    numeric = np.stack([(landscape.value(x + e) - landscape.value(x - e)) / 2e-6 for e in step], axis=-1)
+    assert np.allclose(landscape.gradient(x), numeric, atol=1e-6)
+    minimum = np.zeros((1, 4))
+    minimum[0, 0] = np.sqrt(2.0)                                  # x_0^2 = gamma
+    assert landscape.value(minimum)[0] == pytest.approx(landscape.saddle_value - landscape.depth)
+    assert landscape.depth == pytest.approx(1.0)                  # gamma^2 / 4
+
+
+@pytest.mark.parametrize("landscape", [QuarticSaddle(5), RankOneFactorisation(5)], ids=["quartic", "rank-one"])
+def test_escape_step_is_the_first_step_half_the_depth_below_the_saddle(landscape):
+    run = simulate_saddle_escape(landscape, stochastic_gradient_descent(0.1, 0.1), trials=1, horizon=400,
+                                 stop_when_all_escaped=False)        # one trial: the median is its value
+    below = np.flatnonzero(run.median_values <= landscape.saddle_value - landscape.depth / 2)
+    assert 5 < below[0] < 400 and run.times[0] == below[0]
+
+
+def test_start_lies_on_the_stable_manifold_at_the_given_radius():
+    from sgd_escape.escape_saddles import stable_manifold_start
+
+    start = stable_manifold_start(6, 50, np.random.default_rng(0), radius=0.3)
+    assert np.all(start[:, 0] == 0)
+    np.testing.assert_allclose(np.linalg.norm(start, axis=1), 0.3)
+
+
+def test_dimension_sweep_reports_mean_and_standard_error_of_the_runs():
+    sweep = escape_time_versus_dimension(QuarticSaddle, PGD, [5, 20], trials=6, horizon=600, seed=3)
+    for index, dim in enumerate([5, 20]):
+        times = simulate_saddle_escape(QuarticSaddle(dim), PGD, 6, 600, seed=3 + index).times
+        assert sweep.mean[index] == pytest.approx(times.mean())
+        assert sweep.standard_error[index] == pytest.approx(times.std(ddof=1) / np.sqrt(6))
+    assert np.all(sweep.fraction_escaped == 1.0)
+
+
+def test_predicted_slope_uses_the_negative_curvature():
+    assert predicted_log_dimension_slope(0.1, 2.0) == pytest.approx(1 / (2 * np.log(1.2)))
+
+
+def test_perturbed_gd_steps_with_the_gradient_at_the_perturbed_point():
+    from sgd_escape.escape_saddles import _step
+
+    landscape, method = QuarticSaddle(3), perturbed_gradient_descent(0.1, radius=0.5, gradient_threshold=0.01,
+                                                                       interval=10)
+    x = np.zeros((4, 3))                                            # the saddle: a perturbation is due at once
+    _step(x, 0, np.full(4, -100), landscape, method, np.random.default_rng(2))
+    kick = uniform_ball(np.random.default_rng(2), 4, 3, 0.5)         # the same draw
+    np.testing.assert_allclose(x, kick - 0.1 * landscape.gradient(kick))

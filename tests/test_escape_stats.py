@@ -85,3 +85,31 @@ def test_censored_means_estimate_each_row_and_count_every_censored_trial():
     assert errors == pytest.approx([30 / np.sqrt(2), 6 / np.sqrt(3)])
     with pytest.raises(ValueError, match="times_per_level"):
         censored_means([], horizon=30)
+
+
+def test_censored_mean_matches_its_closed_form():
+    # Total time observed 2 + 4 + 6 + 10 = 22 over 3 escapes; one trial censored at the horizon 10.
+    estimate = censored_mean_escape_time([2.0, 4.0, 6.0, np.inf], 10)
+    assert estimate.mean == pytest.approx(22 / 3)
+    assert estimate.standard_error == pytest.approx(22 / 3 / np.sqrt(3))
+    assert (estimate.escaped, estimate.censored) == (3, 1)
+
+
+def test_sample_mean_standard_error_matches_its_closed_form():
+    estimate = sample_mean_escape_time([3.0, 5.0, 10.0])           # deviations -3, -1, 4: s^2 = 26 / 2
+    assert estimate.standard_error == pytest.approx(np.sqrt(13 / 3))
+    assert (estimate.escaped, estimate.censored) == (3, 0)
+
+
+def test_fit_line_intercept_error_matches_its_closed_form():
+    # Weighted by error bars 0.5 at x = 0..4: Var(intercept) = 0.5^2 sum x^2 / (n sum (x - mean x)^2).
+    fit = fit_line(np.arange(5.0), 2 * np.arange(5.0) + 1, np.full(5, 0.5))
+    assert fit.intercept_se == pytest.approx(0.5 * np.sqrt(30 / (5 * 10)))
+
+
+def test_first_escape_steps_keeps_the_first_step():
+    from sgd_escape.escape_stats import first_escape_steps
+
+    times = np.array([np.inf, 3.0, np.inf])
+    first_escape_steps(np.array([True, True, False]), times, 5)
+    np.testing.assert_array_equal(times, [5.0, 3.0, np.inf])

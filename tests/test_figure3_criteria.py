@@ -79,3 +79,26 @@ def test_stage_handoffs_see_a_stage_that_ends_outside_the_next_region():
     """Plain GD in stage 1 stays spread over its start region, mostly outside stage 2's."""
     handoffs = stage_handoffs(simulate_figure3(F, PLAIN_GD_STAGES, 0), PLAIN_GD_STAGES)
     assert handoffs[0] < 0.8
+
+
+def test_panels_start_on_both_sides_of_the_target():
+    flat = replace(PLAIN_GD_STAGES, steps=1, trials=4000, noise_levels=dict.fromkeys(FIGURE3.noise_levels, 0.0))
+    for name, x0 in simulate_figure3(_Flat(), flat, seed=1).items():
+        assert abs(np.mean(x0 < 0) - 0.5) < 0.04, name
+
+
+def test_criteria_measure_the_regions_and_the_small_window_of_the_setup():
+    """Hand-made last iterates; the centre region is [-1.5, 1.5]. The small window is step_size * r, so
+    halving r and doubling the step size measures the same."""
+    results = {name: np.zeros(5) for name in panel_plan(FIGURE3)}
+    results["medium"] = np.array([0.0, 1.0, 1.5, 2.0, -2.9])          # 3 of 5 inside the centre
+    results["small"] = np.array([0.0, 1.0, 2.0, -2.5, 4.0, -3.7])     # 4 outside the centre
+    measured = figure3_criteria(F, results, FIGURE3)
+    assert measured["medium_fraction_inside"] == pytest.approx(0.6)
+    assert measured["small_outside_count"] == 4
+    # with the window 0.15, x = 2.0 lies in the basin of x* = 0, 2 away from it: not trapped
+    assert not measured["small_outside_all_trapped"]
+    assert measured["small_outside_max_distance"] == pytest.approx(2.0, abs=1e-3)
+    same_window = replace(FIGURE3, step_size=2 * FIGURE3.step_size,
+                          noise_levels={**FIGURE3.noise_levels, "small": FIGURE3.noise_levels["small"] / 2})
+    assert figure3_criteria(F, results, same_window) == measured

@@ -104,3 +104,16 @@ def test_invalid_figure3_setup(kwargs, name):
 def test_centre_region_is_where_the_first_stage_restarts():
     setup = Figure3Setup(stage_noises=(0.2, 0.1), stage_half_widths=(2.0, 1.0))
     assert setup.centre_half_width == 2.0
+
+
+@pytest.mark.parametrize("half_width", [0.0, 0.15])
+def test_maxima_are_where_the_slope_turns_down(half_width):
+    maxima = F.local_maxima(-5, 5, half_width)
+    assert len(maxima) >= 5
+    assert np.all(F.convolved_grad(maxima - 1e-5, half_width) > 0)
+    assert np.all(F.convolved_grad(maxima + 1e-5, half_width) < 0)
+
+
+def test_stage_half_widths_must_be_positive():
+    with pytest.raises(ValueError, match="stage_half_widths must be > 0"):
+        Figure3Setup(stage_half_widths=(1.5, 0.75, 0.0))

@@ -354,3 +354,113 @@ def test_trajectory_points_stack_the_runs_time_by_time():
     assert np.array_equal(points, trajectory_points(ONE_DIM, 7, [0, 40, 300], seed=2))
     with pytest.raises(ValueError, match="times"):
         trajectory_points(ONE_DIM, 7, [], seed=2)
+
+
+def test_estimate_reports_its_smallest_point_and_holds_only_beyond_z_standard_errors():
+    from sgd_escape.assumption import OnePointEstimate
+
+    est = OnePointEstimate(np.zeros((3, 1)), c_hat=np.array([1.0, 0.2, 0.5]), stderr=np.array([0.01, 0.1, 0.3]))
+    assert (est.worst, est.c, est.c_stderr) == (1, 0.2, 0.1)
+    assert est.holds(z=1.0) and not est.holds(z=3.0)      # 0.2 - 3 * 0.1 < 0: not significant at z = 3
+
+
+def test_estimator_matches_a_closed_form_and_its_standard_error_is_calibrated():
+    # For grad f(z) = z^3 an antithetic pair averages (y - eta w)^3 and (y + eta w)^3 to y^3 + 3 y eta^2 w^2,
+    # so c(y) = E (y - eta w)^3 / y = y^2 + eta^2 r^2 for w uniform on [-r, r].
+    noise, eta, y = BoundedNoise("ball", 2.0, 1), 0.5, 0.7
+    points = np.full((400, 1), y)                       # 400 independent estimates at the same point
+    est = estimate_one_point_constant(lambda z: z**3, points, eta, noise, np.random.default_rng(0), draws=400)
+    exact = y**2 + eta**2 * noise.r**2
+    assert abs(est.c_hat.mean() - exact) < 4 * est.stderr.mean() / np.sqrt(len(points))
+    assert np.std(est.c_hat, ddof=1) == pytest.approx(est.stderr.mean(), rel=0.15)
+
+
+@pytest.mark.parametrize("kind, d", [("ball", 1), ("ball", 5), ("sphere", 5)])
+def test_mean_squared_norm_matches_sampling(kind, d):
+    noise = BoundedNoise(kind, 2.0, d)
+    sq = np.sum(noise.sample((100_000,), np.random.default_rng(0)) ** 2, axis=-1)
+    assert sq.mean() == pytest.approx(noise.mean_sq_norm, abs=4 * sq.std() / np.sqrt(sq.size) + 1e-12)
+
+
+@pytest.mark.parametrize("kind, d", [("sphere", 1), ("ball", 1), ("sphere", 50), ("ball", 3)])
+def test_characteristic_function_is_one_at_zero_and_continuous_there(kind, d):
+    noise = BoundedNoise(kind, 1.0, d)
+    values = noise.coordinate_characteristic(np.array([0.0, 1e-4, -1e-4]))
+    np.testing.assert_allclose(values, 1.0, atol=1e-7)
+
+
+def test_with_constants_at_c_equal_to_L_is_the_plain_quadratic():
+    f = SpikyQuadratic.with_constants(3.0, 3.0, 10.0, BoundedNoise("ball", 20.0, 1), 0.02)
+    assert (f.a, f.beta) == (3.0, 0.0)
+
+
+@pytest.mark.parametrize("a", [0.0, 1.0])
+def test_flower_parameter_must_lie_strictly_between_0_and_1(a):
+    with pytest.raises(ValueError, match=r"a must lie in \(0.0, 1.0\)"):
+        Flower(a=a)
+
+
+def test_flower_gradient_and_one_point_constants():
+    f = Flower(0.3)
+    x, h = np.random.default_rng(0).normal(size=(20, 2)), 1e-6
+    numeric = np.stack([(f.value(x + h * e) - f.value(x - h * e)) / (2 * h) for e in np.eye(2)], axis=-1)
+    np.testing.assert_allclose(f.grad(x), numeric, atol=1e-6)
+    theta = np.linspace(0, 2 * np.pi, 3601)
+    ring = 1.7 * np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+    ratio = np.sum(f.grad(ring) * ring, axis=-1) / 1.7**2      # <grad f(x), x - x*> / ||x - x*||^2
+    assert ratio.min() == pytest.approx(f.c_lower, rel=1e-6) and ratio.max() == pytest.approx(f.c_upper, rel=1e-6)
+
+
+def test_gd_path_starts_at_x0_and_holds_every_step():
+    x0 = np.array([1.0, 0.5])
+    path = gd_path(lambda x: 2 * x, x0, 0.1, 5)
+    assert path.shape == (6, 2)
+    np.testing.assert_allclose(path, 0.8 ** np.arange(6)[:, None] * x0)
+
+
+def test_step3_deviation_bound_holds_and_is_within_a_factor_1_6_of_tight():
+    # On the L-smooth concave f(z) = -L z^2 / 2, y_{t+1} = (1 + eta L)(y - eta omega): with eta L near 1/2 the
+    # largest deviation is about (1 + eta L)^2 2 eta r ||y|| = 4.5 eta r ||y||, against the bound's 7 eta r ||y||.
+    setting = Theorem1Setting(eta=0.499, c=0.75, L=1.0, r=1.0)
+    noise, y = BoundedNoise("ball", 1.0, 1), np.array([[100.0], [-40.0]])
+    chain = step1_chain(lambda z: -z, y, setting, noise, np.random.default_rng(0), draws=1000)
+    assert np.all(chain["deviation"] <= chain["deviation_bound"])
+    assert np.all(chain["deviation_bound"] < 1.6 * chain["deviation"])
+
+
+def test_supermartingale_is_constant_along_the_envelope():
+    # ||y_t - x*||^2 = b/lambda + (1 - lambda)^t D makes G_t = D at every t (Step 2's equality case).
+    setting, D = Theorem1Setting(eta=0.01, c=1.0, L=2.0, r=3.0), np.array([5.0, 50.0])
+    t = np.arange(200)[:, None]
+    G = supermartingale(setting.floor + (1 - setting.lam) ** t * D, setting)
+    np.testing.assert_allclose(G, np.broadcast_to(D, G.shape), rtol=1e-9)
+
+
+def test_normalised_supermartingale_mean_starts_at_minus_one():
+    from sgd_escape.proof_checks import normalised_supermartingale_mean
+
+    G = np.array([[-2.0, -4.0], [-1.0, -1.0], [0.5, 0.5]])
+    np.testing.assert_allclose(normalised_supermartingale_mean(G), [-1.0, -1 / 3, 1 / 6])
+
+
+def test_gap_shares_add_up_to_one(trajectory_points):
+    from sgd_escape.proof_checks import gap_shares
+
+    f, noise, setting, points, _ = trajectory_points
+    chain = step1_chain(f.grad, points[:8], setting, noise, np.random.default_rng(5), draws=200)
+    shares = gap_shares(chain)
+    total = chain["final"] - chain["next"]
+    assert shares["assumption"] == pytest.approx(np.median(chain["part_assumption"] / total))
+    assert shares["lipschitz"] == pytest.approx(np.median(chain["part_lipschitz"] / total))
+    assert shares["other"] == pytest.approx(np.median(1 - (chain["part_assumption"] + chain["part_lipschitz"]) / total))
+
+
+def test_explorer_refuses_runs_longer_than_its_step_cap():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sgd_escape.theorem_explorer import MAX_STEPS, draw_theorem
+
+    fig = draw_theorem(eta=1e-4, r=100.0, c=0.5, L=2.0)       # lambda ~ 1e-4: T1 in the tens of thousands
+    texts = [t.get_text() for t in fig.texts + [t for ax in fig.axes for t in ax.texts]]
+    assert any("T1 + T2" in text and str(MAX_STEPS) in text for text in texts)

@@ -243,3 +243,28 @@ def test_dent_survives_while_the_averaged_pull_beats_the_bowl_slope():
     boundary = halves[~survives][0]
     assert survives[: np.argmin(survives)].all() and not survives[np.argmin(survives):].any()
     assert abs(boundary - predicted) < 0.04
+
+
+def test_recorded_path_holds_the_iterates_every_record_every_steps():
+    x0 = np.array([1.0, -2.0])
+    last, path = run_sgd(quadratic_grad, x0, step_size=0.1, noise=0.0, steps=7, record_every=3)
+    np.testing.assert_allclose(path, 0.9 ** np.array([0, 3, 6])[:, None] * x0)   # x_0, x_3, x_6
+    np.testing.assert_allclose(last, 0.9 ** 7 * x0)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"step_size": np.nan}, "step_size must be finite"),
+                                             ({"noise": [0.1, np.inf, 0.1]}, "noise must be finite")])
+def test_run_sgd_rejects_non_finite_parameters(kwargs, message):
+    arguments = {"grad": quadratic_grad, "x0": np.ones(3), "step_size": 0.1, "noise": 0.0, "steps": 5, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        run_sgd(**arguments)
+
+
+def test_escape_probability_draws_noise_uniformly_in_the_disc():
+    """In 2-D the kicks fill the disc of radius r uniformly (radius r * sqrt(u)), as rejection sampling does."""
+    x_t, r = WELL_2D.well_minimum() + np.array([0.08, 0.0]), 8.0
+    probability = escape_probability(WELL_2D, x_t, 0.04, r, samples=20_000, rng=0)
+    square = np.random.default_rng(1).uniform(-r, r, size=(40_000, 2))
+    disc = square[np.sum(square ** 2, axis=1) <= r * r][:20_000]
+    _, x_next = noisy_step(WELL_2D, x_t, 0.04, disc)
+    assert probability == pytest.approx(np.mean(~points_into_well(WELL_2D, x_next)), abs=0.02)

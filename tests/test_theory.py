@@ -125,3 +125,81 @@ def test_theorem3_threshold_is_never_below_the_exact_one():
     assert np.all(large_step_threshold(grad, x, 0.0, 4.0) >= exact_large_step_threshold(grad, x, 0.0) - 1e-12)
     with pytest.raises(ValueError, match="c_upper must be > 0"):
         large_step_threshold(grad, x, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("kwargs, condition", [
+    (dict(eta=0.25, c=1.5, L=2.0, r=1.0), r"eta < 1/\(2L\)"),    # eta = 1/(2L) exactly
+    (dict(eta=0.1, c=0.4, L=2.0, r=1.0), r"eta < c/L\^2"),      # eta = c/L^2 exactly
+    (dict(eta=0.2, c=2.5, L=1.0, r=1.0), r"eta < 1/\(2c\)"),    # eta = 1/(2c) exactly
+])
+def test_conditions_are_strict_inequalities(kwargs, condition):
+    with pytest.raises(ValueError, match=condition):
+        Theorem1Setting(**kwargs)
+
+
+def test_envelope_matches_its_closed_form():
+    d0, t = 100.0, np.array([0, 1, 10, 250])
+    expected = SETTING.floor + (1 - SETTING.lam) ** t * d0
+    np.testing.assert_allclose(SETTING.envelope(d0, t), expected, rtol=1e-12)
+    assert SETTING.envelope(d0, 0) == pytest.approx(SETTING.floor + d0)   # starts at b/lambda + ||y0 - x*||^2
+
+
+def test_conditions_hold_agrees_with_the_constructor_on_random_parameters():
+    # Each of the three conditions (and eta > 0) binds somewhere in this sample.
+    rng = np.random.default_rng(0)
+    eta, c, L = rng.uniform(-0.05, 0.6, 2000), 10 ** rng.uniform(-1, 0.7, 2000), 10 ** rng.uniform(-1, 0.7, 2000)
+    eta[:20] = 0.0
+
+    def constructor_accepts(*args):
+        try:
+            Theorem1Setting(*args, r=1.0)
+        except ValueError:
+            return False
+        return True
+
+    expected = [constructor_accepts(*p) for p in zip(eta, c, L)]
+    binding = np.argmin(np.stack([1 / (2 * L), c / L**2, 1 / (2 * c)]), axis=0)
+    assert set(binding[(eta > 0)].tolist()) == {0, 1, 2}
+    assert conditions_hold(eta, c, L).tolist() == expected
+
+
+def test_exact_large_step_threshold_is_where_gd_stops_getting_closer():
+    # ||x - eta g - x*||^2 = ||x - x*||^2 - 2 eta <g, x - x*> + eta^2 ||g||^2: unchanged at the threshold.
+    from sgd_escape.large_step import Flower
+
+    f, rng = Flower(0.3), np.random.default_rng(1)
+    x_star = np.array([0.0, 0.0])
+    x = rng.standard_normal((50, 2))
+    eta = exact_large_step_threshold(f.grad(x), x, x_star)
+    for factor, moves_away in ((0.99, False), (1.0, None), (1.01, True)):
+        before = np.linalg.norm(x - x_star, axis=1)
+        after = np.linalg.norm(x - (factor * eta)[:, None] * f.grad(x) - x_star, axis=1)
+        if moves_away is None:
+            np.testing.assert_allclose(after, before, rtol=1e-10)
+        else:
+            assert np.all((after > before) == moves_away)
+
+
+def test_distance_figure_draws_the_envelope_and_both_radii():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sgd_escape.theorem_experiments import ONE_DIM, Theorem1Result
+    from sgd_escape.theory_plots import distance_runs, markov_histogram
+    from sgd_escape.ysequence import YRun
+
+    s, T2 = ONE_DIM.setting, 3
+    result = Theorem1Result(ONE_DIM, T2, YRun(np.full((ONE_DIM.T1 + T2 + 1, 4), s.floor)))
+    fig, (left, right) = plt.subplots(1, 2)
+    distance_runs(left, result)
+    lines = {line.get_label(): line for line in left.lines}
+    t = np.arange(ONE_DIM.T1 + T2 + 1)
+    np.testing.assert_allclose(lines[r"$b/\lambda + (1-\lambda)^t\|y_0-x^*\|^2$"].get_ydata(),
+                               s.envelope(ONE_DIM.initial_sq_distance, t))
+    assert lines[r"$20b/\lambda$"].get_ydata()[0] == pytest.approx(s.markov_radius_sq)
+    assert lines[r"$\delta^2$ (window bound)"].get_ydata()[0] == pytest.approx(s.tail(T2).radius_sq)
+    markov_histogram(right, np.array([1.0, 3.0, 30.0]) * s.floor, s.floor)
+    assert sorted(line.get_xdata()[0] for line in right.lines) == [2, 20]
+    plt.close(fig)

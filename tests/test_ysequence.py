@@ -69,3 +69,60 @@ def test_glue_numbers_stores_every_entry_under_its_prefixed_name(monkeypatch):
     monkeypatch.setattr(book, "glue", lambda name, value: stored.__setitem__(name, value))
     book.glue_numbers("one", {"c": 0.5, "T1": 644})
     assert stored == {"one_c": 0.5, "one_T1": 644}
+
+
+def test_y_step_is_equation_1():
+    # y_t = x_t - eta grad f(x_t) and x_{t+1} = x_t - eta (grad f(x_t) + omega_t) give y_{t+1} = y_step(y_t, omega_t).
+    from sgd_escape.ysequence import y_step
+
+    f, eta = SpikyQuadratic(1.0, 3.0, 10.0), 0.02
+    rng = np.random.default_rng(2)
+    x, omega = rng.normal(size=(6, 3)), BoundedNoise("ball", 20.0, 3).sample((6,), rng)
+    x_next = x - eta * (f.grad(x) + omega)
+    np.testing.assert_allclose(y_step(f.grad, y_of_x(f.grad, x, eta), eta, omega), y_of_x(f.grad, x_next, eta))
+
+
+def test_simulate_y_measures_distances_from_x_star():
+    # Shifting the function and the start by v and passing x_star = v gives the same distances.
+    f, eta, noise, v = SpikyQuadratic(1.0, 3.0, 10.0), 0.02, BoundedNoise("sphere", 20.0, 2), np.array([3.0, -1.0])
+    y0 = starting_points(5, 2, 4.0, np.random.default_rng(0))
+    at_zero = simulate_y(f.grad, y0, eta, noise, 20, np.random.default_rng(1))
+    shifted = simulate_y(lambda z: f.grad(z - v), y0 + v, eta, noise, 20, np.random.default_rng(1), x_star=v)
+    np.testing.assert_allclose(shifted.sq_dist, at_zero.sq_dist, rtol=1e-9, atol=1e-12)
+
+
+def test_starting_points_lie_at_the_requested_squared_distance():
+    y0 = starting_points(50, 7, 4.0, np.random.default_rng(0))
+    assert y0.shape == (50, 7)
+    np.testing.assert_allclose(np.sum(y0**2, axis=1), 4.0)
+
+
+def test_T1_is_at_least_theorem1s_lower_bound():
+    s = ONE_DIM.setting
+    assert ONE_DIM.T1 >= s.t1_lower_bound(ONE_DIM.initial_sq_distance)
+    assert s.envelope(ONE_DIM.initial_sq_distance, ONE_DIM.T1) <= 2 * s.floor   # Step 2: E||y_T1 - x*||^2 <= 2b/lambda
+
+
+def test_theorem1_result_tail_looseness_is_delta_squared_over_the_window_max():
+    T1, T2 = ONE_DIM.T1, 3
+    sq_dist = np.full((T1 + T2 + 2, 2), 1.0)
+    sq_dist[T1 + 1, 0] = 5.0
+    result = Theorem1Result(ONE_DIM, T2, YRun(sq_dist))
+    assert result.tail_looseness == pytest.approx(ONE_DIM.setting.tail(T2).radius_sq / 5.0)
+
+
+def test_corollary2_run_is_sgd_that_changes_its_step_size():
+    # Stage two continues SGD from x_T1 with the step eta2: y'_t = x_t - eta2 grad f(x_t).
+    from sgd_escape.theorem_experiments import SECOND_STAGE_ETA
+
+    coro, sq, (T1, T2) = run_corollary2(4, seed=7)
+    exp, eta2 = ONE_DIM, SECOND_STAGE_ETA
+    rng = np.random.default_rng(7)
+    y0 = starting_points(4, 1, exp.initial_sq_distance, rng)
+    assert sq.shape == (T1 + T2 + 1, 4) and np.allclose(sq[0], exp.initial_sq_distance)
+    x = y0 - exp.eta * exp.noise.sample((4,), rng)                        # x_1
+    for t in range(1, T1 + T2 + 1):
+        eta = exp.eta if t <= T1 else eta2                               # y_T1 still belongs to stage one
+        np.testing.assert_allclose(np.sum(y_of_x(exp.f.grad, x, eta) ** 2, axis=1), sq[t], rtol=1e-9)
+        step = exp.eta if t < T1 else eta2
+        x = x - step * (exp.f.grad(x) + exp.noise.sample((4,), rng))

@@ -152,8 +152,9 @@ def basin_fractions(landscape: SharpFlatLandscape, step_size: float, noise_stds,
 def half_escape_radius(fractions: BasinFractions) -> float:
     """Smallest radius at which at most half of the trials end in the sharp basin (Chapter 7).
 
-    Interpolated linearly in ``log(radius)`` between the two levels around the crossing;
-    NaN if the fraction never falls to one half.
+    Interpolated linearly in ``log(radius)`` between the two levels around the crossing (in
+    the radius itself where the lower level has radius 0); NaN if the fraction never falls to
+    one half.
     """
     below = np.flatnonzero(fractions.sharp <= 0.5)
     if below.size == 0:
@@ -161,8 +162,11 @@ def half_escape_radius(fractions: BasinFractions) -> float:
     i = below[0]
     if i == 0:
         return float(fractions.radii[0])
-    (r0, r1), (f0, f1) = np.log(fractions.radii[i - 1:i + 1]), fractions.sharp[i - 1:i + 1]
-    return float(np.exp(r0 + (f0 - 0.5) / (f0 - f1) * (r1 - r0)))
+    (r0, r1), (f0, f1) = fractions.radii[i - 1:i + 1], fractions.sharp[i - 1:i + 1]
+    weight = (f0 - 0.5) / (f0 - f1)
+    if r0 == 0:                      # no logarithm at radius 0 (plain GD): linear in the radius
+        return float(weight * r1)
+    return float(np.exp(np.log(r0) + weight * (np.log(r1) - np.log(r0))))
 
 
 def stationary_sharp_fraction(landscape: SharpFlatLandscape, temperature: float, wells: bool = True,
