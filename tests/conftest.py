@@ -14,6 +14,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
 
+# Under pytest-xdist, two workers share the machine's cores (CI has two): one thread each for
+# torch and for what they start (notebook kernels, the book build), instead of every process
+# taking every core and slowing the others down.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    if "torch" in sys.modules:                      # imported before this file: tell it directly
+        sys.modules["torch"].set_num_threads(1)
+
 
 def toc_files() -> list[str]:
     """Every document of the table of contents, as paths relative to the root, no suffix."""

@@ -15,7 +15,7 @@ from sgd_escape.cifar.pipeline import run_experiment  # noqa: E402
 
 #: Smoke-sized settings that keep what the chapters read: epochs past 5, two ball epochs, restarts.
 TINY = {
-    "fig5": dict(trials=2, epochs=6, lr_milestones=[3, 5], train_examples=16, test_examples=8,
+    "fig5": dict(trials=2, epochs=6, lr_milestones=[3, 5], train_examples=8, test_examples=8,
                  train_eval_examples=8, probe_examples=8, probe_batch_size=8, ball_points=2,
                  ball_every=3, ball_examples=8, ball_trials=1, batch_size=8),
     "slope": dict(KIND_PRESETS["slope"]["smoke"]),
