@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
-from sgd_escape.cifar import figures  # noqa: E402
+from sgd_escape.cifar import figures, tables  # noqa: E402
 from sgd_escape.cifar.experiments import EXPERIMENTS  # noqa: E402
 from sgd_escape.cifar.results import best_cached  # noqa: E402
 
@@ -37,14 +37,14 @@ def test_figure5_panels_and_verdict_follow_the_cached_numbers(monkeypatch):
     fig, axes = plt.subplots(1, 3)
     figures.plot_figure5(axes, results)
     assert len(axes[0].lines) == 1 + len(results)           # the zero line and one line per network
-    verdict = figures.fig5_verdict(results)
+    verdict = tables.fig5_verdict(results)
     assert verdict["total"] == sum(r.scalars["inner_products_from_epoch_5"] for r in results.values())
     plt.close(fig)
 
 
 def test_missing_results_show_the_command_that_makes_them(tmp_path, monkeypatch):
     monkeypatch.setenv("SGD_ESCAPE_DATA", str(tmp_path))
-    note = figures.provenance_note("slope")
+    note = tables.provenance_note("slope")
     assert "Missing or refused results" in note.html
     assert "python -m sgd_escape run slope-resnet-cifar10 --preset reduced" in note.markdown
 
@@ -53,18 +53,18 @@ def test_a_refused_result_more_faithful_than_the_one_shown_is_a_warning(tmp_path
     for net in ("resnet", "densenet"):
         shutil.copytree(ROOT / "data" / f"slope-{net}-cifar10" / "mini", tmp_path / f"slope-{net}-cifar10" / "mini")
     monkeypatch.setenv("SGD_ESCAPE_DATA", str(tmp_path))
-    assert "Where these results come from" in figures.provenance_note("slope").html
+    assert "Where these results come from" in tables.provenance_note("slope").html
     stale = shutil.copytree(tmp_path / "slope-resnet-cifar10" / "mini", tmp_path / "slope-resnet-cifar10" / "reduced")
     record = json.loads((stale / "result.json").read_text())
     (stale / "result.json").write_text(json.dumps(record | {"preset": "reduced"}))
-    note = figures.provenance_note("slope")
+    note = tables.provenance_note("slope")
     assert "Missing or refused results" in note.html and 'class="admonition warning"' in note.html
     assert "its cached reduced result is not shown" in note.markdown and "another config" in note.markdown
     assert "preset mini" in note.markdown                 # what is shown instead is still named
 
 
 def test_tables_escape_html_and_keep_a_markdown_form():
-    table = figures.show_table(["a", "b"], [[1, "<x>"]])
+    table = tables.show_table(["a", "b"], [[1, "<x>"]])
     assert "&lt;x&gt;" in table.html and "| 1 | <x> |" in table.markdown
 
 
@@ -87,8 +87,8 @@ def _spectrum_result(**changes):
     ("whole_trajectories_one_point_convex", {"whole_trajectory_one_point_convex": [True, False, True]}),
 ])
 def test_each_spectrum_trend_fails_exactly_when_its_observation_does(key, change):
-    assert all(figures.spectrum_trends({"net": _spectrum_result()})["net"].values())
-    trend = figures.spectrum_trends({"net": _spectrum_result(**change)})["net"]
+    assert all(tables.spectrum_trends({"net": _spectrum_result()})["net"].values())
+    trend = tables.spectrum_trends({"net": _spectrum_result(**change)})["net"]
     assert [k for k, holds in trend.items() if not holds] == [key]
 
 
@@ -99,19 +99,19 @@ def test_fig5_verdict_counts_signs_from_epoch_5_and_the_longest_step():
               "ball_raw_max": np.array([[1.0], [3.0], [5.0], [0.5]])}
     result = SimpleNamespace(curves=curves, config={"lr": 0.1, "lr_milestones": [2], "epochs": 8}, preset="mini",
                              scalars={"negative_inner_from_epoch_5": 2, "inner_products_from_epoch_5": 6})
-    verdict = figures.fig5_verdict({"a": result, "b": None})
+    verdict = tables.fig5_verdict({"a": result, "b": None})
     assert verdict["nonpositive"] == 2 and verdict["total"] == 6
     assert verdict["ball_nonpositive"] == 1                   # epoch 6 only: epoch 0 is before epoch 5
     assert verdict["ball_mean_nonpositive"] == 1              # a NaN mean (a diverged probe) is no success
     assert verdict["ball_probed"] == 1                        # of the balls probed from epoch 5 on
     assert verdict["max_step"] == pytest.approx(0.3)          # 0.1 x 3 beats 0.01 x 20
-    assert figures.ball_nonpositive_rows({"a": result}) == [["a (mini)", 6, 0, "-0.5", "nan", "0.5"]]
+    assert tables.ball_nonpositive_rows({"a": result}) == [["a (mini)", 6, 0, "-0.5", "nan", "0.5"]]
 
 
 def test_the_committed_figure5_caches_list_every_failing_ball():
     results = figures.load_cached("fig5")
-    verdict = figures.fig5_verdict(results)
-    rows = [row for row in figures.ball_nonpositive_rows(results) if row[0] != "none"]
+    verdict = tables.fig5_verdict(results)
+    rows = [row for row in tables.ball_nonpositive_rows(results) if row[0] != "none"]
     assert len(rows) == verdict["ball_nonpositive"] <= verdict["ball_probed"]
     assert all(float(row[3]) <= 0 for row in rows)
 
@@ -152,7 +152,7 @@ def test_projected_work_counts_every_training_epoch_of_every_member():
 def test_protocol_gap_lists_exactly_the_settings_that_differ_from_the_paper(monkeypatch):
     monkeypatch.chdir(ROOT / "chapters")
     results = figures.load_cached("fig5")
-    note = figures.protocol_gap(results)
+    note = tables.protocol_gap(results)
     for label, result in results.items():
         line = next(l for l in note.markdown.splitlines() if l.startswith(f"- {label}, preset {result.preset}"))
         assert ("epochs 300" not in line) and (f"epochs {result.config['epochs']} (paper preset: 300)" in line)
@@ -160,18 +160,18 @@ def test_protocol_gap_lists_exactly_the_settings_that_differ_from_the_paper(monk
 
 
 def test_spectrum_observation_rows_follow_the_trends():
-    rows = figures.spectrum_observation_rows({"a": _spectrum_result(),
+    rows = tables.spectrum_observation_rows({"a": _spectrum_result(),
                                               "b": _spectrum_result(restart_distance_from_init=np.array([3.0, 2.0, 8.0]))})
-    assert len(rows) == len(figures.SPECTRUM_OBSERVATIONS)
-    assert rows[2] == [figures.SPECTRUM_OBSERVATIONS["distance_grows"], "yes", "no"]
+    assert len(rows) == len(tables.SPECTRUM_OBSERVATIONS)
+    assert rows[2] == [tables.SPECTRUM_OBSERVATIONS["distance_grows"], "yes", "no"]
     assert all(row[1:] == ["yes", "yes"] for k, row in enumerate(rows) if k != 2)
 
 
 def test_sgd_steps_are_epochs_times_whole_batches():
     result = SimpleNamespace(config={"branch_epochs": 4, "train_examples": 384, "batch_size": 128})
-    assert figures.sgd_steps(result, "branch_epochs") == 12
+    assert tables.sgd_steps(result, "branch_epochs") == 12
     result = SimpleNamespace(config={"restart_length": 2, "train_examples": None, "batch_size": 128})
-    assert figures.sgd_steps(result, "restart_length") == 2 * 390          # 50,000 images: 390 whole batches
+    assert tables.sgd_steps(result, "restart_length") == 2 * 390          # 50,000 images: 390 whole batches
 
 
 def _fig5_result():
@@ -185,7 +185,7 @@ def _fig5_result():
 
 
 def test_nonpositive_rows_list_the_failures_from_epoch_5_only():
-    rows = figures.nonpositive_rows({"net": _fig5_result()})
+    rows = tables.nonpositive_rows({"net": _fig5_result()})
     assert rows == [["net (mini)", 6, 1, "-0.5", "-0.05", "3"]]
 
 

@@ -9,7 +9,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sgd_escape.cifar import figures  # noqa: E402
+from sgd_escape.cifar import figures, tables  # noqa: E402
 from sgd_escape.cifar.experiments import KIND_PRESETS  # noqa: E402
 from sgd_escape.cifar.pipeline import run_experiment  # noqa: E402
 
@@ -41,19 +41,19 @@ def test_figure5_with_the_papers_networks_reaches_the_chapter(tmp_path, monkeypa
     fig, axes = plt.subplots(1, 3)
     figures.plot_figure5(axes, results)
     plt.close(fig)
-    rows = figures.figure5_rows(results)
+    rows = tables.figure5_rows(results)
     assert [row[0] for row in rows][:2] == ["resnet (reduced)", "densenet (reduced)"]
-    verdict = figures.fig5_verdict(results)
+    verdict = tables.fig5_verdict(results)
     assert verdict["total"] == 2 * 2 * 1                  # epoch 5 of 6, two trials, two networks
-    assert "epochs 6 (paper preset: 300)" in figures.protocol_gap(results).markdown
+    assert "epochs 6 (paper preset: 300)" in tables.protocol_gap(results).markdown
     failures = int(sum((r.curves["inner_raw"][5:] <= 0).sum() for r in results.values()))
-    listed = [row for row in figures.nonpositive_rows(results) if row[0] != "none"]
+    listed = [row for row in tables.nonpositive_rows(results) if row[0] != "none"]
     assert len(listed) == failures == verdict["nonpositive"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind, plot, rows", [("slope", figures.plot_slope, figures.slope_rows),
-                                              ("spectrum", figures.plot_figure6, figures.spectrum_rows)])
+@pytest.mark.parametrize("kind, plot, rows", [("slope", figures.plot_slope, tables.slope_rows),
+                                              ("spectrum", figures.plot_figure6, tables.spectrum_rows)])
 def test_reduced_slope_and_spectrum_results_reach_the_chapters(kind, plot, rows, tmp_path, monkeypatch):
     results = reduced_results(kind, tmp_path, monkeypatch)
     fig, axes = plt.subplots(1, 2)

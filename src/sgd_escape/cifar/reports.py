@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .figures import Rich, _code_html, show_table
 from .results import data_root
+from .tables import Rich, code_html, show_table
 
 NOT_YET = ("Not measured yet: no GPU session's reports are in `data/benchmarks/`. "
            "On a GPU, run `python -m sgd_escape session --data cifar10-jpeg.tar.xz --out OUT` "
@@ -24,12 +24,12 @@ def load_reports(report: str, root: str | Path | None = None) -> list[dict]:
 
 
 def _not_yet() -> Rich:
-    return Rich(f"<p>{_code_html(NOT_YET)}</p>", NOT_YET)
+    return Rich(f"<p>{code_html(NOT_YET)}</p>", NOT_YET)
 
 
 def benchmark_table(root: str | Path | None = None) -> Rich:
     """Seconds per network-epoch of both pipelines, their ratio, and projected GPU-hours, one row
-    per GPU (Chapter 4). Returns a :class:`~sgd_escape.cifar.figures.Rich` table, or a line
+    per GPU (Chapter 4). Returns a :class:`~sgd_escape.cifar.tables.Rich` table, or a line
     saying that nothing is measured yet."""
     reports = load_reports("cifar_trainer", root)
     if not reports:
@@ -45,7 +45,7 @@ def benchmark_table(root: str | Path | None = None) -> Rich:
 
 def determinism_table(root: str | Path | None = None) -> Rich:
     """Largest differences between two runs of the same seed, per GPU (Chapter 4). Returns a
-    :class:`~sgd_escape.cifar.figures.Rich` table, or a line saying that nothing is measured yet."""
+    :class:`~sgd_escape.cifar.tables.Rich` table, or a line saying that nothing is measured yet."""
     reports = load_reports("determinism", root)
     if not reports:
         return _not_yet()

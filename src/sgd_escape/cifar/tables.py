@@ -1,0 +1,294 @@
+"""The text beside Figures 5 and 6 (Chapters 4-6, from :ref:`ch4`): the paper's numbers and ours
+in comparison tables, where each result comes from, and how each run departs from the paper.
+
+Tables are :class:`Rich`: HTML on the website and in Jupyter, Markdown elsewhere. Where no cache
+exists, :func:`provenance_note` shows the command that makes it.
+"""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from .experiments import EXPERIMENTS, PRESET_NOTES
+from .probes import counted_ball_epochs, not_positive
+from .results import PRESET_PREFERENCE, best_cached, make_command, refused_caches
+
+#: What Section 5 of the paper reports (numbers as printed there), for the comparison tables.
+PAPER = {
+    "fig5_count": "none, except DenseNet on CIFAR-10 early on (not counted)",
+    "fig5_claim": "positive for every epoch t >= 5 (except DenseNet on CIFAR-10 early on)",
+    "fig5b_claim": "positive at all 100 points, every epoch, every setting",
+    "resnet_params": 1.2e6, "densenet_params": 0.8e6,
+    "grad_norm_before": 5.0, "grad_norm_after": 15.0, "step_length": 0.5,
+    "slope_densenet_fraction": 0.001, "slope_resnet_count": 2, "slope_resnet_total": 343_000,
+    "slope_min_distance": 40.0,
+}
+
+
+class Rich:
+    """Output shown as HTML on the website (and in Jupyter) and as Markdown elsewhere (Chapters 4-6)."""
+
+    def __init__(self, html: str, markdown: str):
+        self.html, self.markdown = html, markdown
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+
+def code_html(text: str) -> str:
+    """``text`` escaped for HTML, with its `backquoted` parts as ``<code>`` (Chapters 4-6)."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def cache_notice(kind: str) -> tuple[list[str], bool]:
+    """One line per experiment of ``kind``: the preset its result comes from, or how to make
+    it; a line more for each more faithful result that is cached but refused. Also whether
+    anything is missing or refused (the note is then a warning). Returns ``(lines, warn)``;
+    :func:`provenance_note` shows them (Chapters 4-6)."""
+    lines, warn = [], False
+    for name in (n for n in EXPERIMENTS if n.startswith(kind + "-")):
+        result = best_cached(name)
+        if result is None:
+            need = " (it needs the official CIFAR-100 archive, so an online machine)" if name.endswith("100") else ""
+            lines.append(f"`{name}`: not cached{need}. Compute it (a GPU helps) with "
+                         f"`{make_command(name, 'reduced')}`, then rebuild the page.")
+            warn = warn or name.endswith("cifar10")
+        else:
+            prov = result.provenance
+            lines.append(f"`{name}`: preset {result.preset} ({PRESET_NOTES[result.preset]}); "
+                         f"computed on {prov['device_name']} in {prov['wall_seconds'] / 60:.1f} min "
+                         f"from the {prov['dataset_source']}; commit `{prov['git_commit'][:10]}`.")
+        shown = PRESET_PREFERENCE.index(result.preset) if result else len(PRESET_PREFERENCE)
+        for preset, why in refused_caches(name).items():
+            if PRESET_PREFERENCE.index(preset) < shown:
+                lines.append(f"`{name}`: its cached {preset} result is not shown: {why}")
+                warn = True
+    return lines, warn
+
+
+def provenance_note(kind: str) -> Rich:
+    """Where a chapter's results come from: a note, or a warning when a CIFAR-10 result is
+    missing or a cached one is refused (Chapters 4-6). Returns it as :class:`Rich`."""
+    lines, warn = cache_notice(kind)
+    title = "Missing or refused results" if warn else "Where these results come from"
+    items = "".join(f"<li>{code_html(line)}</li>" for line in lines)
+    block = (f'<div class="admonition {"warning" if warn else "note"}">'
+             f'<p class="admonition-title">{title}</p><ul>{items}</ul></div>')
+    return Rich(block, f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines))
+
+
+def show_table(header: list[str], rows: list[list]) -> Rich:
+    """A table for display in a chapter (HTML on the website, Markdown elsewhere; Chapters 4-6).
+
+    ``rows`` are lists of cells, as long as ``header``. Returns it as :class:`Rich`.
+    """
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return Rich(f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
+                "\n".join(lines))
+
+
+def figure5_rows(results: dict) -> list[list]:
+    """Rows of the Figure 5 comparison table (Chapter 4): our numbers, one row per network of
+    :func:`~sgd_escape.cifar.figures.load_cached`, then the paper's claim; six cells per row, for :func:`show_table`."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            rows.append([net, "not cached", "", "", "", ""])
+            continue
+        s = result.scalars
+        rows.append([f"{net} ({result.preset})",
+                     f"{s['negative_inner_from_epoch_5']} of {s['inner_products_from_epoch_5']}",
+                     f"{s['min_inner_from_epoch_5']:.3g} (cosine {s['min_cosine_from_epoch_5']:.3g})",
+                     f"{s['min_ball_inner_from_epoch_5']:.3g}",
+                     f"{s['max_grad_norm_before_first_drop']:.3g}", f"{s['max_grad_norm_after_first_drop']:.3g}"])
+    rows.append(["paper", PAPER["fig5_count"], PAPER["fig5_claim"], PAPER["fig5b_claim"],
+                 f"< {PAPER['grad_norm_before']:g}", f"< {PAPER['grad_norm_after']:g}"])
+    return rows
+
+
+def fig5_verdict(results: dict) -> dict:
+    """Totals over the cached Figure 5 runs (Chapter 4), from epoch 5 on: non-positive inner
+    products at the trajectory; probed balls whose smallest, and whose mean, value is not
+    positive; and the largest learning rate times stochastic gradient norm."""
+    from .training import learning_rate
+
+    cached = [r for r in results.values() if r is not None]
+    if not cached:
+        return {"nonpositive": 0, "total": 0, "ball_nonpositive": 0, "ball_mean_nonpositive": 0,
+                "ball_probed": 0, "max_step": float("nan")}
+    steps = []
+    for r in cached:
+        rates = np.array([learning_rate(e, r.config["lr"], r.config["lr_milestones"])
+                          for e in range(r.curves["grad_norm_max"].shape[0])])
+        steps.append(float((rates[:, None] * r.curves["grad_norm_max"]).max()))
+    balls = [(r.curves, _ball_from_epoch_5(r)) for r in cached]
+    return {"nonpositive": sum(r.scalars["negative_inner_from_epoch_5"] for r in cached),
+            "total": sum(r.scalars["inner_products_from_epoch_5"] for r in cached),
+            "ball_nonpositive": int(sum(not_positive(c["ball_raw_min"][f]).sum() for c, f in balls)),
+            "ball_mean_nonpositive": int(sum(not_positive(c["ball_raw_mean"][f]).sum() for c, f in balls)),
+            "ball_probed": int(sum(c["ball_raw_min"][f].size for c, f in balls)),
+            "max_step": max(steps)}
+
+
+def _ball_from_epoch_5(result) -> np.ndarray:
+    return counted_ball_epochs(result.curves["ball_epochs"], result.config["epochs"])
+
+
+def ball_nonpositive_rows(results: dict) -> list[list]:
+    """Every ball probed from epoch 5 on whose smallest value is not positive (Chapter 4):
+    network, epoch, trial, and the smallest, mean and largest ``<-grad f(w), x_T - x_t>``."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            continue
+        c = result.curves
+        for index in np.nonzero(_ball_from_epoch_5(result))[0]:
+            for trial in np.nonzero(not_positive(c["ball_raw_min"][index]))[0]:
+                rows.append([f"{net} ({result.preset})", int(c["ball_epochs"][index]), int(trial)]
+                            + [f"{c[f'ball_raw_{k}'][index, trial]:.3g}" for k in ("min", "mean", "max")])
+    return rows or [["none", "", "", "", "", ""]]
+
+
+def slope_rows(results: dict) -> list[list]:
+    """Rows of the Section 5.3 comparison table (Chapter 5)."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            rows.append([net, "not cached", "", "", ""])
+            continue
+        s = result.scalars
+        rows.append([f"{net} ({result.preset})",
+                     f"{s['nonpositive_to_other_finals']:,} of {s['inner_products_to_other_finals']:,}",
+                     f"{100 * s['fraction_nonpositive_to_other_finals']:.3g}%",
+                     f"{s['nonpositive_to_any_final']:,} of {s['inner_products_to_any_final']:,}",
+                     f"{s['min_pairwise_final_distance']:.3g}"])
+    rows.append(["paper, DenseNet", "", f"{100 * PAPER['slope_densenet_fraction']:g}%", "", f"{PAPER['slope_min_distance']:g}"])
+    rows.append(["paper, ResNet", f"{PAPER['slope_resnet_count']} of {PAPER['slope_resnet_total']:,}",
+                 f"{100 * PAPER['slope_resnet_count'] / PAPER['slope_resnet_total']:.2g}%", "", f"{PAPER['slope_min_distance']:g}"])
+    return rows
+
+
+def spectrum_rows(results: dict) -> list[list]:
+    """One row per restart of Section 5.4 (Chapter 6): where it started, where it ended."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            rows.append([net, "not cached", "", "", "", "", "", ""])
+            continue
+        c, whole = result.curves, result.scalars["whole_trajectory_one_point_convex"]
+        for k, start in enumerate(c["restart_epochs"]):
+            raw, on_the_way = c["inner_raw"][:, k], c["path_inner_raw"][:start, k]
+            before = f"{on_the_way.min():.3g}" if on_the_way.size else "none (starts at x_0)"
+            rows.append([f"{net} ({result.preset})", int(start), f"{c['restart_train_loss'][-1, k]:.3f}",
+                         f"{c['restart_test_loss'][-1, k]:.3f}", f"{c['restart_distance_from_init'][k]:.3g}",
+                         f"{raw.min():.3g}", before, "yes" if whole[k] else "no"])
+    return rows
+
+
+def spectrum_trends(results: dict) -> dict:
+    """Whether, over the restarts in order of their start epoch, the final losses fall and the
+    distance from the initial point grows (the paper's Figure 6 observations), per network
+    (Chapter 6). Returns ``{network: {observation: bool}}``, keyed as :data:`SPECTRUM_OBSERVATIONS`."""
+    trends = {}
+    for net, result in results.items():
+        if result is None:
+            continue
+        c = result.curves
+        trends[net] = {"train_loss_falls": bool(np.all(np.diff(c["restart_train_loss"][-1]) < 0)),
+                       "test_loss_falls": bool(np.all(np.diff(c["restart_test_loss"][-1]) < 0)),
+                       "distance_grows": bool(np.all(np.diff(c["restart_distance_from_init"]) > 0)),
+                       "all_one_point_convex": bool(np.all(c["inner_raw"] > 0)),
+                       "whole_trajectories_one_point_convex": all(result.scalars["whole_trajectory_one_point_convex"])}
+    return trends
+
+
+#: The paper's observations of Section 5.4, as keys of :func:`spectrum_trends`, with their labels.
+SPECTRUM_OBSERVATIONS = {
+    "train_loss_falls": "training loss falls with later restarts",
+    "test_loss_falls": "validation loss falls with later restarts",
+    "distance_grows": "distance from x_0 grows with later restarts",
+    "all_one_point_convex": "every restart one-point convex to its end",
+    "whole_trajectories_one_point_convex": "every whole trajectory one-point convex to its restart's end",
+}
+
+
+def spectrum_observation_rows(results: dict) -> list[list]:
+    """One row per observation of Section 5.4 (Chapter 6), one column per network: yes or no."""
+    trends = spectrum_trends(results)
+    return [[label] + ["yes" if trend[key] else "no" for trend in trends.values()]
+            for key, label in SPECTRUM_OBSERVATIONS.items()]
+
+
+def sgd_steps(result, epochs_key: str) -> int:
+    """How many SGD steps a branch or restart of ``result`` took: epochs times batches per epoch
+    (the last, partial batch is dropped; Chapters 5-6). ``epochs_key`` names the config entry,
+    ``"branch_epochs"`` or ``"restart_length"``. Returns an int."""
+    from .experiments import training_set_size
+
+    return result.config[epochs_key] * (training_set_size(result.config) // result.config["batch_size"])
+
+
+def nonpositive_rows(results: dict, first_epoch: int = 5) -> list[list]:
+    """Every inner product at the trajectory from ``first_epoch`` on that is not positive
+    (Chapter 4): network, epoch, trial, raw value, cosine, and the distance left to ``x_T``."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            continue
+        c = result.curves
+        for epoch, trial in zip(*np.nonzero(not_positive(c["inner_raw"]))):
+            if epoch >= first_epoch:
+                rows.append([f"{net} ({result.preset})", int(epoch), int(trial), f"{c['inner_raw'][epoch, trial]:.3g}",
+                             f"{c['inner_cosine'][epoch, trial]:.3g}", f"{c['inner_distance'][epoch, trial]:.3g}"])
+    return rows or [["none", "", "", "", "", ""]]
+
+
+def preset_rows(experiment: str, keys: list[str]) -> list[list]:
+    """One row per setting, one column per preset: what each preset of ``experiment`` runs
+    (Chapters 4-6). Row ``[key, smoke, mini, reduced, paper]`` for each of ``keys``; ``"all"``
+    stands for None (the whole training or test set)."""
+    from .experiments import PRESETS, preset_config
+
+    configs = [preset_config(experiment, preset) for preset in PRESETS]
+    return [[key] + ["all" if c[key] is None else c[key] for c in configs] for key in keys]
+
+
+#: The settings in which a preset departs from the paper's protocol, by experiment kind.
+PROTOCOL_KEYS = {
+    "fig5": ["architecture", "trials", "epochs", "lr_milestones", "train_examples", "probe_examples",
+             "ball_points", "ball_every", "ball_examples"],
+    "slope": ["architecture", "branches", "shared_epochs", "branch_epochs", "train_examples",
+              "probe_examples"],
+    "spectrum": ["architecture", "base_epochs", "restart_epochs", "restart_length", "train_examples"],
+}
+
+
+def protocol_gap(results: dict) -> Rich:
+    """How each shown run departs from the paper's protocol, computed from the configs: the
+    caveat to read the chapter's numbers with (Chapters 4-6). ``results`` is what
+    :func:`~sgd_escape.cifar.figures.load_cached` returns; returns a caution box as :class:`Rich`."""
+    from .experiments import preset_config
+
+    def shown(value):
+        return "all" if value is None else value
+
+    lines = []
+    for label, result in results.items():
+        if result is None:
+            continue
+        paper = preset_config(result.experiment, "paper")
+        gaps = [f"{key} {shown(result.config[key])} (paper preset: {shown(paper[key])})"
+                for key in PROTOCOL_KEYS[result.config["kind"]] if result.config[key] != paper[key]]
+        lines.append(f"{label}, preset {result.preset}: " + ("; ".join(gaps) or "as the paper preset"))
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    title = "How these runs differ from the paper preset (the paper's protocol where it states one)"
+    return Rich(f'<div class="admonition caution"><p class="admonition-title">{title}</p><ul>{items}</ul></div>',
+                f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines))
