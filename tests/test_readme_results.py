@@ -1,0 +1,64 @@
+"""The README's results table states what data/ holds: every CIFAR number there is recomputed
+here from the cached results and the GPU reports, so a new cache cannot leave it stale."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import ROOT
+from sgd_escape.cifar import figures, reports, tables
+
+README = (ROOT / "README.md").read_text()
+
+
+def _row(start: str) -> str:
+    rows = [line for line in README.splitlines() if line.startswith(f"| {start}")]
+    assert len(rows) == 1, f"the README's results table has {len(rows)} rows starting with {start!r}"
+    return rows[0]
+
+
+def _cifar10(kind: str) -> dict:
+    return {net: result for net, result in figures.load_cached(kind).items() if "CIFAR-100" not in net}
+
+
+@pytest.mark.parametrize("kind, start", [("fig5", "Figure 5a-c (CIFAR-10"), ("slope", "Section 5.3 (CIFAR-10"),
+                                         ("spectrum", "Figure 6 (CIFAR-10")])
+def test_each_cifar10_row_names_the_presets_it_shows(kind, start):
+    row, results = _row(start), _cifar10(kind)
+    if any(result is None for result in results.values()):
+        assert "not cached" in row, f"a network of {kind} is not cached, and the README's row does not say so"
+    for result in filter(None, results.values()):
+        assert f"`{result.preset}`" in row, f"the README's {kind} row does not name the preset {result.preset}"
+        assert f"data/{kind}-*-cifar10/{result.preset}/" in row
+
+
+def test_figure5_row_states_the_cached_counts():
+    row, verdict = _row("Figure 5a-c (CIFAR-10"), tables.fig5_verdict(_cifar10("fig5"))
+    assert f"{verdict['nonpositive']} of {verdict['total']} inner products from epoch 5 not positive" in row
+    assert f"{verdict['ball_mean_nonpositive']} of {verdict['ball_probed']} balls probed from epoch 5" in row
+    assert f"learning rate times gradient norm {verdict['max_step']:.2g}" in row
+
+
+def test_section53_row_states_the_cached_counts():
+    row = _row("Section 5.3 (CIFAR-10")
+    scalars = [result.scalars for result in _cifar10("slope").values() if result is not None]
+    counted = sum(s["nonpositive_to_other_finals"] for s in scalars), sum(s["inner_products_to_other_finals"] for s in scalars)
+    assert f"{counted[0]:,} of {counted[1]:,} not positive" in row
+    closest = min(s["min_pairwise_final_distance"] for s in scalars)
+    assert f"final points >= {closest:.2g} apart" in row
+
+
+def test_figure6_row_claims_all_observations_only_when_they_all_hold():
+    row, trends = _row("Figure 6 (CIFAR-10"), tables.spectrum_trends(_cifar10("spectrum"))
+    everything = bool(trends) and all(all(trend.values()) for trend in trends.values())
+    claim = f"all {len(tables.SPECTRUM_OBSERVATIONS)} observations hold"
+    assert (claim in row) == everything, f"README says {claim!r}: {claim in row}; the caches: {everything}"
+
+
+def test_gpu_row_shows_the_reports_or_says_none_exist():
+    row = _row("`reduced` / `paper` presets on a GPU")
+    measured = reports.load_reports("cifar_trainer") + reports.load_reports("determinism")
+    assert ("not computed yet" in row) == (not measured)
+    for table in (reports.benchmark_table(), reports.determinism_table()):
+        if measured:
+            for line in table.markdown.splitlines()[2:]:
+                assert line in README, f"the README lacks the measured row {line!r}"
