@@ -161,7 +161,7 @@ def test_protocol_gap_lists_exactly_the_settings_that_differ_from_the_paper(monk
 
 def test_spectrum_observation_rows_follow_the_trends():
     rows = tables.spectrum_observation_rows({"a": _spectrum_result(),
-                                              "b": _spectrum_result(restart_distance_from_init=np.array([3.0, 2.0, 8.0]))})
+                                             "b": _spectrum_result(restart_distance_from_init=np.array([3.0, 2.0, 8.0]))})
     assert len(rows) == len(tables.SPECTRUM_OBSERVATIONS)
     assert rows[2] == [tables.SPECTRUM_OBSERVATIONS["distance_grows"], "yes", "no"]
     assert all(row[1:] == ["yes", "yes"] for k, row in enumerate(rows) if k != 2)
