@@ -155,6 +155,21 @@ def test_sharp_well_rejects_an_invalid_position(well):
         SharpWellFunction(well=well)
 
 
+@pytest.mark.parametrize("width", [0.6, 1.0])
+def test_a_well_that_swallows_the_bowl_minimum_has_no_bad_minimum(width):
+    """Past width ~0.52 the well and the bowl share one minimum; escaping it means nothing."""
+    wide = SharpWellFunction(width=width)
+    with pytest.raises(ValueError, match="width"):
+        wide.well_minimum()
+    with pytest.raises(ValueError, match="single local minimum"):
+        escape_probability(wide, [0.5], 0.04, 12.0, samples=10)
+
+
+def test_a_well_just_narrow_enough_keeps_both_minima():
+    x_o = SharpWellFunction(width=0.5).well_minimum()[0]
+    assert 1.1 < x_o < 1.15  # the bowl's own minimum sits near 0.126, apart from it
+
+
 def test_points_must_match_the_well_dimension():
     """A 1-D x_t for a 2-D well must not broadcast silently."""
     with pytest.raises(ValueError, match="x_t must have 2 coordinate"):

@@ -53,13 +53,28 @@ class SharpWellFunction:
         well = np.exp(-np.sum(offset ** 2, axis=-1, keepdims=True) / (2 * self.width ** 2))
         return self.bowl * x + self.depth * well * offset / self.width ** 2
 
-    def well_minimum(self) -> np.ndarray:
-        """The bad local minimum ``x_o``: GD from the well's centre (the bowl shifts it slightly)."""
-        x = np.asarray(self.well, dtype=float)
-        step = 0.5 / (self.bowl + self.depth / self.width ** 2)  # below 1/L
+    def _descend(self, start) -> np.ndarray:
+        """GD from ``start`` with a step below ``1/L``, long enough to settle in its basin."""
+        x = np.asarray(start, dtype=float)
+        step = 0.5 / (self.bowl + self.depth / self.width ** 2)
         for _ in range(2000):
             x = x - step * self.grad(x)
         return x
+
+    def well_minimum(self) -> np.ndarray:
+        """The bad local minimum ``x_o``: GD from the well's centre (the bowl shifts it slightly).
+
+        A well too wide or too deep for its distance from ``x* = 0`` swallows the bowl's
+        minimum: ``f`` then has one minimum and no bad one, and this raises a ValueError
+        naming ``width``, ``depth`` and ``well``."""
+        x_o = self._descend(self.well)
+        bowl_minimum = self._descend(np.zeros(self.dim))
+        if np.linalg.norm(x_o - bowl_minimum) < self.width / 10:
+            raise ValueError(
+                f"f has a single local minimum, at {np.round(x_o, 4).tolist()}: the well (width="
+                f"{self.width}, depth={self.depth}, well={self.well!r}) merges with the bowl, so there "
+                f"is no bad local minimum; use a narrower or shallower well, or one farther from 0")
+        return x_o
 
 
 def _points(name: str, x, f: SharpWellFunction) -> np.ndarray:
