@@ -59,3 +59,31 @@ def test_chapter_executed_without_error(built_book: Path, notebook: Path):
     assert not report.exists(), report.read_text()[-3000:]
     page = (built_book / "chapters" / f"{notebook.stem}.html").read_text()
     assert "Traceback (most recent call last)" not in page
+
+
+def _markdown(notebook: Path) -> str:
+    cells = json.loads(notebook.read_text())["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+def _paper_names() -> dict[str, str]:
+    """Label -> the paper's name for it ("Theorem 1"), from each block's title "...; the paper's X"."""
+    names = {}
+    for notebook in chapter_notebooks():
+        for title, label in re.findall(r"```\{prf:\w+\}([^\n]*)\n:label: ([\w-]+)", _markdown(notebook)):
+            found = re.search(r"the paper's (informal )?(\w+ \d+)", title, re.IGNORECASE)
+            if found:
+                names[label] = found.group(2) + (" (informal)" if found.group(1) else "")
+    return names
+
+
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_links_to_the_papers_results_use_the_papers_numbers(notebook: Path):
+    """The intro promises that "Theorem 1" in the prose is the paper's; a bare {prf:ref} would
+    render the book's number ("Theorem 2.2") instead."""
+    names = _paper_names()
+    assert {"assumption-main", "theorem-main", "lemma-5"} <= set(names)
+    for link in re.findall(r"\{prf:ref\}`([^`]+)`", _markdown(notebook)):
+        text, label = re.fullmatch(r"(?:(.*) <)?([\w-]+)>?", link).groups()
+        if label in names:
+            assert text == names[label], f"{notebook.name}: write {{prf:ref}}`{names[label]} <{label}>`, not `{link}`"
