@@ -211,6 +211,19 @@ def test_explorer_names_the_violated_condition():
         assert any(condition in t.get_text() for t in fig.axes[0].texts)
 
 
+def test_explorer_blames_its_function_family_not_the_theorem():
+    """c = 1.5 > L = 1 meets every condition of Theorem1Setting, but no spiky quadratic has c > L."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sgd_escape.theorem_explorer import draw_theorem
+    from sgd_escape.theory import Theorem1Setting
+
+    Theorem1Setting(0.001, 1.5, 1.0, 10.0)
+    text = " ".join(t.get_text() for t in draw_theorem(eta=0.001, r=10.0, c=1.5, L=1.0).axes[0].texts)
+    assert "Theorem 1 applies, but no spiky quadratic" in text and "does not apply" not in text
+
+
 def test_explorer_shows_the_share_within_the_markov_radius_and_blames_itself_for_long_runs():
     import matplotlib
 

@@ -3,7 +3,8 @@
 For given constants the explorer builds the one-dimensional spiky quadratic that has exactly
 one-point constant ``c`` and smoothness ``L`` under noise uniform on [-r, r]
 (:meth:`SpikyQuadratic.with_constants`), runs equation (1) and draws it with the bounds.
-Parameters that break a condition of Theorem 1 show the condition that fails instead.
+Parameters that break a condition of Theorem 1 show the condition that fails instead; those that
+no function of the family can realise (``c > L``, say) say so, without blaming the theorem.
 """
 from __future__ import annotations
 
@@ -30,11 +31,15 @@ def draw_theorem(eta: float, r: float, c: float, L: float, trials: int = 200, T2
     fig, ax = plt.subplots(figsize=(7, 3.6))
     try:
         Theorem1Setting(eta, c, L, r)  # names the violated condition, if any
+    except ValueError as error:
+        return _message(fig, ax, f"Theorem 1 does not apply:\n{error}")
+    try:  # the theorem applies; what may fail now is our family of test functions
         noise = BoundedNoise("ball", r, 1)
         f = SpikyQuadratic.with_constants(c, L, SPIKE_FREQUENCY, noise, eta)
         experiment = Experiment(f, noise, eta, ONE_DIM.initial_sq_distance)
     except ValueError as error:
-        return _message(fig, ax, f"Theorem 1 does not apply:\n{error}")
+        return _message(fig, ax, f"Theorem 1 applies, but no spiky quadratic of the explorer's "
+                                 f"family has these constants:\n{error}")
     if experiment.T1 + T2 > MAX_STEPS:   # a limit of the explorer, not of the theorem
         return _message(fig, ax, f"Theorem 1 applies, but T1 + T2 = {experiment.T1 + T2} steps is more "
                                  f"than the explorer simulates ({MAX_STEPS}): raise eta or c")
