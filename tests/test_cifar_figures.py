@@ -96,8 +96,10 @@ def test_fig5_verdict_counts_signs_from_epoch_5_and_the_longest_step():
     curves = {"grad_norm_max": np.array([[1.0, 2.0], [3.0, 1.0], [20.0, 5.0], [1.0, 1.0]]),
               "ball_epochs": np.array([0, 2, 4, 6]), "ball_raw_min": np.array([[-1.0], [1.0], [3.0], [-0.5]]),
               "ball_raw_mean": np.array([[-0.5], [2.0], [4.0], [np.nan]]),
-              "ball_raw_max": np.array([[1.0], [3.0], [5.0], [0.5]])}
-    result = SimpleNamespace(curves=curves, config={"lr": 0.1, "lr_milestones": [2], "epochs": 8}, preset="mini",
+              "ball_raw_max": np.array([[1.0], [3.0], [5.0], [0.5]]),
+              "inner_raw": np.linspace(-0.7, 0.7, 8)[:, None], "inner_distance": np.linspace(1.0, 0.125, 8)[:, None]}
+    config = {"lr": 0.1, "lr_milestones": [2], "epochs": 8, "ball_points": 4, "ball_radius": 0.5}
+    result = SimpleNamespace(curves=curves, config=config, preset="mini",
                              scalars={"negative_inner_from_epoch_5": 2, "inner_products_from_epoch_5": 6})
     verdict = tables.fig5_verdict({"a": result, "b": None})
     assert verdict["nonpositive"] == 2 and verdict["total"] == 6
@@ -105,7 +107,8 @@ def test_fig5_verdict_counts_signs_from_epoch_5_and_the_longest_step():
     assert verdict["ball_mean_nonpositive"] == 1              # a NaN mean (a diverged probe) is no success
     assert verdict["ball_probed"] == 1                        # of the balls probed from epoch 5 on
     assert verdict["max_step"] == pytest.approx(0.3)          # 0.1 x 3 beats 0.01 x 20
-    assert tables.ball_nonpositive_rows({"a": result}) == [["a (mini)", 6, 0, "-0.5", "nan", "0.5"]]
+    # the value at x_6 itself, and radius 0.5 over the distance 0.25 still to go at epoch 6
+    assert tables.ball_nonpositive_rows({"a": result}) == [["a (mini)", 6, 0, 4, "-0.5", "nan", "0.5", "0.5", "2"]]
 
 
 def test_the_committed_figure5_caches_list_every_failing_ball():
@@ -113,7 +116,7 @@ def test_the_committed_figure5_caches_list_every_failing_ball():
     verdict = tables.fig5_verdict(results)
     rows = [row for row in tables.ball_nonpositive_rows(results) if row[0] != "none"]
     assert len(rows) == verdict["ball_nonpositive"] <= verdict["ball_probed"]
-    assert all(float(row[3]) <= 0 for row in rows)
+    assert all(float(row[4]) <= 0 for row in rows)                # the smallest value in the ball
 
 
 @pytest.mark.slow

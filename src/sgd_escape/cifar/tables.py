@@ -97,19 +97,21 @@ def show_table(header: list[str], rows: list[list]) -> Rich:
 
 def figure5_rows(results: dict) -> list[list]:
     """Rows of the Figure 5 comparison table (Chapter 4): our numbers, one row per network of
-    :func:`~sgd_escape.cifar.figures.load_cached`, then the paper's claim; six cells per row, for :func:`show_table`."""
+    :func:`~sgd_escape.cifar.figures.load_cached`, then the paper's claim; seven cells per row, for
+    :func:`show_table`. The smallest inner product and the smallest cosine are minimised
+    separately: they need not come from the same epoch and trial."""
     rows = []
     for net, result in results.items():
         if result is None:
-            rows.append([net, "not cached", "", "", "", ""])
+            rows.append([net, "not cached", "", "", "", "", ""])
             continue
         s = result.scalars
         rows.append([f"{net} ({result.preset})",
                      f"{s['negative_inner_from_epoch_5']} of {s['inner_products_from_epoch_5']}",
-                     f"{s['min_inner_from_epoch_5']:.3g} (cosine {s['min_cosine_from_epoch_5']:.3g})",
+                     f"{s['min_inner_from_epoch_5']:.3g}", f"{s['min_cosine_from_epoch_5']:.3g}",
                      f"{s['min_ball_inner_from_epoch_5']:.3g}",
                      f"{s['max_grad_norm_before_first_drop']:.3g}", f"{s['max_grad_norm_after_first_drop']:.3g}"])
-    rows.append(["paper", PAPER["fig5_count"], PAPER["fig5_claim"], PAPER["fig5b_claim"],
+    rows.append(["paper", PAPER["fig5_count"], PAPER["fig5_claim"], "", PAPER["fig5b_claim"],
                  f"< {PAPER['grad_norm_before']:g}", f"< {PAPER['grad_norm_after']:g}"])
     return rows
 
@@ -144,17 +146,22 @@ def _ball_from_epoch_5(result) -> np.ndarray:
 
 def ball_nonpositive_rows(results: dict) -> list[list]:
     """Every ball probed from epoch 5 on whose smallest value is not positive (Chapter 4):
-    network, epoch, trial, and the smallest, mean and largest ``<-grad f(w), x_T - x_t>``."""
+    network, epoch, trial, the number of points, the smallest, mean and largest
+    ``<-grad f(w), x_T - x_t>`` over them, the same at ``x_t`` itself (panel a), and the ball's
+    radius over ``||x_T - x_t||``: above 1, the ball reaches farther than the path still to go."""
     rows = []
     for net, result in results.items():
         if result is None:
             continue
-        c = result.curves
+        c, radius = result.curves, result.config["ball_radius"]
         for index in np.nonzero(_ball_from_epoch_5(result))[0]:
+            epoch = int(c["ball_epochs"][index])
             for trial in np.nonzero(not_positive(c["ball_raw_min"][index]))[0]:
-                rows.append([f"{net} ({result.preset})", int(c["ball_epochs"][index]), int(trial)]
-                            + [f"{c[f'ball_raw_{k}'][index, trial]:.3g}" for k in ("min", "mean", "max")])
-    return rows or [["none", "", "", "", "", ""]]
+                rows.append([f"{net} ({result.preset})", epoch, int(trial), result.config["ball_points"]]
+                            + [f"{c[f'ball_raw_{k}'][index, trial]:.3g}" for k in ("min", "mean", "max")]
+                            + [f"{c['inner_raw'][epoch, trial]:.3g}",
+                               f"{radius / c['inner_distance'][epoch, trial]:.3g}"])
+    return rows or [["none"] + [""] * 8]
 
 
 def slope_rows(results: dict) -> list[list]:
