@@ -103,12 +103,26 @@ def test_sgd_settles_near_the_gibbs_fraction_once_hot_and_long():
     (lambda: basin_fractions(LANDSCAPE, 0.01, [-1.0], -1.0, 10, 10, 0), "noise_stds"),
     (lambda: basin_fractions(LANDSCAPE, 0.01, [1.0], -1.0, 0, 10, 0), "trials"),
     (lambda: basin_fractions(LANDSCAPE, 0.01, [1.0], -1.0, 10, 10, -1), "settle_steps"),
+    (lambda: basin_fractions(LANDSCAPE, 0.01, [1.0], -1.0, 10, 0, 0), "steps"),
     (lambda: stationary_sharp_fraction(LANDSCAPE, 0.0), "temperature"),
     (lambda: stationary_sharp_fraction(SharpFlatLandscape(bowl=0.0), 1.0), "bowl"),
 ])
 def test_invalid_parameters_raise_naming_them(build, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):  # "steps" must not match "settle_steps"
         build()
+
+
+def test_settling_carries_a_trial_off_the_barrier_into_its_basin():
+    """barrier() lies on a grid of 0.001; a trial between it and the true maximum is on the flat
+    side. Without the GD phase the grid would count it as sharp; with it, it moves into the flat basin."""
+    from scipy.optimize import brentq
+
+    true_barrier = brentq(LANDSCAPE.gradient, LANDSCAPE.sharp_center + 0.2, LANDSCAPE.flat_center - 0.2)
+    start = (true_barrier + LANDSCAPE.barrier()) / 2
+    assert true_barrier < start < LANDSCAPE.barrier()
+    run = dict(step_size=0.01, noise_stds=[0.0], start=start, trials=3, steps=1)
+    assert basin_fractions(LANDSCAPE, settle_steps=0, **run).sharp[0] == 1.0
+    assert basin_fractions(LANDSCAPE, settle_steps=2000, **run).sharp[0] == 0.0
 
 
 def _fractions(sharp):

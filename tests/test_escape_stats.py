@@ -24,18 +24,28 @@ def test_censored_mean_without_censoring_is_the_sample_mean():
     assert sample_mean_escape_time(times).mean == pytest.approx(6.0)
 
 
-@pytest.mark.parametrize("times, horizon, name", [
-    ([np.inf, np.inf], 10, "times"), ([1.0, -2.0], 10, "times"), ([1.0, 20.0], 10, "horizon"),
-    ([1.0], 0, "horizon"), ([], 10, "times"), ([[1.0]], 10, "times"),
+@pytest.mark.parametrize("times, horizon, message", [
+    ([np.inf, np.inf], 10, "times must contain at least one escape"),
+    ([1.0, -2.0], 10, "times must hold escape steps >= 0"), ([1.0, 20.0], 10, "times must be <= horizon"),
+    ([1.0], 0, "horizon must be > 0"), ([], 10, "times must be a non-empty 1-D"),
+    ([[1.0]], 10, "times must be a non-empty 1-D"),
 ])
-def test_censored_mean_rejects_invalid_input(times, horizon, name):
-    with pytest.raises(ValueError, match=name):
+def test_censored_mean_rejects_invalid_input(times, horizon, message):
+    with pytest.raises(ValueError, match=f"^{message}"):
         censored_mean_escape_time(times, horizon)
 
 
-def test_sample_mean_refuses_censored_trials():
-    with pytest.raises(ValueError, match="times"):
-        sample_mean_escape_time([1.0, np.inf])
+@pytest.mark.parametrize("times, message", [([1.0, np.inf], "times must all be finite"),
+                                            ([], "times must be a non-empty 1-D")])
+def test_sample_mean_refuses_censored_or_empty_trials(times, message):
+    with pytest.raises(ValueError, match=f"^{message}"):
+        sample_mean_escape_time(times)
+
+
+def test_sample_mean_of_one_trial_has_no_standard_error():
+    estimate = sample_mean_escape_time([7.0])
+    assert estimate.mean == 7.0 and np.isnan(estimate.standard_error)
+    assert sample_mean_escape_time([3.0, 5.0]).standard_error == pytest.approx(1.0)  # sd sqrt(2) over sqrt(2)
 
 
 def test_fit_line_recovers_slope_with_honest_uncertainty():

@@ -102,3 +102,25 @@ def test_criteria_measure_the_regions_and_the_small_window_of_the_setup():
     same_window = replace(FIGURE3, step_size=2 * FIGURE3.step_size,
                           noise_levels={**FIGURE3.noise_levels, "small": FIGURE3.noise_levels["small"] / 2})
     assert figure3_criteria(F, results, same_window) == measured
+
+
+def _gd_verdict(gd_last):
+    results = {name: np.linspace(-1.0, 1.0, 5) for name in panel_plan(FIGURE3)}  # only "gd" matters here
+    results["gd"] = np.asarray(gd_last, dtype=float)
+    measured = figure3_criteria(F, results, FIGURE3)
+    return measured, criteria_hold(measured)["1 GD stuck"]
+
+
+def test_gd_stuck_counts_the_distinct_minima_where_gd_stops():
+    """Hand-made GD end points: each half of criterion 1 can fail on its own."""
+    minima = F.local_minima(-7.0, 7.0)
+    far = minima[np.abs(minima) > CRITERIA.gd_near_radius]
+    assert len(far) >= 2 * CRITERIA.gd_min_distinct_minima
+    spread = far[:CRITERIA.gd_min_distinct_minima]
+    measured, stuck = _gd_verdict(np.concatenate([spread, spread + 1e-4, [0.3]]))  # repeats count once
+    assert measured["gd_distinct_minima"] == CRITERIA.gd_min_distinct_minima
+    assert measured["gd_fraction_near_target"] == pytest.approx(1 / 21) and stuck
+    assert _gd_verdict(spread[:-1])[0]["gd_distinct_minima"] == CRITERIA.gd_min_distinct_minima - 1
+    assert not _gd_verdict(spread[:-1])[1]                                  # too few minima
+    assert _gd_verdict(np.concatenate([spread, spread + 0.01]))[0]["gd_distinct_minima"] == len(spread)  # off-minimum points do not count
+    assert not _gd_verdict(np.concatenate([spread, np.zeros(4)]))[1]       # 4 of 14 near x*: too many

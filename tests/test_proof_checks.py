@@ -113,7 +113,7 @@ def test_noise_is_bounded_and_antithetic():
 
 def test_characteristic_function_matches_sampling():
     rng = np.random.default_rng(1)
-    for kind, d in (("sphere", 1), ("ball", 1), ("sphere", 50)):
+    for kind, d in (("sphere", 1), ("ball", 1), ("ball", 2), ("ball", 3), ("sphere", 50)):  # ball, d = 2: Appendix A
         noise = BoundedNoise(kind, 1.0, d)
         omega = noise.sample((200_000,), rng)[:, 0]
         assert np.mean(np.cos(3.0 * omega)) == pytest.approx(noise.coordinate_characteristic(3.0), abs=0.01)

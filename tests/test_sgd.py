@@ -203,6 +203,8 @@ def test_a_window_wider_than_the_well_can_leave_a_spurious_minimum():
     assert len(survivor) == 1 and 0.5 < survivor[0] < WELL.well[0]
     assert len(spurious_smoothed_minima(WELL, 0.64)) == 0
     assert len(spurious_smoothed_minima(WELL, 0.0)) == 1
+    mirrored = SharpWellFunction(well=(-WELL.well[0],))     # the spurious minimum now sorts first
+    np.testing.assert_allclose(spurious_smoothed_minima(mirrored, 4 * WELL.width), -survivor, atol=2e-3)
 
 
 def test_smoothed_minima_reject_invalid_arguments():

@@ -127,6 +127,16 @@ def test_theorem3_threshold_is_never_below_the_exact_one():
         large_step_threshold(grad, x, 0.0, 0.0)
 
 
+def test_theorem3_threshold_values_by_hand():
+    """f = (x1^2 + 2 x2^2 + 4 x3^2) / 2 with c' = 4: 2 c' ||x||^2 / ||grad||^2 along each axis and at
+    (1, 1, 1), where ||x||^2 = 3 and ||grad||^2 = 1 + 4 + 16; the exact threshold there is 2 * 7 / 21."""
+    x = np.array([[0.0, 0.0, 1.0], [2.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    grad = x * np.array([1.0, 2.0, 4.0])
+    np.testing.assert_allclose(large_step_threshold(grad, x, 0.0, 4.0), [0.5, 8.0, 24 / 21])
+    np.testing.assert_allclose(exact_large_step_threshold(grad, x, 0.0), [0.5, 2.0, 14 / 21])
+    np.testing.assert_allclose(large_step_threshold(grad, x + 1.0, 1.0, 4.0), [0.5, 8.0, 24 / 21])  # x* moved along
+
+
 @pytest.mark.parametrize("kwargs, condition", [
     (dict(eta=0.25, c=1.5, L=2.0, r=1.0), r"eta < 1/\(2L\)"),    # eta = 1/(2L) exactly
     (dict(eta=0.1, c=0.4, L=2.0, r=1.0), r"eta < c/L\^2"),      # eta = c/L^2 exactly

@@ -126,8 +126,8 @@ def basin_fractions(landscape: SharpFlatLandscape, step_size: float, noise_stds,
     """Where SGD started at ``start`` ends, for each noise level (Chapter 7).
 
     SGD ``x <- x - step_size (f'(x) + noise_std z)``, ``z ~ N(0, 1)``, runs ``steps`` steps,
-    then plain GD with the same step size ``settle_steps`` steps, so that each trial settles
-    in the basin where the noisy phase left it. All noise levels and trials advance together
+    then plain GD with the same step size ``settle_steps`` steps, which carries each trial away
+    from the barrier into the basin the noisy phase left it in (the barrier is known to 0.001). All noise levels and trials advance together
     as one ``(levels, trials)`` array. A trial ends in the sharp basin if it lies left of
     :meth:`SharpFlatLandscape.barrier`. ``radii`` are the convolution radii ``step_size * noise_std``.
     """

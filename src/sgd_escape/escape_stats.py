@@ -79,12 +79,12 @@ def sample_mean_escape_time(times) -> MeanEscapeTime:
 
     Unlike :func:`censored_mean_escape_time` this assumes nothing about the distribution
     (escape from a saddle takes an almost fixed time, far from exponential), so it refuses
-    censored trials.
+    censored trials. With a single trial the standard error is unknown: NaN, not 0.
     """
     times = _escape_times_array(times)
     if not np.isfinite(times).all():
         raise ValueError("times must all be finite: some trials did not escape (censored)")
-    spread = times.std(ddof=1) / np.sqrt(times.size) if times.size > 1 else 0.0
+    spread = times.std(ddof=1) / np.sqrt(times.size) if times.size > 1 else float("nan")
     return MeanEscapeTime(float(times.mean()), float(spread), times.size, 0)
 
 
