@@ -71,15 +71,15 @@ def test_glue_numbers_stores_every_entry_under_its_prefixed_name(monkeypatch):
     assert stored == {"one_c": 0.5, "one_T1": 644}
 
 
-def test_y_step_is_equation_1():
-    # y_t = x_t - eta grad f(x_t) and x_{t+1} = x_t - eta (grad f(x_t) + omega_t) give y_{t+1} = y_step(y_t, omega_t).
-    from sgd_escape.ysequence import y_step
-
-    f, eta = SpikyQuadratic(1.0, 3.0, 10.0), 0.02
-    rng = np.random.default_rng(2)
-    x, omega = rng.normal(size=(6, 3)), BoundedNoise("ball", 20.0, 3).sample((6,), rng)
-    x_next = x - eta * (f.grad(x) + omega)
-    np.testing.assert_allclose(y_step(f.grad, y_of_x(f.grad, x, eta), eta, omega), y_of_x(f.grad, x_next, eta))
+def test_simulate_y_steps_by_equation_1():
+    # y_t = x_t - eta grad f(x_t) and x_{t+1} = x_t - eta (grad f(x_t) + omega_t): simulate_y, started at
+    # y_0 = y(x_0), must reach x_1 and y_1 = y(x_1) with the same omega_0 drawn from the same generator.
+    f, eta, noise = SpikyQuadratic(1.0, 3.0, 10.0), 0.02, BoundedNoise("ball", 20.0, 3)
+    x = np.random.default_rng(2).normal(size=(6, 3))
+    run = simulate_y(f.grad, y_of_x(f.grad, x, eta), eta, noise, 1, np.random.default_rng(5), snapshot_times=[1])
+    x_next = x - eta * (f.grad(x) + noise.sample((6,), np.random.default_rng(5)))
+    np.testing.assert_allclose(run.final_x, x_next, atol=1e-12)
+    np.testing.assert_allclose(run.snapshots[1], y_of_x(f.grad, x_next, eta), atol=1e-12)
 
 
 def test_simulate_y_measures_distances_from_x_star():

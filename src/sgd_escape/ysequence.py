@@ -35,12 +35,6 @@ def y_of_x(grad, x, eta: float) -> np.ndarray:
     return x - eta * grad(x)
 
 
-def y_step(grad, y, eta: float, omega) -> np.ndarray:
-    """One step of equation (1) for every row of ``y``: x_{t+1} = y_t - eta omega_t, then y_{t+1}
-    (Chapter 2). Returns y_{t+1}, the shape of ``y``."""
-    return y_of_x(grad, y - eta * omega, eta)
-
-
 def _snapshot_set(snapshot_times, steps: int) -> set:
     times = np.asarray(list(snapshot_times))
     if times.size and (times.ndim != 1 or not np.all(times == np.round(times))
