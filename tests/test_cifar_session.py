@@ -340,3 +340,44 @@ def test_a_session_hands_back_a_finished_report_before_the_next_step_ends(tmp_pa
     assert json.loads((tmp_path / "out" / "environment.json").read_text())["device"] == "cpu"
     steps = json.loads((tmp_path / "out" / "session.json").read_text())["commands"][-1]["steps"]
     assert steps["environment"]["outcome"] == "done"
+
+
+def test_each_finished_experiment_reaches_out_before_the_next_starts(tmp_path, smoke_results, monkeypatch):
+    """A command killed in its second experiment (here: interrupted) has already handed back the first."""
+    import shutil
+
+    def run_one(self, name):
+        if name != EXPERIMENT:
+            raise KeyboardInterrupt                               # the hard limit strikes
+        shutil.copytree(smoke_results / EXPERIMENT, self.state / "data" / EXPERIMENT)
+        return 0
+
+    monkeypatch.setattr(session_module.Session, "run_one", run_one)
+    with pytest.raises(KeyboardInterrupt):
+        session(tmp_path, steps=("run",), experiments=[EXPERIMENT, "slope-resnet-cifar10"])
+    with tarfile.open(tmp_path / "out" / "results-smoke.tar") as tar:
+        assert tar.getnames() == [f"{EXPERIMENT}/smoke/result.json", f"{EXPERIMENT}/smoke/curves.npz"]
+
+
+def test_a_results_tar_from_another_session_is_not_overwritten(tmp_path, smoke_results):
+    out = tmp_path / "out"
+    out.mkdir()
+    pack_results(smoke_results, "smoke", out / "results-smoke.tar")
+    before = (out / "results-smoke.tar").read_bytes()
+    with pytest.raises(ValueError, match="comes from another session; unpack it first"):
+        session(tmp_path, steps=("environment",))
+    assert (out / "results-smoke.tar").read_bytes() == before
+
+
+def test_a_damaged_session_log_is_named(tmp_path):
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "session.json").write_text('{"commands": [{"star')
+    with pytest.raises(ValueError, match=r"session\.json is damaged .*delete it"):
+        session(tmp_path, steps=("environment",))
+
+
+def test_only_the_steps_asked_for_decide_the_exit_status(tmp_path):
+    assert session(tmp_path, steps=("environment",)) == 0          # no run asked: not a budget stop
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match="out must be a folder"):
+        session(tmp_path, out="afile", steps=("environment",))

@@ -133,7 +133,8 @@ def test_outside_a_clone_run_stops_before_training_and_list_says_why(outside_a_c
 
 @pytest.mark.parametrize("argv, message", [
     (["--data", "/no/such/archive.tar.xz"], "data must be 'synthetic' or a dataset archive; no file"),
-    (["--data", "synthetic", "--minutes", "nan"], "minutes must be"),
+    (["--data", "synthetic", "--preset", "smoke", "--minutes", "nan"], "minutes must be"),
+    (["--data", "synthetic", "--preset", "reduced"], "data 'synthetic' is for the smoke preset only"),
 ])
 def test_a_session_refuses_bad_input_before_any_step(argv, message, tmp_path, capsys):
     command = ["session", "--out", str(tmp_path / "out"), "--device", "cpu", "--state", str(tmp_path / "state")]
@@ -144,7 +145,7 @@ def test_a_session_refuses_bad_input_before_any_step(argv, message, tmp_path, ca
 
 def test_a_session_outside_a_clone_is_refused(outside_a_clone, capsys):
     tmp_path = outside_a_clone
-    assert main(["session", "--out", "out", "--data", "synthetic", "--device", "cpu"]) == 2
+    assert main(["session", "--out", "out", "--data", "synthetic", "--preset", "smoke", "--device", "cpu"]) == 2
     assert "inside a clone of the book" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
@@ -230,3 +231,73 @@ def test_every_documented_command_line_parses_and_names_real_experiments_and_pre
         if unknown or getattr(args, "preset", None) not in (None, *PRESETS):
             refused.append(f"{where}: {command}: unknown experiment or preset")
     assert not refused, "documented commands that do not run as written:\n" + "\n".join(refused)
+
+
+def test_synthetic_data_is_refused_beyond_the_smoke_preset(tmp_path, capsys):
+    argv = ["run", "fig5-resnet-cifar10", "--preset", "mini", "--data", "synthetic", "--quiet",
+            "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")]
+    assert main(argv) == 2
+    assert "for the smoke preset only" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_a_run_resumed_on_other_data_is_refused(tmp_path):
+    from sgd_escape.cifar.runner import Run
+
+    config = {"experiment": "x"}
+    Run(tmp_path, config, "cpu", None, 4, progress=False, dataset_source="CIFAR-10, sha256 aaa").save()
+    with pytest.raises(RuntimeError, match=r"on other data \(CIFAR-10, sha256 aaa\).*--fresh"):
+        Run(tmp_path, config, "cpu", None, 4, progress=False, dataset_source="synthetic (seed 0)")
+    assert Run(tmp_path, config, "cpu", None, 4, progress=False, dataset_source="CIFAR-10, sha256 aaa").state
+
+
+def test_a_refused_result_is_not_overwritten_without_fresh(tmp_path, capsys):
+    run = ["run", "fig5-resnet-cifar10", "--preset", "mini", "--data", "/no/such.tar.xz", "--quiet",
+           "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")]
+    result = tmp_path / "out" / "fig5-resnet-cifar10" / "mini" / "result.json"
+    result.parent.mkdir(parents=True)
+    result.write_text("{not json")
+    assert main(run) == 2
+    assert "holds a result the loader refuses" in capsys.readouterr().err
+    assert result.read_text() == "{not json"                  # untouched
+
+
+def test_results_folder_that_is_a_file_stops_before_training(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    argv = ["run", "fig5-resnet-cifar10", "--preset", "smoke", "--data", "synthetic", "--quiet",
+            "--out", str(tmp_path / "afile"), "--work", str(tmp_path / "work")]
+    assert main(argv) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err and not (tmp_path / "work").exists()
+
+
+def test_no_experiment_starts_once_the_budget_is_used_up(tmp_path, monkeypatch, capsys):
+    """The first experiment runs whatever the budget (a command always makes progress); the next
+    one does not start after the budget is spent, so a hard time limit is not overrun."""
+    import time
+
+    from sgd_escape.cifar import pipeline
+
+    started = []
+
+    def slow_experiment(name, preset, **kwargs):
+        started.append(name)
+        time.sleep(0.2)                                       # longer than the whole budget
+        return tmp_path / name
+
+    monkeypatch.setattr(pipeline, "run_experiment", slow_experiment)
+    argv = ["run", "fig5-resnet-cifar10", "slope-resnet-cifar10", "--preset", "smoke", "--data", "synthetic",
+            "--quiet", "--max-minutes", "0.001", "--out", str(tmp_path / "out")]
+    assert main(argv) == EXIT_BUDGET
+    assert started == ["fig5-resnet-cifar10"] and "slope-resnet-cifar10: not started" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_says_how_to_go_on(tmp_path, monkeypatch, capsys):
+    from sgd_escape.cifar import pipeline
+
+    def interrupted(name, preset, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "run_experiment", interrupted)
+    argv = ["run", "fig5-resnet-cifar10", "--preset", "smoke", "--data", "synthetic", "--quiet",
+            "--out", str(tmp_path / "out")]
+    assert main(argv) == 130
+    assert "run the same command to go on" in capsys.readouterr().err

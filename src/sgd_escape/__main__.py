@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 def list_experiments() -> str:
     """A table of experiments with the presets cached for each."""
     from sgd_escape.cifar.experiments import EXPERIMENTS, PRESET_NOTES, PRESETS
-    from sgd_escape.cifar.results import CacheError, data_root, is_cached
+    from sgd_escape.cifar.results import CacheError, data_root, is_cached, refused_caches
 
     lines = ["presets:"] + [f"  {name:8s} {PRESET_NOTES[name]}" for name in PRESETS] + [""]
     try:
@@ -71,7 +71,8 @@ def list_experiments() -> str:
     lines += [f"results in {root}", "", "experiments:"]
     for name in EXPERIMENTS:
         cached = [preset for preset in PRESETS if is_cached(name, preset, root)]
-        lines.append(f"  {name:28s} cached: {', '.join(cached) or '-'}")
+        refused = [f"{preset} (refused: see `run --fresh`)" for preset in refused_caches(name, root)]
+        lines.append(f"  {name:28s} cached: {', '.join(cached + refused) or '-'}")
     return "\n".join(lines)
 
 
@@ -79,30 +80,39 @@ def run_command(args, argv) -> int:
     import torch
 
     from sgd_escape.checks import require_int_at_least, require_nonnegative
-    from sgd_escape.cifar.experiments import EXPERIMENTS, check_names
+    from sgd_escape.cifar.experiments import EXPERIMENTS, check_names, require_real_data
     from sgd_escape.cifar.pipeline import run_experiment
-    from sgd_escape.cifar.results import data_root, is_cached
+    from sgd_escape.cifar.results import data_root, is_cached, refused_caches
     from sgd_escape.cifar.runner import EXIT_BUDGET, BudgetExhausted
 
     names = experiment_names(args.experiments, EXPERIMENTS)
     for name in names:
         check_names(name, args.preset)
+    require_real_data(args.data, args.preset)      # before any training
     if args.max_minutes is not None:
         require_nonnegative("--max-minutes", args.max_minutes)       # NaN too
     out = Path(args.out) if args.out else data_root()      # before any training: outside a clone, stop now
     if args.threads is not None:
         torch.set_num_threads(require_int_at_least("--threads", args.threads, 1))
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    began = time.monotonic()
+    began, ran = time.monotonic(), False
     for name in names:
         if not args.fresh and is_cached(name, args.preset, out):
             print(f"{name}: already cached for preset {args.preset} (pass --fresh to recompute)")
             continue
-        left = None if args.max_minutes is None else max(0.0, args.max_minutes - (time.monotonic() - began) / 60)
+        refused = refused_caches(name, out).get(args.preset)
+        if refused and not args.fresh:        # never overwrite a result without being asked
+            raise ValueError(f"{name}: {out / name / args.preset} holds a result the loader refuses "
+                             f"({refused}); pass --fresh to replace it")
+        left = None if args.max_minutes is None else args.max_minutes - (time.monotonic() - began) / 60
+        if left is not None and left <= 0 and ran:   # each command still does at least one unit
+            print(f"{name}: not started, the {args.max_minutes:g}-minute budget is used up; "
+                  "run the same command to go on", file=sys.stderr)
+            return EXIT_BUDGET
         try:
             folder = run_experiment(name, args.preset, data=args.data, device=device, out=out,
                                     work=args.work and Path(args.work) / name / args.preset,
-                                    max_minutes=left, datasets_dir=args.datasets_dir,
+                                    max_minutes=left and max(0.0, left), datasets_dir=args.datasets_dir,
                                     download=not args.offline, progress=not args.quiet,
                                     fresh=args.fresh, command="python -m sgd_escape " + shlex.join(argv))
         except BudgetExhausted as stop:
@@ -110,6 +120,7 @@ def run_command(args, argv) -> int:
             print(f"{name}: {stop}{hint}", file=sys.stderr)
             return EXIT_BUDGET
         print(f"{name}: wrote {folder}")
+        ran = True
     return 0
 
 
@@ -153,6 +164,9 @@ def main(argv=None) -> int:
     except (ValueError, DatasetError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:      # a run saves after every unit: nothing finished is lost
+        print("interrupted: run the same command to go on from the last finished unit", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -79,6 +79,14 @@ SPECTRUM = {
 KIND_PRESETS = {"fig5": FIG5, "slope": SLOPE, "spectrum": SPECTRUM}
 
 
+def require_real_data(data, preset: str) -> None:
+    """Raise a ValueError unless ``data`` is real at this preset: ``synthetic`` is for the
+    ``smoke`` preset only, so that its numbers never pass for CIFAR's (Chapter 4)."""
+    if data == "synthetic" and preset != "smoke":
+        raise ValueError(f"data 'synthetic' is for the smoke preset only, not {preset!r}: "
+                         "its numbers are not CIFAR's")
+
+
 def check_names(experiment: str, preset: str) -> None:
     """Raise ``ValueError`` listing the valid names when either is unknown; returns None (Chapters 4-6)."""
     if experiment not in EXPERIMENTS:

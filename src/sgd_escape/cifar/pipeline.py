@@ -7,6 +7,7 @@ weight snapshots) goes to ``.cache/runs/<experiment>/<preset>/``; the finished r
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -231,6 +232,15 @@ def default_work_dir(experiment: str, preset: str) -> Path:
     return root / ".cache" / "runs" / experiment / preset
 
 
+def require_writable_folder(folder: Path) -> None:
+    """Raise a ValueError now, not after the training, when ``folder`` or a parent is a file (Chapter 4)."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise ValueError(f"cannot write results into {folder}: {path} is a file, not a folder")
+            return
+
+
 def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cpu", out=None,
                    work=None, max_minutes: float | None = None, datasets_dir=None,
                    progress: bool = True, fresh: bool = False, command: str | None = None,
@@ -241,12 +251,14 @@ def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cp
     Raises :class:`~sgd_escape.cifar.runner.BudgetExhausted` when it stops at ``max_minutes``
     (its state is saved: call again to resume). Returns the result folder.
     """
+    began = time.monotonic()                      # the budget includes loading the data
     check_names(experiment, preset)
     device = str(require_device(device))
     if max_minutes is not None:
         require_nonnegative("max_minutes", max_minutes)
     config = preset_config(experiment, preset)
     folder = Path(out or data_root()) / experiment / preset      # known before hours of training
+    require_writable_folder(folder)
     work_dir = Path(work) if work else default_work_dir(experiment, preset)
     if fresh:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -256,7 +268,8 @@ def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cp
     arrays = load_cifar(config["dataset"], data, datasets_dir, download)
     data_on_device = to_device(arrays, config["train_examples"], config["test_examples"], torch.device(device),
                                dataset=config["dataset"])
-    run = Run(work_dir, config, device, max_minutes, total_units(config), progress)
+    run = Run(work_dir, config, device, max_minutes, total_units(config), progress,
+              dataset_source=arrays.source, began=began)
     try:
         scalars, curves = RUNNERS[config["kind"]](run, config, data_on_device)
     finally:

@@ -31,12 +31,17 @@ class Run:
     """The persistent state of one experiment at one preset, in ``work_dir`` (Chapter 4)."""
 
     def __init__(self, work_dir: Path, config: dict, device, max_minutes: float | None,
-                 total_units: int, progress: bool = True):
+                 total_units: int, progress: bool = True, dataset_source: str | None = None,
+                 began: float | None = None):
+        """``dataset_source`` (the data's provenance line; None: not checked) must match the one
+        a resumed run saved; ``began`` (a ``time.monotonic()`` value, default now) is when the
+        budget started, so that loading the data counts against it."""
         self.work_dir, self.device, self.config = Path(work_dir), torch.device(device), config
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.max_seconds = None if max_minutes is None else 60.0 * max_minutes
-        self.began, self.mark, self.slowest = time.monotonic(), time.monotonic(), 0.0
-        self.state = self._load_or_start()
+        self.began = time.monotonic() if began is None else began
+        self.mark, self.slowest = time.monotonic(), 0.0
+        self.state = self._load_or_start(dataset_source)
         self.bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -48,15 +53,20 @@ class Run:
         """The run's state file, ``work_dir/state.pt``."""
         return self.work_dir / "state.pt"
 
-    def _load_or_start(self) -> dict:
+    def _load_or_start(self, dataset_source: str | None) -> dict:
         if self.state_file.exists():
             state = self._read(self.state_file)
             if state["config"] != self.config:
                 raise RuntimeError(f"{self.work_dir} holds a run with another config; delete the "
                                    "folder or run with --fresh to start over")
+            saved = state.setdefault("dataset_source", dataset_source)
+            if None not in (saved, dataset_source) and saved != dataset_source:
+                # half a run on other data would be recorded as a run on this data
+                raise RuntimeError(f"{self.work_dir} holds a run on other data ({saved}), not "
+                                   f"{dataset_source}; pass the same --data, or --fresh to start over")
             return state
         return {"config": self.config, "phases": {}, "units": 0, "active_seconds": 0.0,
-                "started_utc": utc_now()}
+                "started_utc": utc_now(), "dataset_source": dataset_source}
 
     def phase(self, name: str) -> dict:
         """The state of phase ``name``: a dict, created empty on first use, saved with the run."""

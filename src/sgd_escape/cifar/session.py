@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from ..checks import require_positive
-from .experiments import EXPERIMENTS, PRESETS, check_names
+from .experiments import EXPERIMENTS, PRESETS, check_names, require_real_data
 from .results import (code_and_machine, data_root, find_repository_root, is_cached,
                       load_result, result_differences, utc_now)
 from .runner import EXIT_BUDGET
@@ -147,12 +147,23 @@ class Session:
             raise ValueError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
         self.state, self.out, self.preset, self.data, self.device = state, out, preset, data, device
         self.experiments, self.command = experiments, command
-        self.deadline, self.failed = time.monotonic() + 60 * minutes, False
+        self.deadline, self.failed, self.out_of_time = time.monotonic() + 60 * minutes, False, False
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"out must be a folder; {out} is a file")
         state.mkdir(parents=True, exist_ok=True)
-        out.mkdir(parents=True, exist_ok=True)
         self.log_file = state / "session.json"
-        self.log = json.loads(self.log_file.read_text()) if self.log_file.is_file() else {"commands": []}
+        self.log = read_log(self.log_file)
+        self.require_no_foreign_results(out)
+        out.mkdir(parents=True, exist_ok=True)
         self.log["commands"].append({"started_utc": utc_now(), "minutes": minutes, "steps": {}})
+
+    def require_no_foreign_results(self, out: Path) -> None:
+        """Raise a ValueError when ``out`` holds a results tar that this session's state did not
+        write: copying ours over it would lose results (another state folder, another machine)."""
+        theirs, ours = out / f"results-{self.preset}.tar", self.state / f"results-{self.preset}.tar"
+        if theirs.is_file() and not (ours.is_file() and ours.read_bytes() == theirs.read_bytes()):
+            raise ValueError(f"{theirs} comes from another session; unpack it first (python -m "
+                             "sgd_escape unpack), or give another --out")
 
     def minutes_left(self) -> float:
         """Minutes to the deadline, less the reserve kept for packing and copying."""
@@ -164,7 +175,7 @@ class Session:
         print(f"[session] {step}: {outcome} ({time.monotonic() - began:.0f} s)", flush=True)
         self.log["commands"][-1]["steps"][step] = {"outcome": outcome,
                                                    "seconds": round(time.monotonic() - began, 1)}
-        self.log_file.write_text(json.dumps(self.log, indent=1) + "\n")
+        self.write_json(self.log_file.name, self.log)   # atomic: a command killed mid-write leaves the old log
         self.copy_out()         # after every step: a command killed later still hands this back
 
     def step(self, name: str, done: Path | None) -> None:
@@ -173,6 +184,7 @@ class Session:
         if done is not None and done.is_file():
             return self.record(name, f"done already ({done})", began)
         if self.minutes_left() < STEP_MINUTES[name]:
+            self.out_of_time = True
             return self.record(name, f"skipped: {self.minutes_left():.1f} minutes left", began)
         try:
             self.record(name, getattr(self, name)() or "done", began)
@@ -209,17 +221,27 @@ class Session:
         benchmark = self.state / REPORTS["benchmark"]
         order = run_order(self.experiments, json.loads(benchmark.read_text()) if benchmark.is_file() else None,
                           self.preset)
+        for name in order:
+            if self.minutes_left() < STEP_MINUTES["run"] or self.run_one(name) == EXIT_BUDGET:
+                break
+            self.pack()
+            self.copy_out()     # each finished experiment reaches OUT at once: a killed command keeps it
+        done = self.pack()
+        missing = [name for name in order if name not in done]
+        return f"finished: {', '.join(done) or 'none'}; still to run: {', '.join(missing) or 'none'}"
+
+    def run_one(self, name: str) -> int:
+        """Run (or resume) one experiment in a child process within the minutes left; returns its
+        exit status, 0 or :data:`~sgd_escape.cifar.runner.EXIT_BUDGET`."""
         budget = f"{max(0.0, self.minutes_left()):.2f}"
-        command = sgd_escape_command("run", *order, "--preset", self.preset, "--device", self.device,
+        command = sgd_escape_command("run", name, "--preset", self.preset, "--device", self.device,
                                      "--data", self.data, "--out", str(self.state / "data"),
                                      "--work", str(self.state / "runs"), "--max-minutes", budget,
                                      "--offline")
         code = subprocess.run(command).returncode
         if code not in (0, EXIT_BUDGET):
             raise RuntimeError(f"{' '.join(command[1:])} exited with status {code}")
-        done = self.pack()
-        missing = [name for name in order if name not in done]
-        return f"finished: {', '.join(done) or 'none'}; still to run: {', '.join(missing) or 'none'}"
+        return code
 
     def pack(self) -> list[str]:
         """Pack the finished results into ``results-<preset>.tar``; returns the experiments packed."""
@@ -233,6 +255,21 @@ class Session:
         for name in present:
             shutil.copyfile(self.state / name, self.out / name)
         return present
+
+
+def read_log(log_file: Path) -> dict:
+    """The session log in ``log_file``, a fresh one when there is none (Chapter 4). A damaged log
+    raises a ValueError naming it: it only records what happened, so deleting it loses no result."""
+    if not log_file.is_file():
+        return {"commands": []}
+    try:
+        log = json.loads(log_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{log_file} is damaged ({error}); delete it (it is only the log) and "
+                         "run the same command again") from None
+    if not isinstance(log, dict) or not isinstance(log.get("commands"), list):
+        raise ValueError(f"{log_file} is not a session log; delete it and run the same command again")
+    return log
 
 
 def experiments_to_run(experiments: list[str] | None, preset: str, root: Path) -> list[str]:
@@ -276,6 +313,7 @@ def run_session(*, out: str | Path, data: str, minutes: float, preset: str = "re
         raise ValueError(f"unknown steps {sorted(unknown)}; valid steps: {', '.join(STEPS)}")
     if data != "synthetic" and not Path(data).is_file():
         raise ValueError(f"data must be 'synthetic' or a dataset archive; no file {data!r}")
+    require_real_data(data, preset)
     repository = find_repository_root(required=False)
     if repository is None:
         raise ValueError(f"a session runs inside a clone of the book (it needs benchmarks/ and data/); "
@@ -291,4 +329,8 @@ def run_session(*, out: str | Path, data: str, minutes: float, preset: str = "re
     print(f"[session] in {out}: {', '.join(session.copy_out())}", flush=True)
     if session.failed:
         return 1
+    if session.out_of_time:
+        return EXIT_BUDGET
+    if "run" not in steps:   # nothing was asked to run: an unfinished experiment is not a budget stop
+        return 0
     return 0 if set(session.experiments) <= set(finished) else EXIT_BUDGET
