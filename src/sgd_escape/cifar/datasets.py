@@ -18,8 +18,10 @@ import hashlib
 import io
 import os
 import pickle
+import sys
 import tarfile
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -208,11 +210,28 @@ def save_arrays(path: Path, arrays: CifarArrays) -> None:
     tmp.replace(path)
 
 
+#: What reading a damaged ``.npz`` raises: cut short, not a zip, a bad CRC, a member missing.
+_DAMAGED_NPZ = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile)
+
+
 def load_arrays(path: Path) -> CifarArrays:
-    """The :class:`CifarArrays` that :func:`save_arrays` wrote to ``path`` (Chapter 4)."""
+    """The :class:`CifarArrays` that :func:`save_arrays` wrote to ``path`` (Chapter 4); raises
+    :class:`DatasetError` if the file is damaged."""
+    try:
+        return _read_npz(path)
+    except _DAMAGED_NPZ as error:
+        raise DatasetError(f"{path}, the decoded copy of a dataset, cannot be read ({_reason(error)}); "
+                           "delete it, and the next command decodes the archive again") from None
+
+
+def _read_npz(path: Path) -> CifarArrays:
     with np.load(path, allow_pickle=False) as npz:
         return CifarArrays(**{f.name: (str(npz[f.name]) if f.name == "source" else npz[f.name])
                               for f in dataclasses.fields(CifarArrays)})
+
+
+def _reason(error: Exception) -> str:
+    return f"{error.__class__.__name__}: {error}"
 
 
 def load_cifar(dataset: str, data: str | Path | None = None,
@@ -265,7 +284,11 @@ def _load_explicit(dataset: str, path: Path, cache: Path) -> CifarArrays:
         check = lambda: verify_checksum(path, "md5", OFFICIAL[dataset][1])  # noqa: E731
     if target.exists():
         check()         # the archive named is the one decoded earlier, not a damaged or other file
-        return load_arrays(target)
+        try:
+            return _read_npz(target)
+        except _DAMAGED_NPZ as error:   # the archive passed its checksum: decoding it again loses nothing
+            print(f"{target} cannot be read ({_reason(error)}); decoding {path} again",
+                  file=sys.stderr, flush=True)
     arrays = decode()
     save_arrays(target, arrays)
     return arrays
