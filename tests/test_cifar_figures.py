@@ -108,7 +108,7 @@ def test_fig5_verdict_counts_signs_from_epoch_5_and_the_longest_step():
     assert verdict["ball_probed"] == 1                        # of the balls probed from epoch 5 on
     assert verdict["max_step"] == pytest.approx(0.3)          # 0.1 x 3 beats 0.01 x 20
     # the value at x_6 itself, and radius 0.5 over the distance 0.25 still to go at epoch 6
-    assert tables.ball_nonpositive_rows({"a": result}) == [["a (mini)", 6, 0, 4, "-0.5", "nan", "0.5", "0.5", "2"]]
+    assert tables.ball_nonpositive_rows({"a": result}) == [["a (mini, 4 points)", 6, 0, "-0.5", "nan", "0.5", "0.5", "2"]]
 
 
 def test_the_committed_figure5_caches_list_every_failing_ball():
@@ -116,7 +116,7 @@ def test_the_committed_figure5_caches_list_every_failing_ball():
     verdict = tables.fig5_verdict(results)
     rows = [row for row in tables.ball_nonpositive_rows(results) if row[0] != "none"]
     assert len(rows) == verdict["ball_nonpositive"] <= verdict["ball_probed"]
-    assert all(float(row[4]) <= 0 for row in rows)                # the smallest value in the ball
+    assert all(float(row[3]) <= 0 for row in rows)                # the smallest value in the ball
 
 
 @pytest.mark.slow

@@ -145,10 +145,10 @@ def _ball_from_epoch_5(result) -> np.ndarray:
 
 
 def ball_nonpositive_rows(results: dict) -> list[list]:
-    """Every ball probed from epoch 5 on whose smallest value is not positive (Chapter 4):
-    network, epoch, trial, the number of points, the smallest, mean and largest
-    ``<-grad f(w), x_T - x_t>`` over them, the same at ``x_t`` itself (panel a), and the ball's
-    radius over ``||x_T - x_t||``: above 1, the ball reaches farther than the path still to go."""
+    """Every ball probed from epoch 5 on whose smallest value is not positive (Chapter 4): the
+    network (with the preset and the ball's number of points), epoch, trial, the smallest, mean
+    and largest ``<-grad f(w), x_T - x_t>`` over the ball, the same at ``x_t`` itself (panel a),
+    and the radius over ``||x_T - x_t||``: above 1, the ball reaches past the path still to go."""
     rows = []
     for net, result in results.items():
         if result is None:
@@ -157,11 +157,12 @@ def ball_nonpositive_rows(results: dict) -> list[list]:
         for index in np.nonzero(_ball_from_epoch_5(result))[0]:
             epoch = int(c["ball_epochs"][index])
             for trial in np.nonzero(not_positive(c["ball_raw_min"][index]))[0]:
-                rows.append([f"{net} ({result.preset})", epoch, int(trial), result.config["ball_points"]]
-                            + [f"{c[f'ball_raw_{k}'][index, trial]:.3g}" for k in ("min", "mean", "max")]
-                            + [f"{c['inner_raw'][epoch, trial]:.3g}",
+                setting = f"{net} ({result.preset}, {result.config['ball_points']} points)"
+                rows.append([setting, epoch, int(trial)]
+                            + [f"{c[f'ball_raw_{k}'][index, trial]:.2g}" for k in ("min", "mean", "max")]
+                            + [f"{c['inner_raw'][epoch, trial]:.2g}",
                                f"{radius / c['inner_distance'][epoch, trial]:.3g}"])
-    return rows or [["none"] + [""] * 8]
+    return rows or [["none"] + [""] * 7]
 
 
 def slope_rows(results: dict) -> list[list]:
