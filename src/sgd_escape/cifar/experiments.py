@@ -25,7 +25,8 @@ PRESETS = ("smoke", "mini", "reduced", "paper")
 PRESET_NOTES = {
     "smoke": "seconds on a CPU, tiny subsets and tiny networks: for the tests only",
     "mini": "a 2-core CPU in minutes: small networks on a subset of the training set",
-    "reduced": "one GPU in minutes: the paper's networks and schedule shape, fewer epochs, subsets, fewer probe points",
+    "reduced": ("one GPU, sized for about 20 H100-minutes (not measured yet): the paper's networks and "
+                "schedule shape, fewer epochs, subsets, fewer probe points"),
     "paper": ("the paper's protocol where it states one (300 epochs, the full training set, a ball "
               "of 100 points every epoch); the book's choices where it does not (Chapter 4)"),
 }
