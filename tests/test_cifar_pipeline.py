@@ -122,8 +122,11 @@ def test_a_cache_of_another_config_is_refused(tmp_path):
     record = json.loads((folder / "result.json").read_text())
     record["config"]["lr"] = 0.5
     (folder / "result.json").write_text(json.dumps(record))
-    with pytest.raises(CacheError, match=r"another config.*\['lr'\]"):
+    with pytest.raises(CacheError, match=r"another config.*\['lr'\]") as refused:
         load_result("fig5-resnet-cifar10", "mini", tmp_path)
+    # the message says how to recompute it; the reason alone (what unpack rewords) does not
+    assert refused.value.advice == "recompute it with: python -m sgd_escape run fig5-resnet-cifar10 --preset mini"
+    assert str(refused.value) == f"{refused.value.reason}; {refused.value.advice}" and "recompute" not in refused.value.reason
 
 
 def test_a_cache_of_another_schema_or_experiment_is_refused(tmp_path):

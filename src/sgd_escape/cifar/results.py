@@ -29,7 +29,15 @@ DATA_ENV = "SGD_ESCAPE_DATA"
 
 
 class CacheError(RuntimeError):
-    """A cached result is absent, malformed or computed with another config (Chapters 4-6)."""
+    """A cached result is absent, malformed or computed with another config (Chapters 4-6).
+
+    ``reason`` says what is wrong; ``advice``, where there is one, how to get a good result
+    (``recompute it with: ...``). The message is both; :mod:`~sgd_escape.cifar.unpack` gives
+    its own advice for a result it has not yet written into ``data/``."""
+
+    def __init__(self, reason: str, advice: str = ""):
+        super().__init__(f"{reason}; {advice}" if advice else reason)
+        self.reason, self.advice = reason, advice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,21 +217,21 @@ def load_result(experiment: str, preset: str, root: str | Path | None = None,
     try:
         record = json.loads((folder / "result.json").read_text())
     except (UnicodeDecodeError, ValueError) as error:
-        raise CacheError(f"{folder}/result.json is not valid JSON ({error}); recompute it with: "
-                         f"{make_command(experiment, preset)} --fresh") from None
+        raise CacheError(f"{folder}/result.json is not valid JSON ({error})",
+                         _recompute(experiment, preset, fresh=True)) from None
     _check_record(record, experiment, preset, folder)
     expected = preset_config(experiment, preset) if expected_config is None else expected_config
     if record["config"] != expected:
         changed = sorted(k for k in set(record["config"]) | set(expected)
                          if record["config"].get(k) != expected.get(k))
         raise CacheError(f"{folder} was computed with another config than preset {preset!r} "
-                         f"(differs in {changed}); recompute it with: {make_command(experiment, preset)}")
+                         f"(differs in {changed})", _recompute(experiment, preset))
     try:
         with np.load(folder / "curves.npz", allow_pickle=False) as npz:
             curves = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise CacheError(f"{folder}/curves.npz cannot be read ({error}); recompute it with: "
-                         f"{make_command(experiment, preset)} --fresh") from None
+        raise CacheError(f"{folder}/curves.npz cannot be read ({error})",
+                         _recompute(experiment, preset, fresh=True)) from None
     if sorted(curves) != record["curves"]:
         raise CacheError(f"{folder}/curves.npz does not hold the arrays result.json lists")
     _check_content(record, curves, folder)
@@ -233,8 +241,8 @@ def load_result(experiment: str, preset: str, root: str | Path | None = None,
 
 def _check_record(record: dict, experiment: str, preset: str, folder: Path) -> None:
     if not isinstance(record, dict):
-        raise CacheError(f"{folder}/result.json holds a {type(record).__name__}, not a result; "
-                         f"recompute it with: {make_command(experiment, preset)} --fresh")
+        raise CacheError(f"{folder}/result.json holds a {type(record).__name__}, not a result",
+                         _recompute(experiment, preset, fresh=True))
     required = {"schema_version", "experiment", "preset", "config", "scalars", "curves", "provenance"}
     missing = required - set(record)
     if missing:
@@ -244,7 +252,7 @@ def _check_record(record: dict, experiment: str, preset: str, folder: Path) -> N
                          f"not {experiment}/{preset}")
     if record["schema_version"] != schema_version(experiment):
         raise CacheError(f"{folder}: schema version {record['schema_version']}, this code reads "
-                         f"{schema_version(experiment)}; recompute it with: {make_command(experiment, preset)} --fresh")
+                         f"{schema_version(experiment)}", _recompute(experiment, preset, fresh=True))
 
 
 def expected_shapes(config: dict) -> dict:
@@ -278,17 +286,21 @@ def _check_content(record: dict, curves: dict, folder: Path) -> None:
     hand-edited or truncated result is refused here, not half-drawn by a chapter)."""
     from .pipeline import scalars_of     # the pipeline writes results, so it imports this module
 
-    config, recompute = record["config"], f"recompute it with: {make_command(record['experiment'], record['preset'])} --fresh"
+    config, recompute = record["config"], _recompute(record["experiment"], record["preset"], fresh=True)
     for name, shape in expected_shapes(config).items():
         if name not in curves or curves[name].shape != shape:
             found = curves[name].shape if name in curves else "nothing"
-            raise CacheError(f"{folder}/curves.npz: {name} should have shape {shape}, holds {found}; {recompute}")
+            raise CacheError(f"{folder}/curves.npz: {name} should have shape {shape}, holds {found}", recompute)
     try:
         scalars = json.dumps(scalars_of(config, curves), sort_keys=True)
     except (KeyError, IndexError, ValueError) as error:
-        raise CacheError(f"{folder}/curves.npz lacks what the headline numbers need ({error!r}); {recompute}") from None
+        raise CacheError(f"{folder}/curves.npz lacks what the headline numbers need ({error!r})", recompute) from None
     if scalars != json.dumps(record["scalars"], sort_keys=True):
-        raise CacheError(f"{folder}/result.json: its scalars are not those its curves give; {recompute}")
+        raise CacheError(f"{folder}/result.json: its scalars are not those its curves give", recompute)
+
+
+def _recompute(experiment: str, preset: str, fresh: bool = False) -> str:
+    return f"recompute it with: {make_command(experiment, preset)}" + (" --fresh" if fresh else "")
 
 
 def schema_version(experiment: str) -> int:

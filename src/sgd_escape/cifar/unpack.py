@@ -120,17 +120,16 @@ def stage_result(root: Path, scratch: Path, experiment: str, preset: str, files:
     try:
         prov = load_result(experiment, preset, scratch).provenance
     except CacheError as error:
-        raise CacheError(refusal_in_tar(str(error), folder, tar, f"{experiment}/{preset}",
+        raise CacheError(refusal_in_tar(error.reason, folder, tar, f"{experiment}/{preset}",
                                         _commit_of(files))) from None
     return folder, (f"{experiment}/{preset}: added (computed on {prov.get('device_name', '?')}, "
                     f"commit {prov.get('git_commit')})")
 
 
-def refusal_in_tar(message: str, staged: Path, tar: Path, member: str, commit: str) -> str:
-    """The loader's refusal of a result staged in ``staged``, reworded for the one who unpacks
-    ``tar`` (Chapter 4): it names ``tar:member``, not the scratch folder (deleted by the time it
-    is read), and says what to do instead of ``run``."""
-    reason = message.split("; recompute it with:")[0]
+def refusal_in_tar(reason: str, staged: Path, tar: Path, member: str, commit: str) -> str:
+    """The loader's ``reason`` for refusing a result staged in ``staged``, reworded for the one
+    who unpacks ``tar`` (Chapter 4): it names ``tar:member``, not the scratch folder (deleted by
+    the time it is read), and gives unpack's advice instead of the loader's ``run``."""
     where = f"{tar}:{member}"
     reason = reason.replace(str(staged), where) if str(staged) in reason else f"{where}: {reason}"
     return (f"{reason}; nothing was written. Unpack it in a checkout of the commit that computed "
