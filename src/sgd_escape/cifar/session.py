@@ -163,7 +163,7 @@ class Session:
         theirs, ours = out / f"results-{self.preset}.tar", self.state / f"results-{self.preset}.tar"
         if theirs.is_file() and not (ours.is_file() and ours.read_bytes() == theirs.read_bytes()):
             raise ValueError(f"{theirs} comes from another session; unpack it first (python -m "
-                             "sgd_escape unpack), or give another --out")
+                             "sgd_escape unpack) and move it away, or give another --out")
 
     def minutes_left(self) -> float:
         """Minutes to the deadline, less the reserve kept for packing and copying."""
