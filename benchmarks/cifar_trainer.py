@@ -25,8 +25,8 @@ from sgd_escape.cifar.datasets import load_cifar
 from sgd_escape.cifar.experiments import EXPERIMENTS, image_passes, preset_config
 from sgd_escape.cifar.models import build_ensemble
 from sgd_escape.cifar.results import code_and_machine, utc_now
-from sgd_escape.cifar.training import (CHANNEL_STATS, epoch_plan, make_optimizer, to_device,
-                                       train_epoch)
+from sgd_escape.cifar.training import (CHANNEL_STATS, configure_backends, epoch_plan, make_optimizer,
+                                       to_device, train_epoch)
 
 
 class PlainCifar(torch.utils.data.Dataset):
@@ -97,17 +97,18 @@ def throughput(arrays, architecture, device, members, steps=10) -> float:
     return members * (count // 128) * 128 / trainer_epoch(arrays, count, architecture, device, members, False)
 
 
-def projection(arrays, device, preset, steps) -> dict:
-    """Projected device-hours of every CIFAR-10 experiment at ``preset`` from measured throughput."""
-    rates, hours = {}, {}
+def projection(arrays, device, preset, steps, rates: dict) -> dict:
+    """Projected device-hours of every CIFAR-10 experiment at ``preset`` from measured throughput.
+    ``rates`` caches the throughput of each (network, members) across presets: each is measured once."""
+    hours, used = {}, {}
     for name in (n for n in EXPERIMENTS if n.endswith("cifar10")):
         work = image_passes(preset_config(name, preset))
         key = (work["architecture"], work["members"])
         if key not in rates:
-            rates[key] = throughput(arrays, *key[:1], device, key[1], steps)
+            rates[key] = throughput(arrays, key[0], device, key[1], steps)
+        used[f"{key[0]} x{key[1]}"] = rates[key]
         hours[name] = work["passes"] / rates[key] / 3600
-    return {"device_hours": hours, "total_device_hours": sum(hours.values()),
-            "images_per_second": {f"{a} x{m}": r for (a, m), r in rates.items()}}
+    return {"device_hours": hours, "total_device_hours": sum(hours.values()), "images_per_second": used}
 
 
 def main(argv=None) -> dict:
@@ -123,12 +124,16 @@ def main(argv=None) -> dict:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--out", default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
-    if torch.device(args.device).type == "cuda":
-        torch.backends.cudnn.benchmark = True      # as the pipeline does, for both contenders
+    configure_backends(args.device)                # as the pipeline does, for both contenders
     started, began = utc_now(), time.perf_counter()
     arrays = load_cifar("cifar10", args.data)
     count = args.train_examples or len(arrays.train_labels)
+    # Warm-ups on a few batches: cuDNN's algorithm search and CUDA's lazy kernel loading happen once
+    # per shape, not every epoch. Each timed plain epoch still starts its DataLoader workers, as a
+    # tutorial's does every epoch.
+    plain_epoch(arrays, min(count, 512), args.architecture, args.device, args.workers)
     plain = plain_epoch(arrays, count, args.architecture, args.device, args.workers)
+    trainer_epoch(arrays, min(count, 512), args.architecture, args.device, args.members, args.channels_last)
     ours = trainer_epoch(arrays, count, args.architecture, args.device, args.members, args.channels_last)
     command = "python benchmarks/cifar_trainer.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     report = {"command": command, **code_and_machine(args.device), "started_utc": started,
@@ -137,8 +142,9 @@ def main(argv=None) -> dict:
               "plain_seconds_per_network_epoch": plain, "trainer_seconds_per_epoch": ours,
               "trainer_seconds_per_network_epoch": ours / args.members,
               "speedup_per_network": plain / (ours / args.members), "dataset_source": arrays.source}
+    rates = {}
     for preset in args.project:
-        report[f"projection_{preset}"] = projection(arrays, args.device, preset, args.projection_steps)
+        report[f"projection_{preset}"] = projection(arrays, args.device, preset, args.projection_steps, rates)
     report["wall_seconds"] = round(time.perf_counter() - began, 1)
     print(json.dumps(report, indent=1))
     if args.out:

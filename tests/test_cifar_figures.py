@@ -131,6 +131,25 @@ def test_benchmark_script_runs_on_a_cpu_with_tiny_settings():
         report["plain_seconds_per_network_epoch"] / report["trainer_seconds_per_network_epoch"])
 
 
+def test_benchmark_projections_measure_each_network_once_across_presets(monkeypatch):
+    from sgd_escape.cifar.experiments import image_passes, preset_config
+
+    spec = importlib.util.spec_from_file_location("cifar_trainer", ROOT / "benchmarks" / "cifar_trainer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    measured = []
+    monkeypatch.setattr(module, "throughput", lambda arrays, net, device, members, steps: measured.append((net, members)) or 1e3)
+    rates = {}
+    projections = [module.projection(None, "cpu", preset, 10, rates) for preset in ("reduced", "paper")]
+    wanted = {(w["architecture"], w["members"]) for w in (image_passes(preset_config(n, p))
+              for n in EXPERIMENTS if n.endswith("cifar10") for p in ("reduced", "paper"))}
+    assert sorted(measured) == sorted(wanted)                     # each once, though both presets use most
+    for preset, projection in zip(("reduced", "paper"), projections):
+        name = "fig5-resnet-cifar10"
+        work = image_passes(preset_config(name, preset))
+        assert projection["device_hours"][name] == pytest.approx(work["passes"] / 1e3 / 3600)
+
+
 def test_cifar100_results_join_the_chapters_once_cached(tmp_path, monkeypatch):
     from cifar_fakes import write_fake_result
 

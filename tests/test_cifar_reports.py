@@ -30,6 +30,8 @@ def test_determinism_table_shows_the_largest_differences_per_gpu(tmp_path):
     for name, gap in (("gpu-b", 1e-6), ("gpu-a", 0.0)):
         write(tmp_path, f"determinism-{name}.json", {
             "device_name": name.upper(), "preset": "smoke", "experiments": {"x": {}, "y": {}},
-            "identical": gap == 0, "max_abs": gap, "max_rel": 2 * gap})
+            "identical": gap == 0, "max_abs": gap, "max_rel": 2 * gap}
+              | ({"second_copy": "each experiment stopped after its first unit of work and resumed"} if gap else {}))
     rows = reports.determinism_table(tmp_path).markdown.splitlines()[2:]
-    assert rows == ["| GPU-A | smoke | 2 | yes | 0 | 0 |", "| GPU-B | smoke | 2 | no | 1e-06 | 2e-06 |"]
+    assert rows == ["| GPU-A | smoke | 2 | uninterrupted | yes | 0 | 0 |",
+                    "| GPU-B | smoke | 2 | stopped after one unit, resumed | no | 1e-06 | 2e-06 |"]

@@ -42,6 +42,7 @@ def test_a_session_checks_runs_packs_and_its_files_unpack_into_data(tmp_path):
                                                      "results-smoke.tar", "session.json"]
     determinism = json.loads((out / "determinism.json").read_text())
     assert determinism["identical"] and determinism["experiments"][EXPERIMENT]["max_rel"] == 0.0
+    assert "resumed" in determinism["second_copy"]   # stopped after one unit, resumed: still the same numbers
     lines = unpack(out, tmp_path / "data")
     assert lines[0].startswith(f"{EXPERIMENT}/smoke: added")
     written = tmp_path / "state" / "data" / EXPERIMENT / "smoke"
@@ -320,6 +321,7 @@ def test_the_determinism_report_says_when_the_two_runs_differ(tmp_path, monkeypa
         copy = Path(command[command.index("--out") + 1])
         write_fake_result(copy, "fig5-resnet-cifar10", "smoke")
         write_fake_result(copy, EXPERIMENT, "smoke", seed=0 if copy.name == "first" else 1)
+        return subprocess.CompletedProcess(command, 0)
 
     monkeypatch.setattr(subprocess, "run", fake_runs)
     report = session_module.determinism_check(["fig5-resnet-cifar10", EXPERIMENT], "synthetic", "cpu",
@@ -381,3 +383,21 @@ def test_only_the_steps_asked_for_decide_the_exit_status(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(ValueError, match="out must be a folder"):
         session(tmp_path, out="afile", steps=("environment",))
+
+
+def test_a_failing_experiment_does_not_stop_the_next_one(tmp_path, smoke_results, monkeypatch):
+    import shutil
+
+    def run_one(self, name):
+        if name != EXPERIMENT:
+            raise RuntimeError("exited with status 2")
+        shutil.copytree(smoke_results / EXPERIMENT, self.state / "data" / EXPERIMENT)
+        return 0
+
+    monkeypatch.setattr(session_module, "run_order", lambda names, benchmark, preset: names)
+    monkeypatch.setattr(session_module.Session, "run_one", run_one)
+    assert session(tmp_path, steps=("run",), experiments=["slope-resnet-cifar10", EXPERIMENT]) == 1
+    with tarfile.open(tmp_path / "out" / "results-smoke.tar") as tar:        # the one after the failure ran
+        assert tar.getnames() == [f"{EXPERIMENT}/smoke/result.json", f"{EXPERIMENT}/smoke/curves.npz"]
+    outcome = json.loads((tmp_path / "out" / "session.json").read_text())["commands"][-1]["steps"]["run"]["outcome"]
+    assert "failed: slope-resnet-cifar10 (exited with status 2)" in outcome

@@ -185,3 +185,18 @@ def test_synthetic_data_has_the_classes_of_the_dataset_it_stands_for():
 
     assert load_cifar("cifar100", "synthetic").train_labels.max() == 99
     assert load_cifar("cifar10", "synthetic").train_labels.max() == 9
+
+
+def test_probe_gradients_turn_tf32_convolutions_off_and_restore_the_switch(data, monkeypatch):
+    from sgd_escape.cifar.models import build_ensemble
+    from sgd_escape.cifar import training
+
+    model, seen = build_ensemble("resnet14", 1, 10, seed=0), []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda x: seen.append(torch.backends.cudnn.allow_tf32) or forward(x))
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    training.probe_gradient(model, data.train_images(16), data.train_labels[:16], data, 8)
+    assert seen == [False, False] and torch.backends.cudnn.allow_tf32 is True
+    with pytest.raises(RuntimeError), training.full_precision_convolutions():
+        raise RuntimeError("a failing probe")
+    assert torch.backends.cudnn.allow_tf32 is True                     # restored after an error too

@@ -21,7 +21,7 @@ from .probes import (all_pairs_inner_products, ball_probe, counted_ball_epochs, 
                      not_positive, one_point_inner_products, pairwise_distances)
 from .results import data_root, find_repository_root, make_command, provenance, write_result
 from .runner import Run, load_snapshot_members, probe_phase, replicate_into, train_phase
-from .training import probe_gradient, require_device, to_device
+from .training import configure_backends, probe_gradient, require_device, to_device
 
 
 def schedule_of(config: dict, lr: float | None = None) -> dict:
@@ -262,9 +262,7 @@ def run_experiment(experiment: str, preset: str, *, data=None, device: str = "cp
     work_dir = Path(work) if work else default_work_dir(experiment, preset)
     if fresh:
         shutil.rmtree(work_dir, ignore_errors=True)
-    if torch.device(device).type == "cuda":
-        # cuDNN picks the fastest kernels per shape; the provenance records this switch.
-        torch.backends.cudnn.benchmark = True
+    configure_backends(device)
     arrays = load_cifar(config["dataset"], data, datasets_dir, download)
     data_on_device = to_device(arrays, config["train_examples"], config["test_examples"], torch.device(device),
                                dataset=config["dataset"])

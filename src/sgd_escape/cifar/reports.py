@@ -44,12 +44,14 @@ def benchmark_table(root: str | Path | None = None) -> Rich:
 
 
 def determinism_table(root: str | Path | None = None) -> Rich:
-    """Largest differences between two runs of the same seed, per GPU (Chapter 4). Returns a
+    """Largest differences between two runs of the same seed, per GPU, and whether the second was
+    stopped and resumed on the way (Chapter 4). Returns a
     :class:`~sgd_escape.cifar.tables.Rich` table, or a line saying that nothing is measured yet."""
     reports = load_reports("determinism", root)
     if not reports:
         return _not_yet()
-    rows = [[r["device_name"], r["preset"], len(r["experiments"]), "yes" if r["identical"] else "no",
-             f"{r['max_abs']:.3g}", f"{r['max_rel']:.3g}"] for r in reports]
-    return show_table(["GPU", "preset", "experiments", "identical", "largest absolute difference",
+    rows = [[r["device_name"], r["preset"], len(r["experiments"]),
+             "stopped after one unit, resumed" if "resumed" in r.get("second_copy", "") else "uninterrupted",
+             "yes" if r["identical"] else "no", f"{r['max_abs']:.3g}", f"{r['max_rel']:.3g}"] for r in reports]
+    return show_table(["GPU", "preset", "experiments", "second run", "identical", "largest absolute difference",
                        "largest relative difference"], rows)

@@ -150,7 +150,8 @@ def _backend_flags() -> dict:
     return {"cudnn_benchmark": torch.backends.cudnn.benchmark,
             "cudnn_deterministic": torch.backends.cudnn.deterministic,
             "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
-            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32}
+            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "probe_cudnn_allow_tf32": False}       # training.probe_gradient turns TF32 off
 
 
 def code_and_machine(device) -> dict:

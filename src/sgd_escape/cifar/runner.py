@@ -143,7 +143,7 @@ def probe_phase(run: Run, name: str, units: list, compute) -> dict:
             results.setdefault(key, []).append(value.detach().cpu())
         state["next"] = index + 1
         run.unit_done(time.monotonic() - began)
-    return {key: torch.stack(values) for key, values in results.items()}
+    return stack_on_cpu(results)
 
 
 def train_phase(run: Run, name: str, model, data, seeds, epochs: int, schedule: dict,
@@ -180,7 +180,14 @@ def train_phase(run: Run, name: str, model, data, seeds, epochs: int, schedule: 
                 records.setdefault(key, []).append(value.cpu())
         state.update(epoch=epoch + 1, model=model.state_dict(), optimizer=optimizer.state_dict())
         run.unit_done(time.monotonic() - began)
-    return {key: torch.stack(values) for key, values in records.items()}
+    return stack_on_cpu(records)
+
+
+def stack_on_cpu(lists: dict) -> dict:
+    """``{key: list of tensors}`` stacked, on the CPU (Chapters 4-6). A resumed run reads its state
+    onto the run's device (the model and optimizer need it there), so the entries saved before the
+    stop are on the GPU and those appended since on the CPU; the stack must not mix them."""
+    return {key: torch.stack([value.cpu() for value in values]) for key, values in lists.items()}
 
 
 def replicate_into(model, source_state: dict, source_optimizer: dict | None, optimizer) -> None:

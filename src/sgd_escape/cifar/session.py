@@ -8,7 +8,8 @@ results are already in ``data/`` is not redone. After every step, everything fin
 is copied into ``--out`` as at most five files:
 
 - ``environment.json``: the GPU, its driver and the software;
-- ``determinism.json``: the experiments at the ``smoke`` preset, run twice, compared number by number;
+- ``determinism.json``: the experiments at the ``smoke`` preset, run twice (the second time
+  stopped after one unit and resumed), compared number by number;
 - ``cifar_trainer.json``: ``benchmarks/cifar_trainer.py`` (the trainer against a plain DataLoader
   pipeline, and each experiment's projected GPU-hours);
 - ``results-<preset>.tar``: every finished ``<experiment>/<preset>/`` folder, byte for byte;
@@ -38,7 +39,7 @@ STEPS = ("environment", "determinism", "benchmark", "run")
 #: The report each step writes into the state folder (the run step writes results instead).
 REPORTS = {**STEP_REPORTS, "run": None}
 #: Minutes a step needs at least to be worth starting (on an H100; the run step resumes).
-STEP_MINUTES = {"environment": 0.0, "determinism": 1.5, "benchmark": 3.0, "run": 1.0}
+STEP_MINUTES = {"environment": 0.0, "determinism": 2.5, "benchmark": 3.0, "run": 1.0}
 #: Minutes kept free at the end of the budget for packing and copying.
 RESERVE_MINUTES = 0.5
 CHEAP_FIRST = ("spectrum", "slope", "fig5")
@@ -73,16 +74,23 @@ def sgd_escape_command(*args: str) -> list[str]:
 
 
 def determinism_check(experiments: list[str], data: str, device: str, folder: Path, command: str) -> dict:
-    """Run ``experiments`` at the smoke preset twice, in two processes; compare every number
-    (Chapter 4). Returns the report (``determinism.json``): the largest differences per
-    experiment and overall, and whether the two runs are identical."""
+    """Run ``experiments`` at the smoke preset twice, in separate processes, and compare every
+    number (Chapter 4). The second copy of each experiment stops after its first unit of work and
+    resumes in a new process, the path every long GPU run takes, so a resume that breaks or
+    changes the numbers shows here, in seconds. Returns the report (``determinism.json``): the
+    largest differences per experiment and overall, and whether the two copies are identical."""
     began, started = time.monotonic(), utc_now()
-    for copy in ("first", "second"):
-        subprocess.run(sgd_escape_command("run", *experiments, "--preset", "smoke", "--device", device,
-                                          "--data", data, "--out", str(folder / copy), "--work",
-                                          str(folder / f"work-{copy}"), "--fresh", "--quiet", "--offline"),
-                       check=True)
+    common = ["--preset", "smoke", "--device", device, "--data", data, "--quiet", "--offline"]
+    subprocess.run(sgd_escape_command("run", *experiments, *common, "--out", str(folder / "first"),
+                                      "--work", str(folder / "work-first"), "--fresh"), check=True)
+    second = [*common, "--out", str(folder / "second"), "--work", str(folder / "work-second")]
+    for name in experiments:
+        stopped = subprocess.run(sgd_escape_command("run", name, *second, "--fresh", "--max-minutes", "0"))
+        if stopped.returncode not in (0, EXIT_BUDGET):
+            raise RuntimeError(f"{name} at the smoke preset exited with status {stopped.returncode}")
+        subprocess.run(sgd_escape_command("run", name, *second), check=True)       # the resume
     report = {"command": command, "started_utc": started, "preset": "smoke", **code_and_machine(device),
+              "second_copy": "each experiment stopped after its first unit of work and resumed",
               "experiments": {}}
     for name in experiments:
         first, second = (load_result(name, "smoke", folder / copy) for copy in ("first", "second"))
@@ -215,20 +223,31 @@ class Session:
 
     def run(self) -> str:
         """Step: run the experiments, cheapest first, within the minutes left, then pack the
-        finished ones. Returns a line naming what is finished and what is still to run."""
+        finished ones. Returns a line naming what is finished and what is still to run; an
+        experiment that fails does not stop the next, and a RuntimeError naming it ends the step."""
         if not self.experiments:
             return f"nothing to run: every experiment has a result at preset {self.preset}"
         benchmark = self.state / REPORTS["benchmark"]
         order = run_order(self.experiments, json.loads(benchmark.read_text()) if benchmark.is_file() else None,
                           self.preset)
+        failures = []
         for name in order:
-            if self.minutes_left() < STEP_MINUTES["run"] or self.run_one(name) == EXIT_BUDGET:
+            if self.minutes_left() < STEP_MINUTES["run"]:
                 break
+            try:
+                if self.run_one(name) == EXIT_BUDGET:
+                    break
+            except RuntimeError as error:      # one broken experiment does not hold up the others
+                failures.append(f"{name} ({error})")
+                continue
             self.pack()
             self.copy_out()     # each finished experiment reaches OUT at once: a killed command keeps it
         done = self.pack()
         missing = [name for name in order if name not in done]
-        return f"finished: {', '.join(done) or 'none'}; still to run: {', '.join(missing) or 'none'}"
+        line = f"finished: {', '.join(done) or 'none'}; still to run: {', '.join(missing) or 'none'}"
+        if failures:             # the step is recorded as failed, and the session exits 1
+            raise RuntimeError(f"{'; '.join(failures)}; {line}")
+        return line
 
     def run_one(self, name: str) -> int:
         """Run (or resume) one experiment in a child process within the minutes left; returns its
@@ -303,11 +322,12 @@ def run_session(*, out: str | Path, data: str, minutes: float, preset: str = "re
     experiments cached at ``preset`` (unless named in ``experiments``) and the determinism and
     benchmark reports of the same GPU.
     """
-    from .training import require_device
+    from .training import configure_backends, require_device
 
     for name in experiments or []:
         check_names(name, preset)
     device = str(require_device(device))
+    configure_backends(device)       # so that the reports record the switches the runs use
     unknown = set(steps) - set(STEPS)
     if unknown:
         raise ValueError(f"unknown steps {sorted(unknown)}; valid steps: {', '.join(STEPS)}")

@@ -9,6 +9,7 @@ step waits for the host: losses and gradient norms accumulate on the device.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -219,6 +220,25 @@ def evaluate(model, images_uint8, labels, data: DeviceData, batch_size: int = 50
     return {"loss": loss / len(labels), "accuracy": correct / len(labels)}
 
 
+def configure_backends(device) -> None:
+    """The GPU switches of every CIFAR run (Chapter 4): cuDNN picks the fastest kernels per shape.
+    The provenance of each result records them. Nothing to do on a CPU; returns None."""
+    if torch.device(device).type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
+@contextlib.contextmanager
+def full_precision_convolutions():
+    """Inside: cuDNN convolutions in full fp32, not TensorFloat-32, whose 10-bit mantissa could flip
+    the sign of a probe's inner product when its cosine is near 0 (Chapter 4). Training keeps TF32."""
+    saved = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = saved
+
+
 def probe_gradient(model, images_uint8, labels, data: DeviceData, batch_size: int) -> torch.Tensor:
     """``[K, P]``: each member's gradient of the mean cross-entropy over the given images (Chapter 4).
 
@@ -237,9 +257,10 @@ def probe_gradient(model, images_uint8, labels, data: DeviceData, batch_size: in
     members, batches = model.members, len(labels) // batch_size
     for p in params:
         p.grad = None
-    for b in range(batches):
-        x = data.normalise(images_uint8[b * batch_size:(b + 1) * batch_size]).repeat(1, members, 1, 1)
-        y = labels[b * batch_size:(b + 1) * batch_size].view(-1, 1).expand(-1, members)
-        (member_losses(model(x), y).sum() / batches).backward()
+    with full_precision_convolutions():
+        for b in range(batches):
+            x = data.normalise(images_uint8[b * batch_size:(b + 1) * batch_size]).repeat(1, members, 1, 1)
+            y = labels[b * batch_size:(b + 1) * batch_size].view(-1, 1).expand(-1, members)
+            (member_losses(model(x), y).sum() / batches).backward()
     set_batchnorm_updates(model, True)
     return torch.cat([p.grad.reshape(members, -1) for p in params], 1)
