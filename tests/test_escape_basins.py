@@ -181,3 +181,13 @@ def test_half_escape_radius_after_a_level_without_noise_interpolates_in_the_radi
     assert half_escape_radius(BasinFractions(np.array([0.0, 0.1, 1.0]), np.array([1.0, 0.5, 0.1]), None)) == 0.1
     crossing = half_escape_radius(BasinFractions(np.array([0.0, 0.1, 1.0]), np.array([1.0, 0.4, 0.1]), None))
     assert crossing == pytest.approx(0.1 * 0.5 / 0.6)
+
+
+def test_two_standard_errors_below_the_null_is_not_yet_a_clear_preference():
+    from sgd_escape.escape_basins import binomial_standard_error, flat_basin_preference
+
+    trials = 400
+    below = 0.5 - 2 * binomial_standard_error(0.5, trials)        # 0.45: two standard errors, not three
+    near = {1: _fractions([below, below])}
+    found = flat_basin_preference(near, near, {1: np.full(2, 0.5)}, {1: np.full(2, 0.5)}, [0.1, 0.2], trials)
+    assert np.isnan(found["flat_window_low"])

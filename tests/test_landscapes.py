@@ -117,3 +117,13 @@ def test_maxima_are_where_the_slope_turns_down(half_width):
 def test_stage_half_widths_must_be_positive():
     with pytest.raises(ValueError, match="stage_half_widths must be > 0"):
         Figure3Setup(stage_half_widths=(1.5, 0.75, 0.0))
+
+
+@pytest.mark.parametrize("x, half_width", [(1.3, 0.15), (-2.7, 0.35), (3.9, 1.0), (0.0, 0.35), (0.25, 0.35)])
+def test_convolution_matches_adaptive_quadrature_to_1e_9(x, half_width):
+    from scipy import integrate
+
+    kink = [0.0] if x - half_width < 0 < x + half_width else None     # the spikes' period has a kink at x* = 0
+    exact = integrate.quad(F.value, x - half_width, x + half_width, points=kink, epsabs=1e-14, epsrel=1e-13,
+                           limit=500)[0]
+    assert F.convolved_value(x, half_width) == pytest.approx(exact / (2 * half_width), abs=1e-9)

@@ -402,6 +402,21 @@ def test_characteristic_function_is_one_at_zero_and_continuous_there(kind, d):
     np.testing.assert_allclose(values, 1.0, atol=1e-7)
 
 
+@pytest.mark.parametrize("d, s", [(100, 1e-8), (250, 1e-3), (300, 1.0), (1000, 0.5)])
+def test_characteristic_function_in_high_dimension_follows_its_series(d, s):
+    # 0F1(; d/2; -s^2/4) = 1 - s^2/(2d) + s^4/(8 d (d + 2)) - ..., the Bessel product overflowing here
+    value = BoundedNoise("sphere", 1.0, d).coordinate_characteristic(s)
+    assert value == pytest.approx(1 - s**2 / (2 * d) + s**4 / (8 * d * (d + 2)), abs=1e-9)
+
+
+def test_characteristic_function_is_the_same_by_bessel_product_and_by_integration():
+    from sgd_escape.bounded_noise import _integrated_characteristic
+
+    s = np.array([0.5, 3.0, 10.0, 40.0])
+    noise = BoundedNoise("sphere", 1.0, 100)                   # the Bessel product is exact here
+    np.testing.assert_allclose(_integrated_characteristic(s, 100), noise.coordinate_characteristic(s), atol=1e-11)
+
+
 def test_with_constants_at_c_equal_to_L_is_the_plain_quadratic():
     f = SpikyQuadratic.with_constants(3.0, 3.0, 10.0, BoundedNoise("ball", 20.0, 1), 0.02)
     assert (f.a, f.beta) == (3.0, 0.0)
@@ -439,6 +454,7 @@ def test_step3_deviation_bound_holds_and_is_within_a_factor_1_6_of_tight():
     chain = step1_chain(lambda z: -z, y, setting, noise, np.random.default_rng(0), draws=1000)
     assert np.all(chain["deviation"] <= chain["deviation_bound"])
     assert np.all(chain["deviation_bound"] < 1.6 * chain["deviation"])
+    np.testing.assert_allclose(chain["deviation_bound"], 3.5 * 0.499**2 + 7 * 0.499 * np.array([100.0, 40.0]))
 
 
 def test_supermartingale_is_constant_along_the_envelope():

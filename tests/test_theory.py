@@ -101,6 +101,7 @@ def test_corollary2_rejects_each_violated_condition(second, condition):
 def test_lemma5_holds_over_a_grid_of_valid_parameters():
     grid = lemma5_grid(np.linspace(0.05, 0.99, 6), np.geomspace(1e-3, 1, 5), np.geomspace(0.5, 100, 5),
                        np.geomspace(1e-2, 100, 4), np.array([1, 10, 1000, 10**6]))
+    assert grid["valid"].all()                    # fractions in (0, 1) of the bound always meet the conditions
     ratios = grid["ratio"][grid["valid"]]
     assert ratios.size > 1000
     assert np.all(ratios <= 1)

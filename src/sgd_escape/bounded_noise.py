@@ -18,6 +18,9 @@ from scipy import special
 from sgd_escape import checks
 
 NOISE_KINDS = ("sphere", "ball")
+#: Above this log of Gamma(nu + 1) (2/s)^nu the Bessel product loses its precision (J_nu(s) nears
+#: the smallest double), and the characteristic function is integrated instead.
+_LOG_SCALE_MAX = 600.0
 
 
 @dataclass(frozen=True)
@@ -52,17 +55,38 @@ class BoundedNoise:
         """E cos(s omega_1 / r): the characteristic function of one coordinate of omega / r.
 
         For the sphere in R^d it is Gamma(d/2) (2/s)^(d/2-1) J_(d/2-1)(s); the ball in R^d has
-        the coordinate law of the sphere in R^(d+2) (Archimedes).
+        the coordinate law of the sphere in R^(d+2) (Archimedes). Where that product's first
+        factor would overflow (high dimension, small s), it is integrated against the
+        coordinate's density instead.
         """
         dim = self.d if self.kind == "sphere" else self.d + 2
         nu = dim / 2 - 1
         s = np.abs(np.asarray(s, dtype=float))
         safe = np.where(s > 0, s, 1.0)
         log_scale = special.gammaln(nu + 1) + nu * np.log(2 / safe)
-        value = np.exp(log_scale) * special.jv(nu, safe)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = np.exp(np.minimum(log_scale, _LOG_SCALE_MAX)) * special.jv(nu, safe)
+        far = (s > 0) & (log_scale > _LOG_SCALE_MAX)
+        if far.any():
+            value = np.where(far, _integrated_characteristic(np.where(far, s, 0.0), dim), value)
         return np.where(s > 0, value, 1.0)
 
     @property
     def mean_sq_norm(self) -> float:
         """E||omega||^2: r^2 on the sphere, d r^2 / (d + 2) in the ball."""
         return self.r**2 if self.kind == "sphere" else self.d * self.r**2 / (self.d + 2)
+
+
+def _integrated_characteristic(s: np.ndarray, dim: int) -> np.ndarray:
+    """E cos(s t) for t a coordinate of the unit sphere in R^dim (dim >= 4): the integral of
+    cos(s t) against t's density (1 - t^2)^alpha / B(1/2, alpha + 1), alpha = (dim - 3)/2, on [-1, 1]."""
+    from scipy import integrate
+
+    alpha = (dim - 3) / 2
+    log_norm = special.betaln(0.5, alpha + 1)
+
+    def one(value: float) -> float:
+        density = lambda t: np.cos(value * t) * np.exp(alpha * np.log1p(-t * t) - log_norm)  # noqa: E731
+        return 2 * integrate.quad(density, 0.0, 1.0, limit=500, epsabs=1e-13)[0]
+
+    return np.vectorize(one, otypes=[float])(s)

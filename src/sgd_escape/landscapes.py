@@ -14,7 +14,8 @@ import numpy as np
 
 from .checks import require_finite, require_int_at_least, require_nonnegative, require_positive
 
-#: Quadrature nodes per period of the narrowest spike: enough for 1e-10 accuracy.
+#: Quadrature nodes per period of the narrowest spike: about 1e-10 accuracy in the convolved f
+#: (2e-10 where a window straddles x* = 0, where the spikes' period has a kink).
 _NODES_PER_SPIKE = 24
 
 

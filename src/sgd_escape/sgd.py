@@ -3,7 +3,9 @@
 One step is ``x <- x - eta * (grad(x) + omega)`` with ``omega ~ Uniform[-r, r]``
 independently per trial and coordinate. Trials are the leading axis of an array; each trial
 may have its own step size ``eta`` and noise radius ``r``, so that every panel of a figure
-runs in one pass.
+runs in one pass. In ``d > 1`` dimensions the noise is uniform in a cube, so its norm can reach
+``r * sqrt(d)``: it is not the bounded-norm noise of Theorem 1, for which Chapters 2-3 use
+:mod:`sgd_escape.bounded_noise`.
 """
 from __future__ import annotations
 
