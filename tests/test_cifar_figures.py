@@ -111,6 +111,17 @@ def test_fig5_verdict_counts_signs_from_epoch_5_and_the_longest_step():
     assert tables.ball_nonpositive_rows({"a": result}) == [["a (mini, 4 points)", 6, 0, "-0.5", "nan", "0.5", "0.5", "2"]]
 
 
+def test_gradient_norm_rows_compare_the_first_two_learning_rates_only():
+    # epochs 0-1 at the initial rate, 2-3 after the first drop, 4 after the second (not counted)
+    mean = np.array([[1.0, 1.0], [1.0, 3.0], [2.0, 2.0], [2.0, 2.0], [9.0, 9.0]])
+    top = np.array([[5.0, 1.0], [1.0, 1.0], [2.0, 4.0], [2.0, 2.0], [9.0, 9.0]])
+    result = SimpleNamespace(curves={"grad_norm_mean": mean, "grad_norm_max": top}, preset="mini",
+                             config={"lr_milestones": [2, 4], "epochs": 5})
+    rows = tables.gradient_norm_rows({"a": result, "b": None})
+    assert rows[0] == ["a (mini)", "1.5 → 2", "yes", "5 → 4", "no"]
+    assert rows[-1][0] == "paper" and len(rows) == 2 and {len(row) for row in rows} == {5}
+
+
 def test_the_committed_figure5_caches_list_every_failing_ball():
     results = figures.load_cached("fig5")
     verdict = tables.fig5_verdict(results)

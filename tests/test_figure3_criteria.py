@@ -4,8 +4,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sgd_escape.figure3 import (CRITERIA, criteria_hold, figure3_criteria, panel_plan, simulate_figure3,
-                                stage_handoffs, stage_names)
+from sgd_escape.figure3 import (CRITERIA, SEARCH_MARGIN, criteria_hold, figure3_criteria, gd_orbit_width, panel_plan,
+                                simulate_figure3, stage_handoffs, stage_names, trapped_in_spurious_basins)
 from sgd_escape.landscapes import FIGURE3, SpikyFunction, figure3_function
 
 F = figure3_function()
@@ -124,3 +124,29 @@ def test_gd_stuck_counts_the_distinct_minima_where_gd_stops():
     assert not _gd_verdict(spread[:-1])[1]                                  # too few minima
     assert _gd_verdict(np.concatenate([spread, spread + 0.01]))[0]["gd_distinct_minima"] == len(spread)  # off-minimum points do not count
     assert not _gd_verdict(np.concatenate([spread, np.zeros(4)]))[1]       # 4 of 14 near x*: too many
+
+
+def test_gd_settles_below_the_curvature_threshold_and_cycles_above_it():
+    span = FIGURE3.init_half_width + SEARCH_MARGIN
+    threshold = 2 / F.max_second_derivative(-span, span)
+    starts = [-0.08, -0.03, 0.02, 0.07]
+    assert gd_orbit_width(F, 0.9 * threshold, starts) < 1e-9
+    width = gd_orbit_width(F, 1.2 * threshold, starts)
+    assert 0.01 < width < 0.1                       # a 2-cycle a few hundredths wide
+    with pytest.raises(ValueError, match="steps"):
+        gd_orbit_width(F, threshold, starts, steps=0)
+
+
+def test_a_minimum_a_few_spikes_from_the_target_is_spurious_and_the_target_is_not():
+    minima = F.local_minima(-2.0, 2.0)                  # of f itself: spikes about 0.12 apart near x* = 0
+    near = minima[(np.abs(minima) > 0.2) & (np.abs(minima) < 0.5)][0]
+    spurious, distance = trapped_in_spurious_basins(F, np.array([near + 1e-3, 1e-3]), 0.0, 3.0)
+    assert spurious.tolist() == [True, False]
+    np.testing.assert_allclose(distance, 1e-3, atol=1e-5)
+
+
+def test_spread_ratio_is_that_of_standard_deviations():
+    results = {name: np.zeros(4) for name in panel_plan(FIGURE3)}
+    results["medium"] = np.array([-1.0, 1.0, -1.0, 1.0])                # std 1, range 2
+    results["large"] = np.array([-4.0, 4.0, 0.0, 0.0])                  # std sqrt(8), range 8
+    assert figure3_criteria(F, results, FIGURE3)["spread_ratio_large_to_medium"] == pytest.approx(np.sqrt(8))

@@ -6,7 +6,7 @@ from sgd_escape.assumption import estimate_one_point_constant
 from sgd_escape.bounded_noise import BoundedNoise
 from sgd_escape.large_step import Flower, gd_path
 from sgd_escape.proof_checks import STEP1_CHAIN, chain_slack, step1_chain, supermartingale
-from sgd_escape.spiky_quadratic import SPURIOUS_MINIMA_RATIO, SpikyQuadratic
+from sgd_escape.spiky_quadratic import SINC_MIN, SPURIOUS_MINIMA_RATIO, SpikyQuadratic
 from sgd_escape.theory import Theorem1Setting
 from sgd_escape.ysequence import simulate_y, starting_points
 
@@ -493,3 +493,26 @@ def test_explorer_refuses_runs_longer_than_its_step_cap():
     fig = draw_theorem(eta=1e-4, r=100.0, c=0.5, L=2.0)       # lambda ~ 1e-4: T1 in the tens of thousands
     texts = [t.get_text() for t in fig.texts + [t for ax in fig.axes for t in ax.texts]]
     assert any("T1 + T2" in text and str(MAX_STEPS) in text for text in texts)
+
+
+@pytest.mark.parametrize("c", [1e-9, 0.5])
+def test_smallest_step_size_is_where_sinc_falls_to_the_needed_value(c):
+    from scipy import optimize
+
+    f, noise = SpikyQuadratic(1.0, 8.0, 10.0), BoundedNoise("ball", 96.5, 1)   # uniform noise: phi = sin(v)/v
+    needed = (f.a - c) / (f.beta * abs(SINC_MIN))                 # c = a + beta phi SINC_MIN while phi > 0
+    v = optimize.brentq(lambda v: np.sin(v) / v - needed, 1e-9, np.pi)
+    eta = f.smallest_step_size(noise, c, 0.008)
+    assert eta == pytest.approx(v / (f.k * noise.r), abs=0.008 / 100_001 + 1e-12)
+    assert f.one_point_constant(noise, eta) >= c > f.one_point_constant(noise, 0.99 * eta)
+    if c < 1e-6:   # below the floor of any c > 0 the smoothed function (beta phi for beta) has spurious minima
+        phi = f.smoothing_factor(noise, 0.99 * eta)
+        assert SpikyQuadratic(f.a, f.beta * phi, f.k).local_minima_per_coordinate() > 1
+
+
+def test_smallest_step_size_of_an_unreachable_constant_is_nan_and_bad_input_is_named():
+    f, noise = SpikyQuadratic(1.0, 8.0, 10.0), BoundedNoise("ball", 96.5, 1)
+    assert np.isnan(f.smallest_step_size(noise, 1.5 * f.a, 0.008))   # c never exceeds a in this family
+    for name, kwargs in [("c", dict(c=0.0)), ("eta_max", dict(eta_max=-1.0)), ("points", dict(points=1))]:
+        with pytest.raises(ValueError, match=name):
+            f.smallest_step_size(noise, **({"c": 0.5, "eta_max": 0.008} | kwargs))

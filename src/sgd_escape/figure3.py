@@ -97,6 +97,16 @@ def gd_minima_count(f: SpikyFunction, last, span: float) -> int:
     return int(len(np.unique(np.round(nearest[at_minimum], 6))))
 
 
+def gd_orbit_width(f: SpikyFunction, step_size: float, starts, steps: int = 3000) -> float:
+    """Width of the orbit that GD without noise settles into from ``starts`` (Chapter 1, Explore):
+    the largest step ``|x_{T+1} - x_T|`` after ``steps`` steps. Near 0 where GD converges to a
+    minimum; where the step size makes that minimum unstable and GD falls into a 2-cycle, it is
+    the distance between the cycle's two points."""
+    require_int_at_least("steps", steps, 1)
+    last = run_sgd(f.grad, np.asarray(starts, dtype=float), step_size, 0.0, steps)
+    return float(np.abs(step_size * f.grad(last)).max())
+
+
 def trapped_in_spurious_basins(f: SpikyFunction, last, half_width: float, span: float):
     """For each point: whether its basin of the convolved ``f`` (the interval between two
     neighbouring local maxima) holds a spurious minimum ``m != 0``, and its distance to ``m``

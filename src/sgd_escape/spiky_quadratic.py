@@ -74,8 +74,21 @@ class SpikyQuadratic:
 
     def one_point_constant(self, noise: BoundedNoise, eta: float) -> float:
         """The largest c for which Assumption 1 holds over all of R^d (may be <= 0: it fails)."""
-        phi = self.smoothing_factor(noise, eta)
-        return self.a + self.beta * phi * (1.0 if phi < 0 else SINC_MIN)
+        return float(self._constant(self.smoothing_factor(noise, eta)))
+
+    def _constant(self, phi):
+        return self.a + self.beta * phi * np.where(phi < 0, 1.0, SINC_MIN)
+
+    def smallest_step_size(self, noise: BoundedNoise, c: float, eta_max: float, points: int = 100_001) -> float:
+        """The smallest step size in (0, eta_max] at which Assumption 1 holds with a constant of at
+        least ``c``, on a grid of ``points`` step sizes spaced eta_max / points (Chapter 2: at a fixed
+        noise the step size cannot be arbitrarily small). NaN if no step size of the grid reaches ``c``."""
+        checks.require_positive("c", c)
+        checks.require_positive("eta_max", eta_max)
+        checks.require_int_at_least("points", points, 2)
+        etas = np.linspace(eta_max / points, eta_max, points)
+        reached = self._constant(noise.coordinate_characteristic(self.k * etas * noise.r)) >= c
+        return float(etas[reached.argmax()]) if reached.any() else float("nan")
 
     def local_minima_per_coordinate(self, half_width: float | None = None) -> int:
         """Number of local minima of h, counted on a fine grid of [-w, w] (Chapter 2).
