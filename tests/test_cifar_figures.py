@@ -117,6 +117,7 @@ def test_gradient_norm_rows_compare_the_first_two_learning_rates_only():
     top = np.array([[5.0, 1.0], [1.0, 1.0], [2.0, 4.0], [2.0, 2.0], [9.0, 9.0]])
     result = SimpleNamespace(curves={"grad_norm_mean": mean, "grad_norm_max": top}, preset="mini",
                              config={"lr_milestones": [2, 4], "epochs": 5})
+    assert tables.gradient_norm_growth({"a": result, "b": None}) == {"a": {"mean": (1.5, 2.0), "largest": (5.0, 4.0)}}
     rows = tables.gradient_norm_rows({"a": result, "b": None})
     assert rows[0] == ["a (mini)", "1.5 → 2", "yes", "5 → 4", "no"]
     assert rows[-1][0] == "paper" and len(rows) == 2 and {len(row) for row in rows} == {5}

@@ -140,23 +140,33 @@ def fig5_verdict(results: dict) -> dict:
             "max_step": max(steps)}
 
 
-def gradient_norm_rows(results: dict) -> list[list]:
+def gradient_norm_growth(results: dict) -> dict:
     """Figure 5c's remark that the gradient norm grows after the first learning-rate drop
-    (Chapter 4). One row per network: the mean and the largest stochastic gradient norm at the
-    initial rate and at the rate after the first drop (up to the second), and whether each grew;
-    then the paper's row. Five cells per row, for :func:`show_table`."""
-    rows = []
+    (Chapter 4): for each network with a drop, ``{"mean": (before, after), "largest": (before,
+    after)}``, the stochastic gradient norms at the initial rate and at the rate after the first
+    drop (up to the second)."""
+    growth = {}
     for net, result in results.items():
         if result is None or not result.config["lr_milestones"]:
             continue
         first, *later = result.config["lr_milestones"]
         end = later[0] if later else result.config["epochs"]
         mean, top = result.curves["grad_norm_mean"], result.curves["grad_norm_max"]
-        mean_before, mean_after = mean[:first].mean(), mean[first:end].mean()
-        max_before, max_after = top[:first].max(), top[first:end].max()
-        rows.append([f"{net} ({result.preset})", f"{mean_before:.3g} → {mean_after:.3g}",
-                     "yes" if mean_after > mean_before else "no",
-                     f"{max_before:.3g} → {max_after:.3g}", "yes" if max_after > max_before else "no"])
+        growth[net] = {"mean": (float(mean[:first].mean()), float(mean[first:end].mean())),
+                       "largest": (float(top[:first].max()), float(top[first:end].max()))}
+    return growth
+
+
+def gradient_norm_rows(results: dict) -> list[list]:
+    """Rows of :func:`gradient_norm_growth`'s table (Chapter 4): per network the mean and the
+    largest norm before and after the first drop and whether each grew, then the paper's row.
+    Five cells per row, for :func:`show_table`."""
+    rows = []
+    for net, norms in gradient_norm_growth(results).items():
+        row = [f"{net} ({results[net].preset})"]
+        for before, after in norms.values():
+            row += [f"{before:.3g} → {after:.3g}", "yes" if after > before else "no"]
+        rows.append(row)
     rows.append(["paper", "", "yes (after epoch 150)", f"< {PAPER['grad_norm_before']:g} → < {PAPER['grad_norm_after']:g}", ""])
     return rows
 
