@@ -516,3 +516,29 @@ def test_smallest_step_size_of_an_unreachable_constant_is_nan_and_bad_input_is_n
     for name, kwargs in [("c", dict(c=0.0)), ("eta_max", dict(eta_max=-1.0)), ("points", dict(points=1))]:
         with pytest.raises(ValueError, match=name):
             f.smallest_step_size(noise, **({"c": 0.5, "eta_max": 0.008} | kwargs))
+
+
+def test_azuma_deviation_stays_accurate_for_a_tiny_lambda():
+    # q - 1 is about 2 lambda: the plain formula q (q^t - 1) / (q - 1) loses about 1e-7 here.
+    import math
+
+    from sgd_escape.proof_checks import azuma_deviation
+
+    setting = Theorem1Setting(eta=1e-9, c=0.5, L=1.0, r=1.0)
+    tail, log_q = setting.tail(10), -2 * math.log1p(-setting.lam)
+    steps = np.array([1, 10, 1000])
+    direct = [np.sqrt(2) * tail.M * math.sqrt(math.fsum(math.exp(log_q * tau) for tau in range(1, t + 1)))
+              * math.sqrt(math.log(tail.zeta)) for t in steps]
+    np.testing.assert_allclose(azuma_deviation(setting, 10, steps), direct, rtol=1e-12)
+
+
+def test_supermartingale_and_azuma_refuse_horizons_that_overflow():
+    from sgd_escape.proof_checks import azuma_deviation
+
+    setting = Theorem1Setting(eta=0.1, c=1.0, L=2.0, r=1.0)        # lambda = 0.16
+    assert np.isfinite(supermartingale(np.ones((4000, 2)), setting)).all()   # lambda t about 700
+    with pytest.raises(ValueError, match="sq_dist"):
+        supermartingale(np.ones((5000, 2)), setting)
+    assert np.isfinite(azuma_deviation(setting, 10, [2000])).all()
+    with pytest.raises(ValueError, match="steps"):
+        azuma_deviation(setting, 10, [1, 2500])
