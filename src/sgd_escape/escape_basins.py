@@ -17,7 +17,11 @@ import numpy as np
 
 from .checks import require_finite, require_int_at_least, require_nonnegative, require_positive
 
+#: Where minima and the barrier are located: [-3, 3] in steps of ``GRID_STEP``.
 GRID = np.linspace(-3.0, 3.0, 6001)
+GRID_STEP = float(GRID[1] - GRID[0])
+#: The domain D on which :func:`one_point_convexity_constant` asks Assumption 1 by default.
+ASSUMPTION_DOMAIN = (-2.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class SharpFlatLandscape:
         return float(inside[np.argmax(self.value(inside))])
 
     def local_minima(self, radius: float = 0.0) -> np.ndarray:
-        """Positions of the local minima of the convolved function on ``[-3, 3]`` (grid 0.001)."""
+        """Positions of the local minima of the convolved function on ``GRID`` ([-3, 3], step 0.001)."""
         slope = self.gradient(GRID, radius)
         crossing = (slope[:-1] < 0) & (slope[1:] >= 0)
         return GRID[:-1][crossing]
@@ -95,7 +99,7 @@ def critical_radius(landscape: SharpFlatLandscape, upper: float = 3.0, tolerance
 
 
 def one_point_convexity_constant(landscape: SharpFlatLandscape, radius: float,
-                                 domain: tuple[float, float] = (-2.0, 2.0)) -> float:
+                                 domain: tuple[float, float] = ASSUMPTION_DOMAIN) -> float:
     """Largest ``c`` with ``g'(y) (y - x*) >= c (y - x*)^2`` on ``domain`` (Chapter 7).
 
     ``g`` is ``f`` convolved with ``N(0, radius^2)`` and ``x*`` its global minimiser: this is

@@ -22,6 +22,8 @@ from .checks import require_choice, require_int_at_least, require_nonnegative, r
 from .escape_stats import first_escape_steps
 
 METHODS = ("gd", "perturbed_gd", "sgd")
+#: Distance from the saddle at which every trial starts, on its stable manifold.
+START_RADIUS = 1.0
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def uniform_ball(rng: np.random.Generator, count: int, dim: int, radius: float) 
     return direction * (radius * rng.random(count) ** (1.0 / dim))[:, None]
 
 
-def stable_manifold_start(dim: int, trials: int, rng: np.random.Generator, radius: float = 1.0) -> np.ndarray:
+def stable_manifold_start(dim: int, trials: int, rng: np.random.Generator, radius: float = START_RADIUS) -> np.ndarray:
     """Random points at distance ``radius`` from the saddle with ``x_0 = 0``, that is on its
     stable manifold (Chapter 7)."""
     start = np.zeros((trials, dim))
@@ -174,7 +176,7 @@ def _step(x, step, last, landscape, method, rng):
 
 
 def simulate_saddle_escape(landscape, method: SaddleMethod, trials: int, horizon: int, seed: int = 0,
-                           start_radius: float = 1.0, stop_when_all_escaped: bool = True) -> SaddleRun:
+                           start_radius: float = START_RADIUS, stop_when_all_escaped: bool = True) -> SaddleRun:
     """Run ``trials`` copies of ``method`` from the stable manifold of the saddle (Chapter 7).
 
     A trial escapes at the first step where ``f`` is half the depth below the saddle value,
