@@ -14,17 +14,27 @@ from sgd_escape.cifar.probes import ball_points, uniform_ball
 from sgd_escape.cifar.training import epoch_plan, probe_gradient, subset_indices
 from sgd_escape.figure3 import criteria_over_seeds
 from sgd_escape.landscapes import figure3_function
-from sgd_escape.large_step import Flower, gd_path
+from sgd_escape.large_step import Flower, fraction_moving_away, gd_path, radial_noise_share
 from sgd_escape.spiky_quadratic import SpikyQuadratic
+from sgd_escape.theory import noisy_large_step_threshold
 from sgd_escape.ysequence import simulate_y, starting_points
 
 BALL = BoundedNoise("ball", 1.0, 1)
+SPHERE2 = BoundedNoise("sphere", 1.0, 2)
 RNG = np.random.default_rng(0)
 
 CASES = [
     ("a", lambda: Flower(a=-1.0)),
     ("eta", lambda: gd_path(lambda x: x, np.ones(2), 0.0, 3)),
     ("steps", lambda: gd_path(lambda x: x, np.ones(2), 0.1, 0)),
+    ("noise_sq_norm", lambda: noisy_large_step_threshold(np.ones(2), np.ones(2), 0.0, -1.0)),
+    ("grad", lambda: fraction_moving_away(np.ones(3), np.ones(2), 0.0, [0.1], SPHERE2, 10, RNG)),
+    ("x", lambda: fraction_moving_away(np.ones(2), np.ones(3), 0.0, [0.1], SPHERE2, 10, RNG)),
+    ("etas", lambda: fraction_moving_away(np.ones(2), np.ones(2), 0.0, [0.1, -0.1], SPHERE2, 10, RNG)),
+    ("etas", lambda: fraction_moving_away(np.ones(2), np.ones(2), 0.0, [], SPHERE2, 10, RNG)),
+    ("draws", lambda: fraction_moving_away(np.ones(2), np.ones(2), 0.0, [0.1], SPHERE2, 0, RNG)),
+    ("direction", lambda: radial_noise_share(SPHERE2, np.zeros(2), 10, RNG)),
+    ("draws", lambda: radial_noise_share(SPHERE2, np.ones(2), 0, RNG)),
     ("r", lambda: BoundedNoise("ball", -1.0, 2)),
     ("d", lambda: BoundedNoise("ball", 1.0, 0)),
     ("kind", lambda: BoundedNoise("cube", 1.0, 2)),

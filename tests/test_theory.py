@@ -214,3 +214,134 @@ def test_distance_figure_draws_the_envelope_and_both_radii():
     markov_histogram(right, np.array([1.0, 3.0, 30.0]) * s.floor, s.floor)
     assert sorted(line.get_xdata()[0] for line in right.lines) == [2, 20]
     plt.close(fig)
+
+
+def test_noisy_threshold_is_where_sgd_stops_getting_closer_in_expectation():
+    # Antithetic draws on the sphere make the sample mean of ||x - eta (g + omega) - x*||^2 exact:
+    # the cross term cancels and ||omega|| = r, so at the threshold it equals ||x - x*||^2.
+    from sgd_escape.bounded_noise import BoundedNoise
+    from sgd_escape.large_step import Flower
+    from sgd_escape.theory import noisy_large_step_threshold
+
+    f, noise = Flower(0.3), BoundedNoise("sphere", 1.5, 2)
+    x = np.array([0.4, -0.9])
+    omega = noise.sample((200, 1), np.random.default_rng(2), antithetic=True)[:, 0]
+    eta = float(noisy_large_step_threshold(f.grad(x), x, 0.0, noise.mean_sq_norm))
+    assert eta < float(exact_large_step_threshold(f.grad(x), x, 0.0))
+    for factor, sign in ((0.99, -1), (1.0, 0), (1.01, 1)):
+        after = np.mean(np.sum((x - factor * eta * (f.grad(x) + omega)) ** 2, axis=1))
+        change = after - np.sum(x**2)
+        assert change == pytest.approx(0.0, abs=1e-12) if sign == 0 else np.sign(change) == sign
+
+
+def test_fraction_moving_away_counts_the_steps_that_land_farther():
+    from sgd_escape.bounded_noise import BoundedNoise
+    from sgd_escape.large_step import fraction_moving_away
+
+    noise, x, grad = BoundedNoise("ball", 2.0, 3), np.array([1.0, -0.5, 0.2]), np.array([1.5, 0.3, -0.4])
+    etas = np.array([0.05, 0.3, 0.6, 1.2])
+    omega = noise.sample((500,), np.random.default_rng(9))
+    steps = x - etas[:, None, None] * (grad + omega)[None]
+    direct = np.mean(np.linalg.norm(steps - 0.1, axis=-1) > np.linalg.norm(x - 0.1), axis=1)
+    got = fraction_moving_away(grad, x, 0.1, etas, noise, 500, np.random.default_rng(9))
+    np.testing.assert_array_equal(got, direct)
+    assert 0 < got[1] < 1 and got[0] < got[-1]
+
+
+def test_high_dimension_makes_one_step_do_what_the_expectation_says():
+    from sgd_escape.bounded_noise import BoundedNoise
+    from sgd_escape.large_step import Flower, fraction_moving_away, radial_noise_share
+    from sgd_escape.theory import noisy_large_step_threshold
+
+    x2 = np.array([np.cos(0.3), np.sin(0.3)])
+    g2 = Flower(0.3).grad(x2)
+    rng, fractions = np.random.default_rng(4), {}
+    for d in (2, 1000):
+        noise = BoundedNoise("sphere", float(np.linalg.norm(g2)), d)
+        x, g = np.pad(x2, (0, d - 2)), np.pad(g2, (0, d - 2))
+        eta = float(noisy_large_step_threshold(g, x, 0.0, noise.mean_sq_norm))
+        fractions[d] = fraction_moving_away(g, x, 0.0, [0.9 * eta, 1.1 * eta], noise, 4000, rng)
+        share = radial_noise_share(noise, x, 4000, rng)
+        assert share == pytest.approx(1 / d, rel=0.1)
+    assert fractions[1000][0] < 0.01 and fractions[1000][1] > 0.99
+    assert 0.1 < fractions[2][0] < 0.5 < fractions[2][1] < 0.9
+
+
+def test_shrinking_schedule_chains_the_stage_lengths_and_radii():
+    from sgd_escape.theory import ShrinkingSchedule
+
+    stages = (Theorem1Setting(0.02, 0.5, 3.0, 2.0), Theorem1Setting(0.01, 0.8, 3.0, 2.0),
+              Theorem1Setting(0.005, 0.9, 3.0, 2.0))
+    schedule = ShrinkingSchedule(stages)
+    lengths = schedule.stage_lengths(50.0)
+    assert lengths[0] == pytest.approx(stages[0].t1_lower_bound(50.0))
+    for k in (1, 2):
+        previous, stage = stages[k - 1], stages[k]
+        expected = math.log(stage.lam * previous.markov_radius_sq / stage.b) / stage.lam
+        assert lengths[k] == pytest.approx(expected)
+    assert schedule.radii_sq[0] > schedule.radii_sq[1] > schedule.radii_sq[2]
+    assert schedule.markov_probability == pytest.approx(0.729)
+    coro = Corollary2Setting(*stages[:2])
+    assert coro.stage_lengths(50.0) == pytest.approx(lengths[:2])
+
+
+@pytest.mark.parametrize("stages, message", [
+    ((Theorem1Setting(0.02, 0.5, 3.0, 2.0),), "stages must hold at least 2"),
+    ((Theorem1Setting(0.02, 0.5, 3.0, 2.0), Theorem1Setting(0.01, 0.8, 3.0, 2.0),
+      Theorem1Setting(0.01, 0.9, 3.0, 2.0)), "stage 3 of the schedule needs eta' < eta"),
+    ((Theorem1Setting(0.02, 0.5, 3.0, 2.0), Theorem1Setting(0.01, 0.4, 3.0, 2.0)), "stage 2 of the schedule needs c' > c"),
+])
+def test_shrinking_schedule_rejects_a_stage_that_does_not_shrink(stages, message):
+    from sgd_escape.theory import ShrinkingSchedule
+
+    with pytest.raises(ValueError, match=message):
+        ShrinkingSchedule(stages)
+
+
+def test_three_stage_run_extends_the_two_stage_one():
+    from sgd_escape.theorem_experiments import run_corollary2, run_shrinking, stage_end_fractions
+
+    schedule, sq, lengths = run_shrinking(6, seed=3)
+    _, sq2, lengths2 = run_corollary2(6, seed=3)
+    assert len(lengths) == 3 and sq.shape == (sum(lengths) + 1, 6)
+    assert lengths[:2] == lengths2
+    np.testing.assert_array_equal(sq[:sum(lengths2) + 1], sq2)       # same seed, same first stages
+    numbers = stage_end_fractions(schedule, sq, lengths)
+    ends = np.cumsum(lengths)
+    assert numbers["end_means"] == pytest.approx([sq[e].mean() for e in ends])
+    assert numbers["within"] == pytest.approx([100 * np.mean(sq[e] <= r) for e, r in zip(ends, schedule.radii_sq)])
+
+
+def test_stage_end_fractions_counts_every_stage_and_all_together():
+    from sgd_escape.theorem_experiments import stage_end_fractions
+    from sgd_escape.theory import ShrinkingSchedule
+
+    schedule = ShrinkingSchedule((Theorem1Setting(0.02, 0.5, 3.0, 2.0), Theorem1Setting(0.01, 0.8, 3.0, 2.0)))
+    r1, r2 = schedule.radii_sq
+    sq = np.array([[9e9, 9e9, 9e9, 9e9], [r1 / 2, r1 * 2, r1 / 2, r1 / 2], [r2 / 2, r2 / 2, r2 * 2, r2 / 2]])
+    numbers = stage_end_fractions(schedule, sq, (1, 1))
+    assert numbers["within"] == [75.0, 75.0] and numbers["within_all"] == 50.0
+
+
+def test_stage_and_moving_away_figures_draw_one_line_per_stage_and_dimension():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sgd_escape.theory import ShrinkingSchedule
+    from sgd_escape.theory_plots import moving_away_fractions, shrinking_stages
+
+    schedule = ShrinkingSchedule((Theorem1Setting(0.02, 0.5, 3.0, 2.0), Theorem1Setting(0.01, 0.8, 3.0, 2.0),
+                                  Theorem1Setting(0.005, 0.9, 3.0, 2.0)))
+    fig, (left, right) = plt.subplots(1, 2)
+    shrinking_stages(left, schedule, np.ones((10, 3)), (3, 3, 3))
+    levels = sorted(line.get_ydata()[0] for line in left.lines if line.get_label().startswith("$20b"))
+    assert levels == pytest.approx(sorted(schedule.radii_sq))
+    assert sorted(line.get_xdata()[0] for line in left.lines if line.get_label().startswith("_child")
+                  and len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1]) == [3, 6]
+    ratios = np.linspace(0.5, 2, 4)
+    moving_away_fractions(right, ratios, {2: np.full(4, 0.5), 10: np.zeros(4), 100: np.ones(4)}, 2.0)
+    assert [line.get_label() for line in right.lines][:3] == ["d = 2", "d = 10", "d = 100"]
+    assert len({line.get_color() for line in right.lines[:3]}) == 3
+    plt.close(fig)

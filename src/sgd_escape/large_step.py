@@ -4,6 +4,10 @@ The test function is a "flower" in the plane, f(x) = ||x||^2 (1 + a sin(4 theta)
 theta the angle of x and x* = 0. It is not convex for a > 1/7, yet
 <grad f(x), x> = 2 ||x||^2 (1 + a sin(4 theta)), so it is one-point strongly convex with
 respect to 0 with constant 2(1 - a), and satisfies Theorem 3's upper bound with c' = 2(1 + a).
+
+The paper adds that SGD is similar, since in high dimension most of the noise is orthogonal to
+x_t - x*: :func:`~sgd_escape.theory.noisy_large_step_threshold`, :func:`fraction_moving_away` and
+:func:`radial_noise_share` compute that remark.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sgd_escape import checks
+from sgd_escape.bounded_noise import BoundedNoise
 
 
 @dataclass(frozen=True)
@@ -73,3 +78,43 @@ def gd_path(grad, x0, eta: float, steps: int) -> np.ndarray:
     for _ in range(steps):
         path.append(path[-1] - eta * grad(path[-1]))
     return np.stack(path)
+
+
+def _one_step_inputs(grad, x, x_star, etas, noise: BoundedNoise):
+    grad, x = np.asarray(grad, dtype=float), np.asarray(x, dtype=float)
+    for name, value in (("grad", grad), ("x", x)):
+        if value.shape != (noise.d,):
+            raise ValueError(f"{name} must have shape ({noise.d},), the noise's dimension, got {value.shape}")
+    diff = x - np.asarray(x_star, dtype=float)
+    etas = np.asarray(etas, dtype=float)
+    if etas.ndim != 1 or etas.size == 0 or not np.all(np.isfinite(etas) & (etas > 0)):
+        raise ValueError(f"etas must be a non-empty 1-d array of finite step sizes > 0, got {etas!r}")
+    return grad, diff, etas
+
+
+def fraction_moving_away(grad, x, x_star, etas, noise: BoundedNoise, draws: int,
+                         rng: np.random.Generator) -> np.ndarray:
+    """For each step size in ``etas``, the fraction of ``draws`` noise draws omega for which one SGD
+    step x - eta (grad f(x) + omega) lands farther from x* than x (Chapter 2, Theorem 3 with noise).
+
+    ``grad`` = grad f(x) and ``x`` have shape (d,) with d = ``noise.d``. The step moves away exactly
+    when eta ||grad + omega||^2 > 2 <grad + omega, x - x*>, so all step sizes share the draws;
+    returns shape (len(etas),).
+    """
+    grad, diff, etas = _one_step_inputs(grad, x, x_star, etas, noise)
+    draws = checks.require_int_at_least("draws", draws, 1)
+    kicked = grad + noise.sample((draws,), rng)                     # grad f(x) + omega, per draw
+    along, size = kicked @ diff, np.sum(kicked**2, axis=-1)
+    return np.mean(etas[:, None] * size[None, :] > 2 * along[None, :], axis=1)
+
+
+def radial_noise_share(noise: BoundedNoise, direction, draws: int, rng: np.random.Generator) -> float:
+    """Mean of <omega, u>^2 / ||omega||^2 with u the unit vector along ``direction`` (Chapter 2): the
+    share of the noise's squared norm that points along x_t - x*. It is 1/d for noise whose direction
+    is uniform, such as both kinds of :class:`~sgd_escape.bounded_noise.BoundedNoise`."""
+    u = np.asarray(direction, dtype=float)
+    if u.shape != (noise.d,) or not np.linalg.norm(u) > 0:
+        raise ValueError(f"direction must be a non-zero vector of shape ({noise.d},), got {u!r}")
+    draws = checks.require_int_at_least("draws", draws, 1)
+    omega = noise.sample((draws,), rng)
+    return float(np.mean((omega @ u) ** 2 / np.sum(omega**2, axis=-1)) / np.dot(u, u))

@@ -14,7 +14,7 @@ import numpy as np
 from sgd_escape import checks
 from sgd_escape.bounded_noise import BoundedNoise
 from sgd_escape.spiky_quadratic import SpikyQuadratic
-from sgd_escape.theory import Corollary2Setting, Theorem1Setting
+from sgd_escape.theory import Corollary2Setting, ShrinkingSchedule, Theorem1Setting
 from sgd_escape.ysequence import YRun, simulate_y, starting_points, y_of_x
 
 
@@ -47,6 +47,9 @@ HIGH_DIM = Experiment(SpikyQuadratic(a=1.0, beta=5.0, k=20.0), BoundedNoise("sph
 #: Corollary 2's second stage for ONE_DIM: a smaller step, the same noise and L, a larger c.
 #: (k eta' r = 6.5, where phi is smaller than at k eta r = 7.72, so c' > c).
 SECOND_STAGE_ETA = 0.0067
+#: A third stage for the several-shrinks form: k eta'' r = 3.09, just below pi, where phi is near
+#: zero again, so c'' > c'.
+THIRD_STAGE_ETA = 0.0032
 
 
 @dataclass
@@ -140,11 +143,51 @@ def trajectory_points(experiment: Experiment, trials: int, times, seed: int = 0)
     return np.concatenate([run.snapshots[t] for t in times])
 
 
+def shrinking_schedule(experiment: Experiment = ONE_DIM,
+                       later_etas=(SECOND_STAGE_ETA, THIRD_STAGE_ETA)) -> ShrinkingSchedule:
+    """``experiment``'s setting, then one stage per step size of ``later_etas``, each with the exact
+    one-point constant at that step size (Chapter 2; the constructor checks every shrink)."""
+    f, noise = experiment.f, experiment.noise
+    later = [Theorem1Setting(eta, f.one_point_constant(noise, eta), f.L, noise.r) for eta in later_etas]
+    return ShrinkingSchedule((experiment.setting, *later))
+
+
 def corollary2_setting(experiment: Experiment = ONE_DIM, eta2: float = SECOND_STAGE_ETA) -> Corollary2Setting:
     """Both stages' Theorem 1 settings, with the exact one-point constants (Chapter 2)."""
-    second = Theorem1Setting(eta2, experiment.f.one_point_constant(experiment.noise, eta2),
-                             experiment.f.L, experiment.noise.r)
-    return Corollary2Setting(experiment.setting, second)
+    return Corollary2Setting(*shrinking_schedule(experiment, (eta2,)).stages)
+
+
+def run_shrinking(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
+                  later_etas=(SECOND_STAGE_ETA, THIRD_STAGE_ETA)) -> tuple[ShrinkingSchedule, np.ndarray, tuple[int, ...]]:
+    """SGD through every stage of :func:`shrinking_schedule`, each for its Step-2 length (Chapter 2).
+
+    Returns ``(schedule, sq, lengths)``: the schedule, the squared distances ||y_t - x*||^2 of shape
+    (sum of lengths + 1, trials), and the stage lengths. As SGD that changes its step size, each
+    stage after the first starts from y' = x_T - eta' grad f(x_T), the point of equation (1) for
+    the new step size, not from the previous stage's y_T."""
+    schedule = shrinking_schedule(experiment, later_etas)
+    lengths = tuple(math.ceil(t) for t in schedule.stage_lengths(experiment.initial_sq_distance))
+    rng = np.random.default_rng(seed)
+    y = starting_points(trials, experiment.noise.d, experiment.initial_sq_distance, rng)
+    pieces = []
+    for k, (stage, steps) in enumerate(zip(schedule.stages, lengths)):
+        if k:
+            y = y_of_x(experiment.f.grad, run.final_x, stage.eta)
+        run = simulate_y(experiment.f.grad, y, stage.eta, experiment.noise, steps, rng)
+        pieces.append(run.sq_dist if k == 0 else run.sq_dist[1:])
+    return schedule, np.concatenate(pieces), lengths
+
+
+def stage_end_fractions(schedule: ShrinkingSchedule, sq: np.ndarray, lengths) -> dict:
+    """What the several-shrinks run shows, by name (Chapter 2): ``within``, for each stage the
+    percentage of trials within its 20 b / lambda at the stage's last step; ``within_all``, the
+    percentage within every stage's radius at its end; ``end_means``, the mean squared distance
+    over the trials at each stage's last step."""
+    ends = np.cumsum(lengths)
+    inside = np.stack([sq[end] <= radius for end, radius in zip(ends, schedule.radii_sq)])
+    return {"within": [100 * float(row.mean()) for row in inside],
+            "within_all": 100 * float(inside.all(axis=0).mean()),
+            "end_means": [float(sq[end].mean()) for end in ends]}
 
 
 def run_corollary2(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
@@ -153,14 +196,7 @@ def run_corollary2(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
 
     Returns ``(coro, sq, (T1, T2))``: the :class:`~sgd_escape.theory.Corollary2Setting`, the
     squared distances ||y_t - x*||^2 of shape (T1 + T2 + 1, trials), and the stage lengths.
-
-    As SGD that changes its step size: stage two starts from y' = x_T1 - eta2 grad f(x_T1), the
-    point of equation (1) for the new step size, not from stage one's y_T1."""
-    coro = corollary2_setting(experiment, eta2)
-    T1, T2 = (math.ceil(t) for t in coro.stage_lengths(experiment.initial_sq_distance))
-    rng = np.random.default_rng(seed)
-    y0 = starting_points(trials, experiment.noise.d, experiment.initial_sq_distance, rng)
-    first = simulate_y(experiment.f.grad, y0, experiment.eta, experiment.noise, T1, rng)
-    second = simulate_y(experiment.f.grad, y_of_x(experiment.f.grad, first.final_x, eta2), eta2,
-                        experiment.noise, T2, rng)
-    return coro, np.concatenate([first.sq_dist, second.sq_dist[1:]]), (T1, T2)
+    :func:`run_shrinking` with the one later step size ``eta2``; stage two starts from
+    y' = x_T1 - eta2 grad f(x_T1)."""
+    schedule, sq, lengths = run_shrinking(trials, seed, experiment, (eta2,))
+    return Corollary2Setting(*schedule.stages), sq, lengths

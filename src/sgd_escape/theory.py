@@ -1,4 +1,4 @@
-"""Constants and bounds of Theorem 1, Corollary 2, Lemma 5 and Theorem 3 (Chapters 2 and 3).
+"""Constants and bounds of Theorem 1, Corollary 2 (and its several shrinks), Lemma 5 and Theorem 3 (Chapters 2 and 3).
 
 Notation follows Section 3 of the paper: ``eta`` is the step size, ``c`` the one-point
 strong convexity constant of Assumption 1, ``L`` the smoothness of ``f`` and ``r`` the
@@ -152,6 +152,51 @@ def conditions_hold(eta, c, L) -> np.ndarray:
         return (c > 0) & (eta > 0) & (eta < np.minimum(np.minimum(1 / (2 * L), c / L**2), 1 / (2 * c)))
 
 
+def _require_shrink(before: Theorem1Setting, after: Theorem1Setting, where: str) -> None:
+    _require_condition(after.eta < before.eta, f"{where} needs eta' < eta: eta' = {after.eta:.6g} >= eta = {before.eta:.6g}")
+    _require_condition(after.c > before.c, f"{where} needs c' > c: c' = {after.c:.6g} <= c = {before.c:.6g}")
+    _require_condition(after.L == before.L and after.r == before.r,
+                       f"{where} keeps L and r: got L = {before.L:.6g}, {after.L:.6g} and r = {before.r:.6g}, {after.r:.6g}")
+
+
+#: Markov's step fails with probability at most 2 / MARKOV_FACTOR = 0.1 at the end of a stage.
+MARKOV_SUCCESS = 1 - 2 / MARKOV_FACTOR
+
+
+@dataclass(frozen=True)
+class ShrinkingSchedule:
+    """Corollary 2 with the step size shrunk several times (Chapter 2): stage k runs SGD with step
+    ``stages[k].eta``; each stage has a smaller step and a larger c than the one before, and the
+    same L and r."""
+
+    stages: tuple[Theorem1Setting, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "stages", tuple(self.stages))
+        if len(self.stages) < 2:
+            raise ValueError(f"stages must hold at least 2 settings (one shrink), got {len(self.stages)}")
+        for k in range(1, len(self.stages)):
+            _require_shrink(self.stages[k - 1], self.stages[k], f"stage {k + 1} of the schedule")
+
+    def stage_lengths(self, initial_sq_distance: float) -> tuple[float, ...]:
+        """Each stage's Step-2 bound on its length: log(lambda_1 D0 / b_1) / lambda_1 for the first,
+        then log(lambda_k (20 b_(k-1) / lambda_(k-1)) / b_k) / lambda_k, from the radius the stage
+        before leaves (D0 = ``initial_sq_distance`` = ||y0 - x*||^2)."""
+        starts = (initial_sq_distance, *(s.markov_radius_sq for s in self.stages[:-1]))
+        return tuple(s.t1_lower_bound(start) for s, start in zip(self.stages, starts))
+
+    @property
+    def radii_sq(self) -> tuple[float, ...]:
+        """20 b_k / lambda_k, the squared radius each stage ends within (with some probability)."""
+        return tuple(s.markov_radius_sq for s in self.stages)
+
+    @property
+    def markov_probability(self) -> float:
+        """0.9^K for K stages: Markov's step at the end of every stage, each conditioned on the
+        stage starting within the radius the one before left (Chapter 3, note 1's argument)."""
+        return MARKOV_SUCCESS ** len(self.stages)
+
+
 @dataclass(frozen=True)
 class Corollary2Setting:
     """Two stages of SGD, step ``eta`` then ``eta2 < eta`` with ``c2 > c`` (Corollary 2, Chapter 2)."""
@@ -160,19 +205,19 @@ class Corollary2Setting:
     second: Theorem1Setting
 
     def __post_init__(self):
-        a, b = self.first, self.second
-        _require_condition(b.eta < a.eta, f"Corollary 2 needs eta' < eta: eta' = {b.eta:.6g} >= eta = {a.eta:.6g}")
-        _require_condition(b.c > a.c, f"Corollary 2 needs c' > c: c' = {b.c:.6g} <= c = {a.c:.6g}")
-        _require_condition(b.L == a.L and b.r == a.r,
-                           f"Corollary 2 keeps L and r: got L = {a.L:.6g}, {b.L:.6g} and r = {a.r:.6g}, {b.r:.6g}")
+        _require_shrink(self.first, self.second, "Corollary 2")
+
+    @property
+    def schedule(self) -> ShrinkingSchedule:
+        """The same two stages as a :class:`ShrinkingSchedule`."""
+        return ShrinkingSchedule((self.first, self.second))
 
     def stage_lengths(self, initial_sq_distance: float) -> tuple[float, float]:
         """(T1, T2): log(lambda D0 / b) / lambda, then log(lambda' (20 b/lambda) / b') / lambda'.
 
         D0 = ``initial_sq_distance`` = ||y0 - x*||^2 (the paper writes d).
         """
-        return (self.first.t1_lower_bound(initial_sq_distance),
-                self.second.t1_lower_bound(self.first.markov_radius_sq))
+        return self.schedule.stage_lengths(initial_sq_distance)
 
     @property
     def final_radius_sq(self) -> float:
@@ -194,8 +239,20 @@ def exact_large_step_threshold(grad, x, x_star) -> np.ndarray:
     """The exact step size 2 <grad f(x), x - x*> / ||grad f(x)||^2 above which GD moves away (Chapter 2, Theorem 3).
 
     ``grad`` and ``x`` have shape (n, d); returns shape (n,), one step size per row (a 0-d
-    array for a single point of shape (d,)).
+    array for a single point of shape (d,)). It is :func:`noisy_large_step_threshold` without noise.
     """
-    diff = np.asarray(x, dtype=float) - np.asarray(x_star, dtype=float)
+    return noisy_large_step_threshold(grad, x, x_star, 0.0)
+
+
+def noisy_large_step_threshold(grad, x, x_star, noise_sq_norm: float) -> np.ndarray:
+    """2 <grad f(x), x - x*> / (||grad f(x)||^2 + E||omega||^2) (Chapter 2, Theorem 3 with noise).
+
+    For mean-zero noise omega, E||x - eta (grad f(x) + omega) - x*||^2 equals
+    ||x - x*||^2 - 2 eta <grad f(x), x - x*> + eta^2 (||grad f(x)||^2 + E||omega||^2), so one SGD
+    step moves away from x* *in expectation* exactly above this step size. With
+    ``noise_sq_norm`` = 0 it is GD's exact threshold. ``grad`` and ``x`` have shape (..., d).
+    """
+    noise_sq_norm = checks.require_nonnegative("noise_sq_norm", noise_sq_norm)
     grad = np.asarray(grad, dtype=float)
-    return 2 * np.sum(grad * diff, axis=-1) / np.sum(grad**2, axis=-1)
+    diff = np.asarray(x, dtype=float) - np.asarray(x_star, dtype=float)
+    return 2 * np.sum(grad * diff, axis=-1) / (np.sum(grad**2, axis=-1) + noise_sq_norm)

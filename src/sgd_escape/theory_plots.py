@@ -44,20 +44,24 @@ def distance_runs(ax, result, shown: int = 30) -> None:
     ax.legend(fontsize=8, loc="lower left")
 
 
-def corollary_stages(ax, coro, sq, stages) -> None:
-    """Two stages of Corollary 2: squared distances, both stages' 20b/lambda (Chapter 2).
+def shrinking_stages(ax, schedule, sq, lengths) -> None:
+    """Corollary 2's stages: squared distances and each stage's 20b/lambda (Chapter 2).
 
-    ``coro``, ``sq`` (shape (T1 + T2 + 1, trials)) and ``stages`` = (T1, T2) are what
-    :func:`~sgd_escape.theorem_experiments.run_corollary2` returns. Draws on ``ax``; returns None.
+    ``schedule`` (a :class:`~sgd_escape.theory.ShrinkingSchedule`), ``sq`` (shape (sum of lengths
+    + 1, trials)) and ``lengths`` are what :func:`~sgd_escape.theorem_experiments.run_shrinking`
+    returns (for two stages: ``coro.schedule`` and the rest of
+    :func:`~sgd_escape.theorem_experiments.run_corollary2`). Draws on ``ax``; returns None.
     """
-    T1, T2 = stages
     t = np.arange(sq.shape[0])
     ax.plot(t, sq[:, :30], color=COLORS["iterate"], lw=0.4, alpha=0.35)
     ax.plot(t, sq.mean(axis=1), color=COLORS["iterate"], lw=2, label="mean over trials")
-    ax.axhline(coro.first.markov_radius_sq, color=COLORS["bound"], ls="--", label=r"$20b/\lambda$ (stage 1)")
-    ax.axhline(coro.final_radius_sq, color=COLORS["bound"], ls="-", label=r"$20b'/\lambda'$ (stage 2)")
-    ax.axvline(T1, color=COLORS["target"], lw=0.8)
-    ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$", ylim=(1e-3 * coro.second.floor, None))
+    styles = ("--", "-", "-.", ":")
+    for k, (radius, end) in enumerate(zip(schedule.radii_sq, np.cumsum(lengths))):
+        label = f"$20b_{{{k + 1}}}/\\lambda_{{{k + 1}}}$ (stage {k + 1})"
+        ax.axhline(radius, color=COLORS["bound"], ls=styles[k % len(styles)], label=label)
+        if end < t[-1]:
+            ax.axvline(end, color=COLORS["target"], lw=0.8)
+    ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$", ylim=(1e-3 * schedule.stages[-1].floor, None))
     ax.legend(fontsize=8, loc="lower left")
 
 
@@ -71,6 +75,23 @@ def large_step_distances(ax, paths: dict) -> None:
         ax.plot(np.linalg.norm(path, axis=-1), marker="o", ms=3, color=colour, label=label)
     ax.set(yscale="log", xlabel="t", ylabel=r"$\|x_t - x^*\|$")
     ax.legend(fontsize=8)
+
+
+def moving_away_fractions(ax, ratios, fractions: dict, gd_ratio: float) -> None:
+    """Fraction of SGD steps that move away from x*, against eta over the noisy threshold, one line
+    per dimension (Chapter 2, Theorem 3 with noise).
+
+    ``fractions`` maps d to an array shaped like ``ratios``
+    (:func:`~sgd_escape.large_step.fraction_moving_away`); ``gd_ratio`` is GD's exact threshold in
+    the same units. Draws on ``ax``; returns None.
+    """
+    colours = ("tab:blue", "tab:orange", "tab:purple", "tab:red", "tab:brown", "tab:gray")  # not the bound's green
+    for k, (d, fraction) in enumerate(fractions.items()):
+        ax.plot(ratios, fraction, color=colours[k % len(colours)], label=f"d = {d}")
+    ax.axvline(1.0, color=COLORS["bound"], ls="--", label="noisy threshold")
+    ax.axvline(gd_ratio, color=COLORS["target"], ls=":", label="GD's exact threshold")
+    ax.set(xlabel=r"$\eta$ / noisy threshold", ylabel="fraction of steps moving away", ylim=(-0.02, 1.02))
+    ax.legend(fontsize=8, loc="upper left")
 
 
 def figure4(ax, f, x_t, eta: float) -> None:
