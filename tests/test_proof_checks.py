@@ -539,6 +539,22 @@ def test_supermartingale_and_azuma_refuse_horizons_that_overflow():
     assert np.isfinite(supermartingale(np.ones((4000, 2)), setting)).all()   # lambda t about 700
     with pytest.raises(ValueError, match="sq_dist"):
         supermartingale(np.ones((5000, 2)), setting)
-    assert np.isfinite(azuma_deviation(setting, 10, [2000])).all()
+    with pytest.raises(ValueError, match="sq_dist"):                # the factor fits, G_t does not
+        supermartingale(np.full((4000, 1), 1e6), setting)
+    assert np.isfinite(azuma_deviation(setting, 10, [3900])).all()   # the square root halves the exponent
     with pytest.raises(ValueError, match="steps"):
-        azuma_deviation(setting, 10, [1, 2500])
+        azuma_deviation(setting, 10, [1, 4100])
+
+
+def test_azuma_deviation_stays_finite_where_q_to_the_t_alone_would_overflow():
+    # lambda = 1e-5: q^t is near e^700 and 1 / (q - 1) about 5e4, so the plain product is inf.
+    from sgd_escape.proof_checks import azuma_deviation
+
+    setting = Theorem1Setting(eta=1e-5, c=0.5, L=1.0, r=1.0)
+    log_q = -2 * np.log1p(-setting.lam)
+    t = int(700 / log_q)
+    deviation = azuma_deviation(setting, 10, [t // 2, t])
+    tail = setting.tail(10)
+    expected_log = np.log(np.sqrt(2) * tail.M * np.sqrt(np.log(tail.zeta))) + (log_q * (t + 1) - np.log(np.expm1(log_q))) / 2
+    assert np.isfinite(deviation).all() and deviation[0] < deviation[1]
+    assert np.log(deviation[1]) == pytest.approx(expected_log, rel=1e-9)

@@ -261,7 +261,7 @@ def test_high_dimension_makes_one_step_do_what_the_expectation_says():
         x, g = np.pad(x2, (0, d - 2)), np.pad(g2, (0, d - 2))
         eta = float(noisy_large_step_threshold(g, x, 0.0, noise.mean_sq_norm))
         fractions[d] = fraction_moving_away(g, x, 0.0, [0.9 * eta, 1.1 * eta], noise, 4000, rng)
-        share = radial_noise_share(noise, x, 4000, rng)
+        share = radial_noise_share(noise, 3 * x, 4000, rng)         # any length: only the direction counts
         assert share == pytest.approx(1 / d, rel=0.1)
     assert fractions[1000][0] < 0.01 and fractions[1000][1] > 0.99
     assert 0.1 < fractions[2][0] < 0.5 < fractions[2][1] < 0.9
@@ -280,7 +280,7 @@ def test_shrinking_schedule_chains_the_stage_lengths_and_radii():
         expected = math.log(stage.lam * previous.markov_radius_sq / stage.b) / stage.lam
         assert lengths[k] == pytest.approx(expected)
     assert schedule.radii_sq[0] > schedule.radii_sq[1] > schedule.radii_sq[2]
-    assert schedule.markov_probability == pytest.approx(0.729)
+    assert schedule.markov_lower_bound == pytest.approx(0.729)
     coro = Corollary2Setting(*stages[:2])
     assert coro.stage_lengths(50.0) == pytest.approx(lengths[:2])
 
@@ -298,29 +298,49 @@ def test_shrinking_schedule_rejects_a_stage_that_does_not_shrink(stages, message
         ShrinkingSchedule(stages)
 
 
-def test_three_stage_run_extends_the_two_stage_one():
-    from sgd_escape.theorem_experiments import run_corollary2, run_shrinking, stage_end_fractions
+def test_three_stage_run_restarts_each_stage_where_sgd_with_the_new_step_would():
+    from sgd_escape.theorem_experiments import ONE_DIM, run_corollary2, run_shrinking, shrinking_numbers
+    from sgd_escape.ysequence import simulate_y, starting_points, y_of_x
 
-    schedule, sq, lengths = run_shrinking(6, seed=3)
+    run = run_shrinking(6, seed=3)
     _, sq2, lengths2 = run_corollary2(6, seed=3)
-    assert len(lengths) == 3 and sq.shape == (sum(lengths) + 1, 6)
-    assert lengths[:2] == lengths2
-    np.testing.assert_array_equal(sq[:sum(lengths2) + 1], sq2)       # same seed, same first stages
-    numbers = stage_end_fractions(schedule, sq, lengths)
-    ends = np.cumsum(lengths)
-    assert numbers["end_means"] == pytest.approx([sq[e].mean() for e in ends])
-    assert numbers["within"] == pytest.approx([100 * np.mean(sq[e] <= r) for e, r in zip(ends, schedule.radii_sq)])
+    assert len(run.lengths) == 3 and run.sq.shape == (sum(run.lengths) + 1, 6) and run.restart_sq.shape == (2, 6)
+    assert run.lengths[:2] == lengths2
+    np.testing.assert_array_equal(run.sq[:sum(lengths2) + 1], sq2)   # same seed, same first stages
+    # Replay the three stages by hand: x carries over, y' = x_T - eta' grad f(x_T) starts the next stage.
+    f, noise, rng = ONE_DIM.f, ONE_DIM.noise, np.random.default_rng(3)
+    y, rows = starting_points(6, 1, ONE_DIM.initial_sq_distance, rng), []
+    for k, (stage, steps) in enumerate(zip(run.schedule.stages, run.lengths)):
+        if k:
+            y = y_of_x(f.grad, part.final_x, stage.eta)
+            np.testing.assert_allclose(run.restart_sq[k - 1], np.sum(y**2, axis=1), rtol=1e-12)
+        part = simulate_y(f.grad, y, stage.eta, noise, steps, rng)
+        rows.append(part.sq_dist if k == 0 else part.sq_dist[1:])
+    np.testing.assert_allclose(run.sq, np.concatenate(rows), rtol=1e-12)
+    numbers = shrinking_numbers(run)
+    ends = np.cumsum(run.lengths)
+    assert numbers["end_means"] == pytest.approx([run.sq[e].mean() for e in ends])
 
 
-def test_stage_end_fractions_counts_every_stage_and_all_together():
-    from sgd_escape.theorem_experiments import stage_end_fractions
+def test_shrinking_numbers_count_every_stage_all_together_and_the_restarts():
+    from sgd_escape.theorem_experiments import ShrinkingRun, shrinking_numbers
     from sgd_escape.theory import ShrinkingSchedule
 
     schedule = ShrinkingSchedule((Theorem1Setting(0.02, 0.5, 3.0, 2.0), Theorem1Setting(0.01, 0.8, 3.0, 2.0)))
     r1, r2 = schedule.radii_sq
     sq = np.array([[9e9, 9e9, 9e9, 9e9], [r1 / 2, r1 * 2, r1 / 2, r1 / 2], [r2 / 2, r2 / 2, r2 * 2, r2 / 2]])
-    numbers = stage_end_fractions(schedule, sq, (1, 1))
+    restart = np.array([[r1 / 2, r1 * 3, r1 / 4, r1 / 2]])
+    numbers = shrinking_numbers(ShrinkingRun(schedule, sq, (1, 1), restart))
     assert numbers["within"] == [75.0, 75.0] and numbers["within_all"] == 50.0
+    assert numbers["restart_outside"] == [25.0] and numbers["restart_reach"] == pytest.approx([3.0])
+
+
+def test_a_first_stage_that_starts_inside_its_radius_still_runs_one_step():
+    from sgd_escape.theorem_experiments import ONE_DIM, run_shrinking
+
+    start_inside = ONE_DIM.__class__(ONE_DIM.f, ONE_DIM.noise, ONE_DIM.eta, 1.0)   # below b/lambda
+    run = run_shrinking(3, seed=0, experiment=start_inside)
+    assert run.lengths[0] == 1 and np.isfinite(run.sq).all()
 
 
 def test_stage_and_moving_away_figures_draw_one_line_per_stage_and_dimension():

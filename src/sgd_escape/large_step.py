@@ -5,8 +5,8 @@ theta the angle of x and x* = 0. It is not convex for a > 1/7, yet
 <grad f(x), x> = 2 ||x||^2 (1 + a sin(4 theta)), so it is one-point strongly convex with
 respect to 0 with constant 2(1 - a), and satisfies Theorem 3's upper bound with c' = 2(1 + a).
 
-The paper adds that SGD is similar, since in high dimension most of the noise is orthogonal to
-x_t - x*: :func:`~sgd_escape.theory.noisy_large_step_threshold`, :func:`fraction_moving_away` and
+The paper adds that SGD is similar, assuming that in high dimension most of the noise is
+orthogonal to x_t - x*: :func:`~sgd_escape.theory.noisy_large_step_threshold`, :func:`fraction_moving_away` and
 :func:`radial_noise_share` compute that remark.
 """
 from __future__ import annotations

@@ -112,25 +112,36 @@ def c_multiplier_to_fail(chain: dict, setting: Theorem1Setting) -> float:
     return float(1 + np.min(slack / (2 * setting.eta * setting.c * chain["dist_sq"])))
 
 
-#: Largest exponent log((1 - lambda)^(-t)) kept: beyond it float64 overflows (its limit is about e^709).
-_LARGEST_LOG_GROWTH = 700.0
+#: Largest natural log of a result kept: float64 overflows a little above e^709.
+_LARGEST_LOG = 700.0
 
 
-def _require_representable(name: str, log_growth: float, what: str) -> None:
-    if log_growth > _LARGEST_LOG_GROWTH:
-        raise ValueError(f"{name} is too long for float64: {what} would reach e^{log_growth:.0f}, "
-                         f"above e^{_LARGEST_LOG_GROWTH:.0f}; use fewer steps")
+def _require_representable(name: str, log_values) -> None:
+    log_values = np.asarray(log_values, dtype=float)
+    largest = float(np.max(log_values, initial=-np.inf, where=np.isfinite(log_values)))
+    if largest > _LARGEST_LOG:
+        raise ValueError(f"{name} reaches too far for float64: the result would be about e^{largest:.0f}, "
+                         f"above e^{_LARGEST_LOG:.0f}; use fewer steps")
+
+
+def _log_expm1(z):
+    """log(e^z - 1) for z > 0, without overflow for large z."""
+    z = np.asarray(z, dtype=float)
+    with np.errstate(over="ignore"):
+        return np.where(z > 30, z + np.log1p(-np.exp(-z)), np.log(np.expm1(np.minimum(z, 30))))
 
 
 def supermartingale(sq_dist, setting: Theorem1Setting) -> np.ndarray:
     """G_t = (1 - lambda)^(-t) (||y_t - x*||^2 - b / lambda), shape (steps + 1, trials) (Chapter 3, Step 2).
 
-    Raises ``ValueError`` naming ``sq_dist`` when (1 - lambda)^(-t) would overflow (lambda t above 700 or so)."""
+    Raises ``ValueError`` naming ``sq_dist`` where some G_t would overflow float64 (lambda t near 700,
+    less for large distances)."""
     sq_dist = np.asarray(sq_dist, dtype=float)
-    log_rate = -np.log1p(-setting.lam)
-    _require_representable("sq_dist", log_rate * (sq_dist.shape[0] - 1), "(1 - lambda)^(-t)")
     t = np.arange(sq_dist.shape[0])[:, None]
-    return (sq_dist - setting.floor) * np.exp(log_rate * t)
+    centred, log_rate = sq_dist - setting.floor, -np.log1p(-setting.lam)
+    with np.errstate(divide="ignore"):
+        _require_representable("sq_dist", np.log(np.abs(centred)) + log_rate * t)
+    return centred * np.exp(log_rate * t)
 
 
 def normalised_supermartingale_mean(G) -> np.ndarray:
@@ -142,16 +153,16 @@ def normalised_supermartingale_mean(G) -> np.ndarray:
 def azuma_deviation(setting: Theorem1Setting, T2: int, steps) -> np.ndarray:
     """sqrt(2) r_t sqrt(log zeta) with r_t = M sqrt(sum_{tau=1}^t (1 - lambda)^(-2 tau)) (Chapter 3, Step 3).
 
-    The geometric sum is q (q^t - 1) / (q - 1) with q = (1 - lambda)^(-2), computed with ``expm1`` so
-    that it stays accurate for small lambda. Raises ``ValueError`` naming ``steps`` where q^t would
-    overflow (lambda t above 350 or so)."""
+    The geometric sum is q (q^t - 1) / (q - 1) with q = (1 - lambda)^(-2), computed in logarithms
+    (with ``expm1``) so that it stays accurate for tiny lambda and finite for long horizons. Raises
+    ``ValueError`` naming ``steps`` where the result itself would overflow float64 (lambda t near 700)."""
     tail = setting.tail(T2)
     t = np.asarray(steps, dtype=int)
     log_q = -2 * np.log1p(-setting.lam)
-    if t.size:
-        _require_representable("steps", log_q * float(t.max()), "(1 - lambda)^(-2t)")
-    sums = np.exp(log_q) * np.expm1(log_q * t) / np.expm1(log_q)
-    return np.sqrt(2) * tail.M * np.sqrt(sums) * np.sqrt(np.log(tail.zeta))
+    log_sums = log_q + _log_expm1(log_q * t) - _log_expm1(log_q)
+    log_result = np.log(np.sqrt(2) * tail.M * np.sqrt(np.log(tail.zeta))) + log_sums / 2
+    _require_representable("steps", log_result)
+    return np.exp(log_result)
 
 
 def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values, mu_constant: float = 42.0) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -157,37 +158,53 @@ def corollary2_setting(experiment: Experiment = ONE_DIM, eta2: float = SECOND_ST
     return Corollary2Setting(*shrinking_schedule(experiment, (eta2,)).stages)
 
 
-def run_shrinking(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
-                  later_etas=(SECOND_STAGE_ETA, THIRD_STAGE_ETA)) -> tuple[ShrinkingSchedule, np.ndarray, tuple[int, ...]]:
-    """SGD through every stage of :func:`shrinking_schedule`, each for its Step-2 length (Chapter 2).
+class ShrinkingRun(NamedTuple):
+    """A run of :func:`run_shrinking` (Chapter 2): the ``schedule``; ``sq``, the squared distances
+    ||y_t - x*||^2 of shape (sum of lengths + 1, trials); the stage ``lengths``; and ``restart_sq``,
+    shape (stages - 1, trials), the squared distance of the point y' where each later stage starts."""
 
-    Returns ``(schedule, sq, lengths)``: the schedule, the squared distances ||y_t - x*||^2 of shape
-    (sum of lengths + 1, trials), and the stage lengths. As SGD that changes its step size, each
-    stage after the first starts from y' = x_T - eta' grad f(x_T), the point of equation (1) for
-    the new step size, not from the previous stage's y_T."""
+    schedule: ShrinkingSchedule
+    sq: np.ndarray
+    lengths: tuple[int, ...]
+    restart_sq: np.ndarray
+
+
+def run_shrinking(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
+                  later_etas=(SECOND_STAGE_ETA, THIRD_STAGE_ETA)) -> ShrinkingRun:
+    """SGD through every stage of :func:`shrinking_schedule`, each for its Step-2 length (at least
+    one step) (Chapter 2).
+
+    As SGD that changes its step size, each stage after the first starts from
+    y' = x_T - eta' grad f(x_T), the point of equation (1) for the new step size, not from the
+    previous stage's y_T; ``restart_sq`` records where."""
     schedule = shrinking_schedule(experiment, later_etas)
-    lengths = tuple(math.ceil(t) for t in schedule.stage_lengths(experiment.initial_sq_distance))
+    lengths = tuple(max(1, math.ceil(t)) for t in schedule.stage_lengths(experiment.initial_sq_distance))
     rng = np.random.default_rng(seed)
     y = starting_points(trials, experiment.noise.d, experiment.initial_sq_distance, rng)
-    pieces = []
+    pieces, restarts = [], []
     for k, (stage, steps) in enumerate(zip(schedule.stages, lengths)):
         if k:
             y = y_of_x(experiment.f.grad, run.final_x, stage.eta)
         run = simulate_y(experiment.f.grad, y, stage.eta, experiment.noise, steps, rng)
         pieces.append(run.sq_dist if k == 0 else run.sq_dist[1:])
-    return schedule, np.concatenate(pieces), lengths
+        restarts += [run.sq_dist[0]] if k else []
+    return ShrinkingRun(schedule, np.concatenate(pieces), lengths, np.stack(restarts))
 
 
-def stage_end_fractions(schedule: ShrinkingSchedule, sq: np.ndarray, lengths) -> dict:
-    """What the several-shrinks run shows, by name (Chapter 2): ``within``, for each stage the
+def shrinking_numbers(run: ShrinkingRun) -> dict:
+    """What a several-shrinks run shows, by name (Chapter 2): ``within``, for each stage the
     percentage of trials within its 20 b / lambda at the stage's last step; ``within_all``, the
     percentage within every stage's radius at its end; ``end_means``, the mean squared distance
-    over the trials at each stage's last step."""
-    ends = np.cumsum(lengths)
-    inside = np.stack([sq[end] <= radius for end, radius in zip(ends, schedule.radii_sq)])
+    over the trials at each stage's last step; ``restart_outside``, for each later stage the
+    percentage of trials whose starting point y' lies outside the radius of the stage before, and
+    ``restart_reach``, the largest ||y' - x*||^2 over that radius."""
+    ends, radii = np.cumsum(run.lengths), run.schedule.radii_sq
+    inside = np.stack([run.sq[end] <= radius for end, radius in zip(ends, radii)])
     return {"within": [100 * float(row.mean()) for row in inside],
             "within_all": 100 * float(inside.all(axis=0).mean()),
-            "end_means": [float(sq[end].mean()) for end in ends]}
+            "end_means": [float(run.sq[end].mean()) for end in ends],
+            "restart_outside": [100 * float(np.mean(sq > r)) for sq, r in zip(run.restart_sq, radii)],
+            "restart_reach": [float(sq.max() / r) for sq, r in zip(run.restart_sq, radii)]}
 
 
 def run_corollary2(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
@@ -198,5 +215,5 @@ def run_corollary2(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
     squared distances ||y_t - x*||^2 of shape (T1 + T2 + 1, trials), and the stage lengths.
     :func:`run_shrinking` with the one later step size ``eta2``; stage two starts from
     y' = x_T1 - eta2 grad f(x_T1)."""
-    schedule, sq, lengths = run_shrinking(trials, seed, experiment, (eta2,))
-    return Corollary2Setting(*schedule.stages), sq, lengths
+    run = run_shrinking(trials, seed, experiment, (eta2,))
+    return Corollary2Setting(*run.schedule.stages), run.sq, run.lengths

@@ -25,6 +25,8 @@ from sgd_escape import checks
 
 #: Markov's step: E||y_T1 - x*||^2 <= 2b/lambda gives ||y_T1 - x*||^2 <= 20 b/lambda w.p. 0.9.
 MARKOV_FACTOR = 20.0
+#: Markov's step fails with probability at most 2 / MARKOV_FACTOR = 0.1 at the end of a stage.
+MARKOV_SUCCESS = 1 - 2 / MARKOV_FACTOR
 
 
 def _require_condition(holds: bool, message: str) -> None:
@@ -159,10 +161,6 @@ def _require_shrink(before: Theorem1Setting, after: Theorem1Setting, where: str)
                        f"{where} keeps L and r: got L = {before.L:.6g}, {after.L:.6g} and r = {before.r:.6g}, {after.r:.6g}")
 
 
-#: Markov's step fails with probability at most 2 / MARKOV_FACTOR = 0.1 at the end of a stage.
-MARKOV_SUCCESS = 1 - 2 / MARKOV_FACTOR
-
-
 @dataclass(frozen=True)
 class ShrinkingSchedule:
     """Corollary 2 with the step size shrunk several times (Chapter 2): stage k runs SGD with step
@@ -191,9 +189,11 @@ class ShrinkingSchedule:
         return tuple(s.markov_radius_sq for s in self.stages)
 
     @property
-    def markov_probability(self) -> float:
-        """0.9^K for K stages: Markov's step at the end of every stage, each conditioned on the
-        stage starting within the radius the one before left (Chapter 3, note 1's argument)."""
+    def markov_lower_bound(self) -> float:
+        """0.9^K for K stages: a lower bound on the probability that every stage ends within its
+        radius, from Markov's step at the end of each stage, each conditioned on the stage starting
+        within the radius the one before left (Chapter 3, note 1's argument). Like the corollary,
+        it needs each stage's assumption wherever that stage's iterates go (Chapter 3, note 9)."""
         return MARKOV_SUCCESS ** len(self.stages)
 
 
