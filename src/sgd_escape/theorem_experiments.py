@@ -1,4 +1,4 @@
-"""The simulations of Chapter 2: Theorem 1 in d = 1 and d = 100, Corollary 2 in two stages.
+"""The simulations of Chapter 2: Theorem 1 in d = 1 and d = 100, Corollary 2 in two and three stages.
 
 Each experiment fixes a spiky quadratic (``spiky_quadratic``), bounded noise and a step size,
 computes Theorem 1's constants with the *exact* one-point constant c of the convolved
@@ -186,8 +186,9 @@ def run_shrinking(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
         if k:
             y = y_of_x(experiment.f.grad, run.final_x, stage.eta)
         run = simulate_y(experiment.f.grad, y, stage.eta, experiment.noise, steps, rng)
-        pieces.append(run.sq_dist if k == 0 else run.sq_dist[1:])
-        restarts += [run.sq_dist[0]] if k else []
+        if k:
+            restarts.append(run.sq_dist[0])
+        pieces.append(run.sq_dist[1:] if k else run.sq_dist)     # row 0 of a later stage is y'
     return ShrinkingRun(schedule, np.concatenate(pieces), lengths, np.stack(restarts))
 
 
