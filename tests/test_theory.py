@@ -368,3 +368,25 @@ def test_stage_and_moving_away_figures_draw_one_line_per_stage_and_dimension():
     assert [line.get_label() for line in right.lines][:3] == ["d = 2", "d = 10", "d = 100"]
     assert len({line.get_color() for line in right.lines[:3]}) == 3
     plt.close(fig)
+
+
+def test_proof_figures_keep_every_point_and_the_first_steps_in_view():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sgd_escape.large_step import Flower, gd_path
+    from sgd_escape.theory_plots import large_step_distances, lemma5_histogram, step1_gaps
+
+    fig, (left, middle, right) = plt.subplots(1, 3)
+    chain = {"next": np.zeros(5), "drop": np.full(5, 0.5), "final": np.array([1.0, 2.0, 50.0, 120.0, 3.0])}
+    step1_gaps(left, chain, ["next", "drop", "final"])
+    assert left.get_ylim()[1] > 120.0                               # the top row is not clipped
+    paths = {f"eta = {eta}": gd_path(Flower(0.3).grad, np.array([0.8, 0.6]), eta, 12) for eta in (0.6, 0.75, 3.0)}
+    large_step_distances(middle, paths)
+    inset = middle.child_axes[0]
+    assert len([line for line in inset.lines if len(line.get_xdata()) == 5]) == 2   # not the diverging path
+    lemma5_histogram(right, np.array([0.2, 0.3, 0.3]))
+    assert right.get_ylim()[0] < 1                                   # single-point bins show
+    plt.close(fig)

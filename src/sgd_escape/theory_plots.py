@@ -19,9 +19,10 @@ def one_point_estimates(ax, y, estimates: dict, exact: dict) -> None:
     for (name, est), colour in zip(estimates.items(), ("tab:purple", "tab:orange", "tab:brown")):
         ax.fill_between(y, est.c_hat - 3 * est.stderr, est.c_hat + 3 * est.stderr, color=colour, alpha=BAND_ALPHA)
         ax.plot(y, est.c_hat, color=colour, lw=1, label=f"{name}: Monte Carlo, +-3 s.e.")
-        ax.plot(y, exact[name], color=colour, lw=0.8, ls=":")
+    for k, curve in enumerate(exact.values()):       # on top of the estimates, which they should match
+        ax.plot(y, curve, color="black", lw=0.7, ls=":", zorder=3, label="exact (quadrature)" if k == 0 else None)
     ax.axhline(0, color=COLORS["target"], lw=0.8)
-    ax.set(xlabel="y", ylabel="c(y)", title="dotted: exact quadrature")
+    ax.set(xlabel="y", ylabel="c(y)")
     ax.legend(fontsize=8)
 
 
@@ -41,7 +42,7 @@ def distance_runs(ax, result, shown: int = 30) -> None:
     ax.axhline(s.tail(result.T2).radius_sq, color=COLORS["bound"], ls=":", label=r"$\delta^2$ (window bound)")
     ax.axvspan(exp.T1, exp.T1 + result.T2, color="0.9", zorder=0)
     ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$", ylim=(1e-3 * s.floor, None))
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper right", bbox_to_anchor=(1.0, 0.93))  # between 20b/lambda and delta^2
 
 
 def shrinking_stages(ax, schedule, sq, lengths) -> None:
@@ -61,20 +62,29 @@ def shrinking_stages(ax, schedule, sq, lengths) -> None:
         ax.axhline(radius, color=COLORS["bound"], ls=styles[k % len(styles)], label=label)
         if end < t[-1]:
             ax.axvline(end, color=COLORS["target"], lw=0.8)
-    ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$", ylim=(1e-3 * schedule.stages[-1].floor, None))
-    ax.legend(fontsize=8, loc="lower left")
+    ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$",
+           ylim=(1e-3 * schedule.stages[-1].floor, 300 * sq.max()))     # room above the curves for the legend
+    ax.legend(fontsize=8, loc="upper right", ncol=2)
 
 
 def large_step_distances(ax, paths: dict) -> None:
-    """||x_t - x*|| of GD for several step sizes (Chapter 2, Theorem 3).
+    """||x_t - x*|| of GD for several step sizes (Chapter 2, Theorem 3), with an inset on a linear
+    scale of the first steps of the paths that stay near their start, where a small rise is visible.
 
     ``paths`` maps a label to a GD path of shape (steps + 1, 2) (:func:`~sgd_escape.large_step.gd_path`,
     x* = 0). Draws on ``ax``; returns None.
     """
+    inset = ax.inset_axes([0.56, 0.25, 0.4, 0.36])
     for (label, path), colour in zip(paths.items(), ("tab:blue", "tab:orange", "tab:red")):
-        ax.plot(np.linalg.norm(path, axis=-1), marker="o", ms=3, color=colour, label=label)
+        norms = np.linalg.norm(path, axis=-1)
+        ax.plot(norms, marker="o", ms=3, color=colour, label=label)
+        if norms[:5].max() <= 2 * norms[0]:
+            inset.plot(norms[:5], marker="o", ms=3, color=colour)
+    inset.axhline(np.linalg.norm(next(iter(paths.values()))[0]), color="0.5", lw=0.8, ls=":")
+    inset.set_title(r"first steps, linear scale; dotted: $\|x_0 - x^*\|$", fontsize=7)
+    inset.tick_params(labelsize=7)
     ax.set(yscale="log", xlabel="t", ylabel=r"$\|x_t - x^*\|$")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
 
 
 def moving_away_fractions(ax, ratios, fractions: dict, gd_ratio: float) -> None:
@@ -88,7 +98,7 @@ def moving_away_fractions(ax, ratios, fractions: dict, gd_ratio: float) -> None:
     colours = ("tab:blue", "tab:orange", "tab:purple", "tab:red", "tab:brown", "tab:gray")  # not the bound's green
     for k, (d, fraction) in enumerate(fractions.items()):
         ax.plot(ratios, fraction, color=colours[k % len(colours)], label=f"d = {d}")
-    ax.axvline(1.0, color=COLORS["bound"], ls="--", label="noisy threshold")
+    ax.axvline(1.0, color="black", ls="--", lw=1, zorder=3, label="noisy threshold")
     ax.axvline(gd_ratio, color=COLORS["target"], ls=":", label="GD's exact threshold")
     ax.set(xlabel=r"$\eta$ / noisy threshold", ylabel="fraction of steps moving away", ylim=(-0.02, 1.02))
     ax.legend(fontsize=8, loc="upper left")
@@ -104,11 +114,15 @@ def figure4(ax, f, x_t, eta: float) -> None:
     X, Y = np.meshgrid(grid, grid)
     ax.contour(X, Y, f.value(np.stack([X, Y], axis=-1)), levels=12, colors="0.75", linewidths=0.6)
     ax.add_patch(Circle((0, 0), radius, fill=False, color=COLORS["bound"], lw=1.5))
-    ax.annotate("", xy=x_next, xytext=x_t, arrowprops=dict(arrowstyle="->", color=COLORS["iterate"], lw=1.5))
     ax.plot(*np.stack([x_t, x_next]).T, "o", color=COLORS["iterate"])
+    ax.annotate("", xy=x_next, xytext=x_t, zorder=4,        # the head stops short of the dot
+                arrowprops=dict(arrowstyle="-|>", color=COLORS["iterate"], lw=1.5, shrinkA=4, shrinkB=6))
     ax.plot(0, 0, "*", color=COLORS["target"], ms=12)
-    for point, text in ((x_t, r"$x_t$"), (x_next, r"$x_{t+1}$"), (np.zeros(2), r"$x^*$")):
-        ax.annotate(text, point, textcoords="offset points", xytext=(6, 6))
+    away = {"x_t": x_t - x_next, "x_next": x_next - x_t}     # each label on the side away from the arrow
+    for point, text, offset in ((x_t, r"$x_t$", away["x_t"]), (x_next, r"$x_{t+1}$", away["x_next"]),
+                                (np.zeros(2), r"$x^*$", np.array([1.0, 1.0]))):
+        offset = 12 * offset / np.linalg.norm(offset)
+        ax.annotate(text, point, textcoords="offset points", xytext=tuple(offset), ha="center", va="center")
     ax.set(aspect="equal", xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[])
 
 
@@ -117,13 +131,14 @@ def step1_gaps(ax, chain: dict, names) -> None:
     (Chapter 3). ``chain`` maps each name in ``names`` to an array over the points. Draws on
     ``ax``; returns None."""
     base = chain[names[0]]
-    for i, name in enumerate(names[1:], start=1):
-        gap = chain[name] - base
+    gaps = [chain[name] - base for name in names[1:]]
+    for i, gap in enumerate(gaps, start=1):
         ax.scatter(np.full(gap.shape, i) + np.linspace(-0.2, 0.2, gap.size), gap, s=4, color=COLORS["bound"])
     ax.set_xticks(range(1, len(names)), [f"{n}\n- next" for n in names[1:]])
     ax.axhline(0, color=COLORS["target"], lw=0.8)
     ax.set_yscale("symlog", linthresh=1e-2)
-    ax.set(ylabel="gap", ylim=(-1e-2, None))
+    top = max(float(np.max(gap)) for gap in gaps)
+    ax.set(ylabel="gap", ylim=(-1e-2, 3 * top if top > 0 else None))   # symlog's autoscale clips the top row
 
 
 def supermartingale_mean(ax, G) -> None:
@@ -175,4 +190,5 @@ def lemma5_histogram(ax, ratios) -> None:
     ax.hist(ratios[np.isfinite(ratios)].ravel(), bins=60, color=COLORS["count"])
     ax.axvline(1, color=COLORS["bound"], ls="--", label="Lemma 5's limit")
     ax.set(xlabel=r"left side of Lemma 5 $/\ \delta^2$", ylabel="grid points", yscale="log", xlim=(0, 1.05))
+    ax.set_ylim(bottom=0.8)                               # show bins that hold a single point
     ax.legend(fontsize=8)
