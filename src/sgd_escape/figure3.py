@@ -177,17 +177,28 @@ def criteria_over_seeds(f: SpikyFunction, seeds, setup: Figure3Setup = FIGURE3) 
 
 
 # -- drawing ----------------------------------------------------------------------------
-def _draw_function(ax, f, half_width, span, label=None, color=None):
+#: Colour, line style and width of each stage's convolution in panel F(3,1): the curves nearly
+#: coincide, so they differ in all three, the first (widest window, smoothest) widest and below.
+STAGE_STYLES = (("tab:orange", "-", 3.0), ("tab:purple", "--", 1.6), ("tab:cyan", ":", 1.6), ("tab:olive", "-.", 1.2))
+
+
+def _draw_function(ax, f, half_width, span, label=None, color=None, linestyle="-", linewidth=1.6, show_f=True):
+    """Grey: ``f``; orange (or ``color``): ``f`` convolved with the window of half-width
+    ``half_width`` (none when it is 0). Labels the axes "x" and "f"."""
     from .plotting import COLORS
 
     xs = np.linspace(-span, span, 2001)
-    ax.plot(xs, f.value(xs), color=COLORS["f"], lw=0.6, alpha=0.5 if half_width else 1.0)
+    if show_f:
+        ax.plot(xs, f.value(xs), color=COLORS["f"], lw=0.6, alpha=0.5 if half_width else 1.0)
     if half_width:
-        ax.plot(xs, f.convolved_value(xs, half_width), color=COLORS["convolved"] if color is None else color, lw=1.6, label=label)
+        ax.plot(xs, f.convolved_value(xs, half_width), color=COLORS["convolved"] if color is None else color,
+                lw=linewidth, ls=linestyle, label=label)
+    ax.set(xlabel="x", ylabel="f")
 
 
 def _draw_last_iterates(ax, f, last, half_width, span):
-    """Red dots: last iterates on the (convolved) curve; blue bars: how many ended in each bin."""
+    """Red dots: last iterates on the (convolved) curve; blue bars: how many ended in each bin,
+    on a right-hand axis labelled "count", which is returned."""
     from .plotting import COLORS
 
     span = max(span, float(np.max(np.abs(last))) + PLOT_MARGIN)  # a random walk may leave the frame
@@ -196,37 +207,57 @@ def _draw_last_iterates(ax, f, last, half_width, span):
     counts = ax.twinx()
     counts.hist(last, bins=np.linspace(-span, span, 61), color=COLORS["count"], alpha=0.35)
     counts.set_ylim(0, len(last))
-    counts.tick_params(labelsize=7)
+    counts.set_ylabel("count", color=COLORS["count"])
+    counts.tick_params(axis="y", colors=COLORS["count"])
     counts.grid(False)
+    return counts
 
 
 def plot_figure3(f: SpikyFunction, results: dict, setup: Figure3Setup = FIGURE3):
-    """The twelve panels F(r,c) of Figure 3 (Chapter 1); returns the matplotlib figure."""
+    """The twelve panels F(r,c) of Figure 3 (Chapter 1); returns the matplotlib figure.
+
+    Each of the paper's three rows is a block titled "Row r" whose four panels sit in two
+    lines of two, F(r,1) F(r,2) above F(r,3) F(r,4), so that the figure stays readable at the
+    width of a book page.
+    """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(3, 4, figsize=(14, 9), constrained_layout=True)
+    fig = plt.figure(figsize=(7.4, 12.4), layout="constrained")
+    blocks = fig.subfigures(3, 1, hspace=0.02)
+    titles = ("Row 1: f and its convolutions with the noise windows",
+              "Row 2: last iterates of GD and SGD at three noise levels",
+              "Row 3: restarts in stages near $x^* = 0$")
+    rows = []
+    for block, title in zip(blocks, titles):
+        block.suptitle(title, fontsize=11, fontweight="bold")
+        rows.append(block.subplots(2, 2).ravel())
     span, eta, levels = setup.init_half_width + PLOT_MARGIN, setup.step_size, setup.noise_levels
-    _draw_function(axes[0, 0], f, 0.0, span)
-    axes[0, 0].set_title("F(1,1): f")
+    twins = []
+    _draw_function(rows[0][0], f, 0.0, span)
+    rows[0][0].set_title("F(1,1): f")
     for col, name in enumerate(ROW2[1:], start=1):
-        _draw_function(axes[0, col], f, eta * levels[name], span)
-        axes[0, col].set_title(f"F(1,{col + 1}): f convolved, r = {levels[name]:g} ({name})")
+        _draw_function(rows[0][col], f, eta * levels[name], span)
+        rows[0][col].set_title(f"F(1,{col + 1}): f convolved, r = {levels[name]:g} ({name})")
     for col, name in enumerate(ROW2):
         radius = levels.get(name, 0.0)
-        _draw_last_iterates(axes[1, col], f, results[name], eta * radius, span)
-        axes[1, col].set_title(f"F(2,{col + 1}): " + ("GD, no noise" if name == "gd" else f"SGD, r = {radius:g}"))
+        twins.append(_draw_last_iterates(rows[1][col], f, results[name], eta * radius, span))
+        rows[1][col].set_title(f"F(2,{col + 1}): " + ("GD, no noise" if name == "gd" else f"SGD, r = {radius:g}"))
     stage_span = setup.stage_half_widths[0] + 0.1
-    for noise, color in zip(setup.stage_noises, plt.cm.copper(np.linspace(0.2, 0.8, len(setup.stage_noises)))):
-        _draw_function(axes[2, 0], f, eta * noise, stage_span, label=f"r = {noise:g}", color=color)
-    axes[2, 0].legend(fontsize=8)
-    axes[2, 0].set_title("F(3,1): convolutions near x* = 0")
+    for k, noise in enumerate(setup.stage_noises):
+        color, linestyle, linewidth = STAGE_STYLES[k % len(STAGE_STYLES)]
+        _draw_function(rows[2][0], f, eta * noise, stage_span, label=f"r = {noise:g}", color=color,
+                       linestyle=linestyle, linewidth=linewidth, show_f=k == 0)
+    rows[2][0].legend(loc="upper center", fontsize=8.5, handlelength=2.6)
+    rows[2][0].set_title("F(3,1): convolutions near $x^* = 0$")
     for col, (name, noise, half) in enumerate(zip(stage_names(setup), setup.stage_noises,
                                                    setup.stage_half_widths), start=1):
-        _draw_last_iterates(axes[2, col], f, results[name], eta * noise, stage_span)
-        axes[2, col].set_title(f"F(3,{col + 1}): stage {col}, r = {noise:g}, start in ±{half:g}", fontsize=9)
-    for ax in axes.ravel():
-        ax.set_xlabel("x", fontsize=8)
-        ax.tick_params(labelsize=7)
+        twins.append(_draw_last_iterates(rows[2][col], f, results[name], eta * noise, stage_span))
+        rows[2][col].set_title(f"F(3,{col + 1}): stage {col}, r = {noise:g}, start in ±{half:g}")
+    for ax in [ax for row in rows for ax in row] + twins:
+        ax.title.set_fontsize(9.5)
+        ax.xaxis.label.set_fontsize(9)
+        ax.yaxis.label.set_fontsize(9)
+        ax.tick_params(labelsize=8.5)
     return fig
 
 

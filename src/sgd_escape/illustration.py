@@ -157,6 +157,13 @@ def spurious_smoothed_minima(f: SharpWellFunction, half_width: float) -> np.ndar
     return np.delete(minima, np.argmin(values))
 
 
+def _outlined():
+    """Path effects that draw text with a white outline, readable over curves and surfaces."""
+    from matplotlib import patheffects
+
+    return [patheffects.withStroke(linewidth=3, foreground="white")]
+
+
 def plot_figure1(f: SharpWellFunction, x_t: float, step_size: float, omega: float, ax=None):
     """The 1-D picture of Figure 1 (Chapter 1): the curve, ``x_t``, ``y_t``, ``x_{t+1}`` and the
     steps between them, for a one-dimensional ``f``.
@@ -168,17 +175,25 @@ def plot_figure1(f: SharpWellFunction, x_t: float, step_size: float, omega: floa
 
     ax = ax or plt.subplots(figsize=(7, 3.6))[1]
     (y_t,), (x_next,) = noisy_step(f, [x_t], step_size, [omega])
+    (x_o,) = f.well_minimum()
     xs = np.linspace(-0.4, 2.1, 1200)[:, None]
     ax.plot(xs[:, 0], f.value(xs), color=COLORS["f"])
-    for x, name, color in [(x_t, "$x_t$", "k"), (y_t, "$y_t$", "tab:blue"), (x_next, "$x_{t+1}$", COLORS["iterate"])]:
-        ax.plot(x, float(f.value([x])), "o", color=color)
-        ax.annotate(name, (x, float(f.value([x]))), textcoords="offset points", xytext=(4, 8), color=color)
+    # Label offsets (points): x_t and x_{t+1} above right; y_t, at the well's bottom, below left,
+    # clear of both walls and of the x_o label, which sits below right with a leader line.
+    points = [(x_t, "$x_t$", "k", (6, 6)), (y_t, "$y_t$", "tab:blue", (-22, -16)),
+              (x_next, "$x_{t+1}$", COLORS["iterate"], (2, 8))]
+    for x, name, color, offset in points:
+        ax.plot(x, float(f.value([x])), "o", color=color, zorder=3)
+        ax.annotate(name, (x, float(f.value([x]))), textcoords="offset points", xytext=offset, color=color,
+                    path_effects=_outlined(), zorder=4)
+    ax.annotate("$x_o$", (x_o, float(f.value([x_o]))), textcoords="offset points", xytext=(30, -10),
+                ha="left", va="center", path_effects=_outlined(),
+                arrowprops=dict(arrowstyle="-", color="0.4", lw=0.8, shrinkB=5))
     for start, end, text, level in [(x_t, y_t, r"$-\eta\nabla f(x_t)$", -0.25), (y_t, x_next, r"$-\eta\omega_t$", -0.55)]:
         ax.annotate("", (end, level), (start, level), arrowprops=dict(arrowstyle="->"))
         ax.text(max(start, end) + 0.03, level - 0.05, text, fontsize=9)
     ax.axvline(0, color=COLORS["target"], lw=0.8, ls=":")
     ax.text(0.02, float(f.value([0.0])) + 0.6, "$x^*$")
-    ax.text(f.well[0], float(f.value(list(f.well))) - 0.12, "$x_o$", ha="center")
     ax.set(xlabel="x", ylabel="f(x)", ylim=(-0.7, 2.2))
     return ax
 
@@ -186,7 +201,8 @@ def plot_figure1(f: SharpWellFunction, x_t: float, step_size: float, omega: floa
 def plot_figure2(f: SharpWellFunction, x_t, step_size: float, omega):
     """The 3-D surface of a 2-D sharp well with the same three points (Chapter 1, Figure 2).
 
-    ``x_t`` and ``omega`` have shape (2,). Returns the new matplotlib Figure.
+    ``x_t`` and ``omega`` have shape (2,). Returns the new matplotlib Figure. The path and its
+    points are drawn over the translucent surface, and their labels carry a white outline.
     """
     import matplotlib.pyplot as plt
     from .plotting import COLORS
@@ -195,14 +211,16 @@ def plot_figure2(f: SharpWellFunction, x_t, step_size: float, omega):
     u, v = np.meshgrid(np.linspace(0.7, 1.5, 160), np.linspace(0.5, 1.2, 160))
     z = f.value(np.stack([u, v], axis=-1))
     fig = plt.figure(figsize=(7, 5))
-    ax = fig.add_subplot(projection="3d")
-    ax.plot_surface(u, v, z, cmap="viridis", alpha=0.55, linewidth=0, rstride=1, cstride=1)
+    # Fixed drawing order (surface, then path, points, labels): the 3-D depth sort would hide
+    # y_t, at the crater's bottom, behind the surface.
+    ax = fig.add_subplot(projection="3d", computed_zorder=False)
+    ax.plot_surface(u, v, z, cmap="viridis", alpha=0.55, linewidth=0, rstride=1, cstride=1, zorder=1)
     path = np.array([x_t, y_t, x_next])
     heights = f.value(path) + 0.08
-    ax.plot(path[:, 0], path[:, 1], heights, color="k", lw=1.5)
+    ax.plot(path[:, 0], path[:, 1], heights, color="k", lw=1.5, zorder=2)
     for point, h, name, color in zip(path, heights, ["$x_t$", "$y_t$", "$x_{t+1}$"], ["k", "tab:blue", COLORS["iterate"]]):
-        ax.scatter(*point, h, color=color, s=30)
-        ax.text(*point, h + 0.15, name, color=color)
+        ax.scatter(*point, h, color=color, s=36, edgecolors="white", linewidths=0.8, depthshade=False, zorder=3)
+        ax.text(*point, h + 0.15, name, color=color, zorder=4, fontsize=11, path_effects=_outlined())
     ax.set(xlabel="$x_1$", ylabel="$x_2$", zlabel="f")
     ax.view_init(elev=40, azim=-55)
     return fig
