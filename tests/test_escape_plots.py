@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import to_rgb
 
 from sgd_escape import escape_plots
 from sgd_escape.escape_basins import BasinFractions, SharpFlatLandscape
@@ -52,4 +53,50 @@ def test_saddle_figures_draw_the_minimum_value_and_the_fitted_line():
     sweep = DimensionSweep(dims, np.array([1.0, 2.0, 3.0]), np.full(3, 0.1), np.ones(3))
     escape_plots.plot_escape_versus_dimension(right, {"sgd": sweep}, {"sgd": LineFit(2.0, 5.0, 0, 0)}, "q")
     np.testing.assert_allclose(right.lines[-1].get_ydata(), 5.0 + 2.0 * np.log(dims))
+    plt.close(fig)
+
+
+def test_saddle_reference_lines_stay_behind_a_distinct_gradient_descent_line():
+    fig, ax = plt.subplots()
+    landscape = QuarticSaddle(3)
+    runs = {"gd": SaddleRun(np.array([np.inf]), np.full(5, landscape.saddle_value)),
+            "sgd": SaddleRun(np.array([3.0]), np.linspace(1, -0.2, 5))}
+    escape_plots.plot_saddle_trajectories(ax, runs, landscape, "q")
+    lines = {line.get_label(): line for line in ax.lines}
+    gd, sgd = lines["GD"], lines["SGD"]
+    for reference in (lines["saddle value"], lines["minimum value"]):
+        assert reference.get_zorder() < gd.get_zorder()
+        assert reference.get_linewidth() < gd.get_linewidth()
+        assert not np.allclose(to_rgb(reference.get_color()), to_rgb(gd.get_color()), atol=0.1)
+    assert gd.get_linewidth() > sgd.get_linewidth()      # GD is under the others, so wider
+    plt.close(fig)
+
+
+def test_convolutions_differ_in_colour_and_dash_pattern():
+    fig, ax = plt.subplots()
+    escape_plots.plot_convolved_landscape(ax, SharpFlatLandscape(), [0.0, 0.1, 0.3, 0.49, 0.8])
+    curves = [line for line in ax.lines if line.get_label().startswith("g,")]
+    assert len(curves) == 4
+    colours = np.array([to_rgb(line.get_color()) for line in curves])
+    gaps = np.linalg.norm(colours[:, None] - colours[None], axis=-1)[np.triu_indices(4, 1)]
+    assert gaps.min() > 0.15
+    assert [line.get_linestyle() for line in curves] == [":", "-.", "--", "-"]
+    plt.close(fig)
+
+
+def test_basin_figures_mark_the_critical_radius_and_share_a_compact_legend():
+    fig, (left, right) = plt.subplots(1, 2)
+    fractions = BasinFractions(np.array([0.1, 1.0]), np.array([1.0, 0.5]), np.array([0.0, 0.5]))
+    steps = (0.01, 0.02)
+    runs = {step: fractions for step in steps}
+    escape_plots.plot_basin_fractions(left, runs, runs, 0.5)
+    escape_plots.plot_basin_baselines(right, runs, runs, {s: [0.5, 0.4] for s in steps},
+                                      {s: [0.45, 0.48] for s in steps}, critical=0.5)
+    for ax in (left, right):
+        vertical = [line for line in ax.lines if list(line.get_xdata()) == [0.5, 0.5]]
+        assert len(vertical) == 1 and vertical[0].get_color() == escape_plots.COLORS["bound"]
+    labels = [text.get_text() for text in escape_plots.basin_legend(left, steps, fontsize=9).get_texts()]
+    assert labels == ["step 0.01", "step 0.02", "sharp minimum lost", "start sharp", "start flat"]
+    legend = escape_plots.basin_legend(right, steps, baselines=True, fontsize=9)
+    assert len(legend.get_texts()) == 7 and legend.get_texts()[0].get_fontsize() == 9
     plt.close(fig)
