@@ -7,6 +7,7 @@ result is missing is drawn as "not cached". The tables and notes beside the figu
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ..plotting import COLORS
 from .experiments import EXPERIMENTS
@@ -41,17 +42,42 @@ def _not_cached(ax, label: str) -> None:
     ax.text(0.5, 0.5, f"{label}: not cached", ha="center", va="center", transform=ax.transAxes)
 
 
-def _band(ax, x, low, mid, high, color, label):
-    ax.plot(x, mid, color=color, label=label)
+def _band(ax, x, low, mid, high, color, label, ls="-"):
+    ax.plot(x, mid, color=color, ls=ls, label=label)
     ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+
+
+def _integer_ticks() -> MaxNLocator:
+    """Ticks at whole numbers only (epochs, counts), as many as the axis length allows."""
+    return MaxNLocator(nbins="auto", steps=[1, 2, 5, 10], integer=True)
+
+
+def _legend(ax, **kwargs):
+    """A legend on an opaque white frame, so that grid and lines behind it do not cross its text."""
+    return ax.legend(frameon=True, framealpha=1.0, facecolor="white", edgecolor="0.8", **kwargs)
+
+
+def symlog_threshold(values, decades: int = 6) -> float:
+    """The linear half-width of a symmetric-log axis for ``values`` (Chapter 4): the power of ten
+    at or below the smallest nonzero ``|value|``, but at most ``decades`` powers of ten below the
+    largest, so that values of either sign near zero are spread out and stay on their side of it.
+    NaNs are ignored; returns 1.0 when no value is nonzero."""
+    size = np.abs(np.asarray(values, dtype=float))
+    size = size[np.isfinite(size) & (size > 0)]
+    if size.size == 0:
+        return 1.0
+    return float(10.0 ** max(np.floor(np.log10(size.min())), np.floor(np.log10(size.max())) - decades))
 
 
 def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 5) -> None:
     """Figure 5 (Chapter 4): (a) minimum over trials of the inner product at ``x_t``; (b) the
     ball probe, mean with min-max band; (c) stochastic gradient norms, mean with min-max band.
-    ``quantity`` is ``"raw"`` or ``"cosine"``; with two axes, panel (c) is left out."""
+    ``quantity`` is ``"raw"`` or ``"cosine"``; with two axes, panel (c) is left out. Panels (a)
+    and (b) have a symmetric-log y axis (see :func:`symlog_threshold`), so that the sign of the
+    small values of late epochs stays visible against the zero line."""
     if quantity not in ("raw", "cosine"):
         raise ValueError(f"quantity must be 'raw' or 'cosine', got {quantity!r}")
+    drawn = {0: [], 1: []}
     for net, result in results.items():
         color = color_of(net)
         if result is None:
@@ -59,32 +85,44 @@ def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 
                 _not_cached(ax, net)
             continue
         c = result.curves
-        epochs = np.arange(c[f"inner_{quantity}"].shape[0])
-        axes[0].plot(epochs, c[f"inner_{quantity}"].min(1), marker="o", ls=style_of(net), ms=3, color=color,
+        lowest = c[f"inner_{quantity}"].min(1)
+        epochs = np.arange(lowest.shape[0])
+        axes[0].plot(epochs, lowest, marker="o", ls=style_of(net), ms=3, color=color,
                      label=f"{net} ({result.preset})")
         trial = 0
-        _band(axes[1], c["ball_epochs"], c[f"ball_{quantity}_min"][:, trial], c[f"ball_{quantity}_mean"][:, trial],
-              c[f"ball_{quantity}_max"][:, trial], color, net)
+        ball = [c[f"ball_{quantity}_{k}"][:, trial] for k in ("min", "mean", "max")]
+        _band(axes[1], c["ball_epochs"], *ball, color, net, style_of(net))
+        drawn[0].append(lowest)
+        drawn[1].extend(ball)
         if len(axes) < 3:
             continue
         steps = np.arange(c["grad_norm_mean"].shape[0])
         _band(axes[2], steps, c["grad_norm_min"].min(1), c["grad_norm_mean"].mean(1), c["grad_norm_max"].max(1),
-              color, net)
-    titles = ("(a) min over trials at $x_t$ (grey: $t < 5$)", "(b) points of the ball around $x_t$",
+              color, net, style_of(net))
+    name = "inner product" if quantity == "raw" else "cosine"
+    titles = (f"(a) min over trials at $x_t$ (grey: $t < {first_epoch}$)", "(b) points of the ball around $x_t$",
               "(c) stochastic gradient norm")
-    for ax, title in zip(axes, titles):
+    ylabels = (f"smallest {name} (symlog)", f"{name} in the ball (symlog)", "stochastic gradient norm")
+    for ax, title, ylabel in zip(axes, titles, ylabels):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch $t$")
-    axes[0].set_ylabel("inner product" if quantity == "raw" else "cosine")
-    for ax in axes[:2]:
-        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_ylabel(ylabel)
+        ax.xaxis.set_major_locator(_integer_ticks())
+    for k, ax in enumerate(axes[:2]):
+        if drawn[k]:
+            ax.set_yscale("symlog", linthresh=symlog_threshold(np.concatenate(drawn[k])), linscale=1.0)
+            ax.yaxis.get_major_locator().set_params(numticks=7)     # labels of every decade would collide
+        ax.axhline(0, color="0.2", lw=1.0)
         ax.axvspan(-0.5, first_epoch - 0.5, color="0.9", zorder=0)   # the paper starts at t = 5
-    axes[0].legend(fontsize=8)
+    if axes[0].get_legend_handles_labels()[0]:
+        _legend(axes[0], fontsize=8)
 
 
 def plot_slope(axes, results: dict) -> None:
     """Section 5.3 (Chapter 5): histogram of the cosines between every negative gradient and the
-    vector to every other branch's final point; the smallest cosine per epoch."""
+    vector to every other branch's final point (networks side by side in shared bins); the
+    smallest cosine per epoch."""
+    cosines = {}
     for net, result in results.items():
         if result is None:
             for ax in axes:
@@ -92,16 +130,34 @@ def plot_slope(axes, results: dict) -> None:
             continue
         cos = result.curves["inner_cosine"]
         others = ~np.eye(cos.shape[1], dtype=bool)
-        axes[0].hist(cos[:, others].ravel(), bins=40, color=color_of(net), alpha=0.6,
+        cosines[net] = (result, cos[:, others].reshape(cos.shape[0], -1))
+    if cosines:
+        values = {net: cos[np.isfinite(cos)] for net, (_, cos) in cosines.items()}
+        bins = int(np.clip(np.sqrt(max(v.size for v in values.values())), 10, 40))
+        edges = np.histogram_bin_edges(np.concatenate(list(values.values())), bins=bins)
+        _, _, bars = axes[0].hist(list(values.values()), bins=edges, rwidth=0.9,
+                                  color=[color_of(net) for net in values],
+                                  label=[f"{net} ({cosines[net][0].preset})" for net in values])
+        for net, patches in zip(values, bars if len(values) > 1 else [bars]):
+            if style_of(net) != "-":
+                for patch in patches:
+                    patch.set_hatch("///")
+                    patch.set_edgecolor("white")
+    for net, (result, cos) in cosines.items():
+        color, ls = color_of(net), style_of(net)
+        axes[1].plot(np.arange(cos.shape[0]), cos.min(1), marker="o", ls=ls, ms=3, color=color,
                      label=f"{net} ({result.preset})")
-        axes[1].plot(np.arange(cos.shape[0]), cos[:, others].min(1), "o-", ms=3, color=color_of(net), label=net)
     axes[0].set_xlabel("cosine of $-\\nabla f(x_{t,i})$ and $x_{T,j} - x_{t,i}$, $j \\neq i$")
     axes[0].set_ylabel("count")
+    axes[0].yaxis.set_major_locator(_integer_ticks())
+    axes[0].axvline(0, color="0.2", lw=1.0)
     axes[1].set_xlabel("epoch $t$ after the branch point")
     axes[1].set_ylabel("smallest cosine")
+    axes[1].xaxis.set_major_locator(_integer_ticks())
+    axes[1].axhline(0, color="0.2", lw=1.0)
     for ax in axes:
-        ax.axvline(0, color="0.5", lw=0.8) if ax is axes[0] else ax.axhline(0, color="0.5", lw=0.8)
-    axes[0].legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            _legend(ax, fontsize=8)
 
 
 def plot_figure6(axes, results: dict) -> None:
@@ -128,7 +184,8 @@ def plot_figure6(axes, results: dict) -> None:
 def plot_whole_trajectories(axes, results: dict) -> None:
     """Section 5.4 (Chapter 6): for every restart, the cosine of ``-grad f`` and the direction to
     the restart's end along its whole trajectory: the run at 0.1 up to the restart, then the
-    restart at 0.01. One panel per network."""
+    restart at 0.01. One panel per network; one legend, on an opaque frame right of the last panel."""
+    handles = {}
     for ax, (net, result) in zip(axes, results.items()):
         if result is None:
             _not_cached(ax, net)
@@ -138,8 +195,12 @@ def plot_whole_trajectories(axes, results: dict) -> None:
             cosine = np.concatenate([c["path_inner_cosine"][:start, k], c["inner_cosine"][:, k]])
             line, = ax.plot(np.arange(cosine.size), cosine, lw=1.2, label=f"restart from epoch {start}")
             ax.axvline(start, color=line.get_color(), ls=":", lw=0.8)
+            handles.setdefault(line.get_label(), line)
         ax.axhline(0, color="0.5", lw=0.8)
         ax.set_title(f"{net} ({result.preset})", fontsize=9)
         ax.set_xlabel("epoch along the whole trajectory")
+        ax.xaxis.set_major_locator(_integer_ticks())
     axes[0].set_ylabel("cosine towards the restart's end")
-    axes[0].legend(fontsize=7)
+    if handles:
+        _legend(axes[-1], handles=list(handles.values()), fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                borderaxespad=0.0, title="dotted: restart begins", title_fontsize=7)
