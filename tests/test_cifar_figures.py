@@ -230,3 +230,11 @@ def test_figure5_panel_a_is_the_minimum_over_trials():
     assert len(drawn) == 1
     np.testing.assert_array_equal(drawn[0].get_ydata(), _fig5_result().curves["inner_raw"].min(1))
     plt.close(fig)
+
+
+def test_symlog_threshold_keeps_small_values_of_either_sign_off_the_linear_band():
+    from sgd_escape.cifar.figures import symlog_threshold
+
+    assert symlog_threshold([0.1, -3e-5, 2e-3, np.nan]) == pytest.approx(1e-5)   # at or below the smallest
+    assert symlog_threshold([1.0, -1e-12]) == pytest.approx(1e-6)                # at most 6 decades down
+    assert symlog_threshold([0.0, np.nan]) == 1.0
