@@ -37,11 +37,38 @@ def chapter_notebooks() -> list[Path]:
     return sorted(CHAPTERS.glob("*.ipynb"))
 
 
+# What the figure probe (tests/figure_probe.py) measured in the build: a JSON line per figure.
+FIGURE_PROBE = Path("_build") / "figure-probe.jsonl"
+
+_PROBE_STARTUP = """\
+# Written by tests/conftest.py for the tests' book build: measures every figure a chapter shows.
+import importlib.util as _util
+_spec = _util.spec_from_file_location("sgd_escape_figure_probe", {probe!r})
+_probe = _util.module_from_spec(_spec)
+_spec.loader.exec_module(_probe)
+_probe.install()
+del _util, _spec, _probe
+"""
+
+
+def _probe_environment(output: Path) -> dict[str, str]:
+    """Environment for the build's notebook kernels: an IPython directory whose start-up file
+    installs the figure probe, which appends to ``output/FIGURE_PROBE`` (emptied here)."""
+    ipython_dir = output / "_build" / "ipython-probe"
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    probe = Path(__file__).with_name("figure_probe.py")
+    (startup / "00-figure-probe.py").write_text(_PROBE_STARTUP.format(probe=str(probe)))
+    record = output / FIGURE_PROBE
+    record.unlink(missing_ok=True)
+    return {"IPYTHONDIR": str(ipython_dir), "SGD_ESCAPE_FIGURE_PROBE": str(record)}
+
+
 def _build_book(output: Path) -> tuple[int, str]:
     """Run the book build into ``output/_build``; return its exit code and log."""
     for stale in ("_build/.jupyter_cache", "_build/html/reports"):
         shutil.rmtree(output / stale, ignore_errors=True)
-    env = dict(os.environ, SGD_ESCAPE_STATIC="1")
+    env = dict(os.environ, SGD_ESCAPE_STATIC="1", **_probe_environment(output))
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
         [str(jupyter_book), "build", str(ROOT), "--path-output", str(output),

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import ROOT, toc_files
-from site_tools import PROOF_TYPES, colab_url, html_page, labels_of, source_path
+from site_tools import PAGE_FIGURE_PX, PROOF_TYPES, colab_url, html_page, labels_of, source_path
 
 pytestmark = pytest.mark.slow
 
@@ -109,7 +109,8 @@ async () => {
   const math = [...root.querySelectorAll('.math')];
   const images = [...document.images].map(img => ({
     src: img.currentSrc || img.src, alt: img.getAttribute('alt'),
-    ok: img.complete && img.naturalWidth > 0, inArticle: root.contains(img)}));
+    ok: img.complete && img.naturalWidth > 0, inArticle: root.contains(img),
+    naturalWidth: img.naturalWidth, shownWidth: img.getBoundingClientRect().width}));
   const proofs = [...root.querySelectorAll('div.proof')].map(div => ({
     id: div.id, classes: [...div.classList],
     title: (div.querySelector('.admonition-title .caption-number') || {}).textContent || null,
@@ -206,6 +207,17 @@ def test_every_image_loads(visited, doc):
     for img in images:
         if img["inArticle"]:
             assert (img["alt"] or "").strip(), f"{doc}: {img['src']} has no alt text"
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_figures_are_shown_as_wide_as_the_layout_test_assumes(visited, doc):
+    """``test_figure_layout`` sizes text on the page assuming a figure shows at its own width,
+    up to PAGE_FIGURE_PX (at this 1280-pixel window); a narrower column would shrink the text."""
+    for img in visited[doc].facts["images"]:
+        if img["inArticle"] and img["ok"]:
+            expected = min(img["naturalWidth"], PAGE_FIGURE_PX)
+            assert img["shownWidth"] >= expected - 1, (
+                f"{doc}: {img['src']} is shown {img['shownWidth']:.0f} px wide, not {expected}")
 
 
 @pytest.mark.parametrize("doc", DOCS)

@@ -62,9 +62,11 @@ def shrinking_stages(ax, schedule, sq, lengths) -> None:
         ax.axhline(radius, color=COLORS["bound"], ls=styles[k % len(styles)], label=label)
         if end < t[-1]:
             ax.axvline(end, color=COLORS["target"], lw=0.8)
+    top = 3 * max(sq.max(), max(schedule.radii_sq))
     ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$",
-           ylim=(1e-3 * schedule.stages[-1].floor, 300 * sq.max()))     # room above the curves for the legend
-    ax.legend(fontsize=8, loc="upper right", ncol=2)
+           ylim=(1e-3 * schedule.stages[-1].floor, top))
+    # Above the axes, in one row: inside, the stage boundaries would cross its entries.
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(lengths) + 1)
 
 
 def large_step_distances(ax, paths: dict) -> None:

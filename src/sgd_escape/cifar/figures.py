@@ -115,7 +115,7 @@ def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 
         ax.axhline(0, color="0.2", lw=1.0)
         ax.axvspan(-0.5, first_epoch - 0.5, color="0.9", zorder=0)   # the paper starts at t = 5
     if axes[0].get_legend_handles_labels()[0]:
-        _legend(axes[0], fontsize=8)
+        _legend(axes[0], fontsize=9)        # three panels: the figure is shown at ~60% size
 
 
 def plot_slope(axes, results: dict) -> None:
@@ -202,5 +202,5 @@ def plot_whole_trajectories(axes, results: dict) -> None:
         ax.xaxis.set_major_locator(_integer_ticks())
     axes[0].set_ylabel("cosine towards the restart's end")
     if handles:
-        _legend(axes[-1], handles=list(handles.values()), fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                borderaxespad=0.0, title="dotted: restart begins", title_fontsize=7)
+        _legend(axes[-1], handles=list(handles.values()), fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                borderaxespad=0.0, title="dotted: restart begins", title_fontsize=8)
