@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 
@@ -177,6 +178,31 @@ def text_collisions(fig, min_area: float = 4.0) -> list[str]:
             if _overlap_area(p, q) > min_area]
 
 
+def _is_number(tick: str) -> bool:
+    """Whether a tick label is a number as matplotlib writes them ('0.5', '−2', '$10^{-3}$')."""
+    plain = re.sub(r"\\mathdefault|\\times|[${}^\s]", "", tick).replace("\u2212", "-")
+    return re.fullmatch(r"[-+0-9.eE]+", plain) is not None and any(ch.isdigit() for ch in plain)
+
+
+def unlabelled_axes(fig) -> list[str]:
+    """Axes with numbers on their x or y ticks that do not say what the numbers measure: no
+    axis label on it, nor on an axes sharing that axis (panels side by side label one y axis).
+    Ticks that name categories, insets (child axes) and 3-D axes are not held to it."""
+    missing = []
+    for index, ax in enumerate(fig.axes):
+        if ax.name == "3d" or not ax.get_visible() or any(ax in a.child_axes for a in fig.axes):
+            continue
+        frame = _box(ax.get_window_extent())
+        for along, (name, axis, shared) in enumerate((("x", ax.xaxis, ax.get_shared_x_axes()),
+                                                      ("y", ax.yaxis, ax.get_shared_y_axes()))):
+            if not any(_is_number(t.get_text()) for t in _tick_labels(axis, frame, along)):
+                continue
+            labels = [(a.xaxis if along == 0 else a.yaxis).label for a in shared.get_siblings(ax)]
+            if not any(_drawn(label) for label in labels):
+                missing.append(f"axes {index} has {name} tick labels and no {name} label")
+    return missing
+
+
 def font_sizes(fig) -> list[tuple[float, str]]:
     """(size in points, text) of every drawn text of ``fig``, smallest first."""
     from matplotlib.text import Text
@@ -207,6 +233,7 @@ def measure(fig) -> dict:
         "smallest_font_pt": sizes[0][0] if sizes else None,
         "smallest_font_text": sizes[0][1] if sizes else None,
         "collisions": text_collisions(fig),
+        "unlabelled": unlabelled_axes(fig),
         "legend_covers": covers,
         "titles": [ax.get_title() for ax in fig.axes if ax.get_title()][:4],
     }

@@ -1,5 +1,5 @@
 """Every figure of the book is readable where it is shown: text large enough on the page, no text
-on other text, no legend on the data.
+on other text, no legend on the data, every axis of numbers labelled.
 
 The book build of the tests measures each figure as a chapter displays it (``figure_probe``,
 installed in every notebook kernel by ``conftest._build_book``). The first tests below show on
@@ -21,7 +21,7 @@ import pytest  # noqa: E402
 from matplotlib.ticker import FixedLocator  # noqa: E402
 
 from conftest import FIGURE_PROBE, chapter_notebooks  # noqa: E402
-from figure_probe import legend_cover, measure, text_collisions  # noqa: E402
+from figure_probe import legend_cover, measure, text_collisions, unlabelled_axes  # noqa: E402
 from site_tools import PAGE_FIGURE_PX  # noqa: E402
 
 #: The smallest text allowed on the page: half the site's 16-pixel body text (CSS pixels).
@@ -42,7 +42,7 @@ def layout_problems(record: dict) -> list[str]:
     """What makes a measured figure hard to read (empty when nothing does)."""
     if "probe_error" in record:
         return [f"the probe failed: {record['probe_error']}"]
-    problems = list(record["collisions"])
+    problems = list(record["collisions"]) + list(record["unlabelled"])
     if record["smallest_font_pt"] is not None and smallest_text_on_page(record) < MIN_TEXT_PX:
         problems.append(f"text {record['smallest_font_text']!r} is {smallest_text_on_page(record):.1f}"
                         f" px on the page (figure {record['width_px']:.0f} px wide)")
@@ -96,7 +96,7 @@ def test_a_framed_legend_hiding_points_is_found(figure):
 
 def test_a_legend_on_bars_is_found_but_not_on_a_shaded_band(figure):
     fig, ax = figure
-    ax.set_xlim(0, 1)
+    ax.set(xlim=(0, 1), xlabel="x", ylabel="y")
     ax.axvspan(0.4, 0.6, color="0.9", label="band")
     ax.legend(loc="center", frameon=True, fontsize=16)   # on about a tenth of the band
     assert layout_problems(measure(fig)) == []       # a band across the axes is background
@@ -122,6 +122,18 @@ def test_tick_labels_beyond_the_view_are_not_counted():
     right.xaxis.set_major_locator(FixedLocator([0.1, 0.25, 0.5]))
     fig.draw_without_rendering()
     assert not [c for c in text_collisions(fig) if "'1.2'" in c or "'1.5'" in c]
+    plt.close(fig)
+
+
+def test_numbers_without_an_axis_label_are_found():
+    fig, (left, right) = plt.subplots(1, 2, sharey=True, figsize=(6, 3), dpi=100)
+    left.plot([1, 2], [3, 4])
+    right.bar(["drop", "smooth"], [3, 4])        # categories need no label
+    right.tick_params(labelleft=True)             # numbers on both y axes, one label
+    left.set(xlabel="epoch", ylabel="loss")       # the shared y axis is labelled once
+    assert unlabelled_axes(fig) == []
+    left.set_xlabel("")
+    assert unlabelled_axes(fig) == ["axes 0 has x tick labels and no x label"]
     plt.close(fig)
 
 
