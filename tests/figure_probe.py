@@ -56,8 +56,9 @@ def _sample_polyline(points: np.ndarray, spacing: float = 1.0) -> np.ndarray:
     return start[where] + fraction[:, None] * (end - start)[where]
 
 
-def _data_samples(ax) -> list[tuple[str, np.ndarray]]:
-    """What a legend could hide in ``ax``: each line and scatter as points in display pixels."""
+def _data_samples(ax) -> list[tuple[str, bool, np.ndarray]]:
+    """Each line and scatter of ``ax`` as (name, whether it is markers, display pixels inside the
+    axes): a drawn line is sampled once per pixel along it, markers once per marker."""
     from matplotlib.collections import LineCollection, PathCollection
 
     samples = []
@@ -65,9 +66,9 @@ def _data_samples(ax) -> list[tuple[str, np.ndarray]]:
         if not line.get_visible() or len(line.get_xydata()) == 0:
             continue
         points = line.get_transform().transform(line.get_xydata())
-        if line.get_linestyle() not in ("None", " ", "") and line.get_linewidth() > 0:
-            points = _sample_polyline(points)
-        samples.append((f"line {line.get_label()!r}", points))
+        drawn = line.get_linestyle() not in ("None", " ", "") and line.get_linewidth() > 0
+        samples.append((f"line {line.get_label()!r}", not drawn,
+                        _sample_polyline(points) if drawn else points))
     for collection in ax.collections:
         if not collection.get_visible():
             continue
@@ -76,11 +77,31 @@ def _data_samples(ax) -> list[tuple[str, np.ndarray]]:
             parts = [_sample_polyline(transform.transform(np.asarray(segment)))
                      for segment in collection.get_segments() if len(segment) > 1]
             if parts:
-                samples.append((f"lines {collection.get_label()!r}", np.concatenate(parts)))
+                samples.append((f"lines {collection.get_label()!r}", False, np.concatenate(parts)))
         elif isinstance(collection, PathCollection) and len(collection.get_offsets()):
             points = collection.get_offset_transform().transform(collection.get_offsets())
-            samples.append((f"points {collection.get_label()!r}", points))
-    return samples
+            samples.append((f"points {collection.get_label()!r}", True, points))
+    frame = _box(ax.get_window_extent())
+    return [(name, markers, points[_inside(points, frame)])
+            for name, markers, points in ((n, m, p[np.isfinite(p).all(axis=1)])
+                                          for n, m, p in samples)]
+
+
+def data_under(boxes: list, ax) -> dict:
+    """The line and the markers of ``ax`` most covered by ``boxes`` (display pixels): for lines,
+    ``line`` (its name), ``line_pixels`` (pixels of it under a box) and ``line_fraction``; for
+    markers, ``markers``, ``marker_count`` and ``marker_fraction``."""
+    worst = {"line": None, "line_pixels": 0, "line_fraction": 0.0,
+             "markers": None, "marker_count": 0, "marker_fraction": 0.0}
+    for name, markers, points in _data_samples(ax):
+        covered = np.zeros(len(points), dtype=bool)
+        for box in boxes:
+            covered |= _inside(points, box)
+        keys = (("markers", "marker_count", "marker_fraction") if markers
+                else ("line", "line_pixels", "line_fraction"))
+        if covered.sum() > worst[keys[1]]:
+            worst.update(zip(keys, (name, int(covered.sum()), float(covered.mean()))))
+    return worst
 
 
 def _bar_boxes(ax) -> list:
@@ -108,25 +129,15 @@ def _legend_boxes(legend) -> tuple[bool, list]:
 
 
 def legend_cover(legend, ax) -> dict:
-    """How much of ``ax``'s data (inside the axes) lies under ``legend`` (see
-    :func:`_legend_boxes`). Returns the line or scatter with the most samples under it
-    (``artist``; ``pixels``: samples, one per pixel along a line; ``fraction`` of its samples)
-    and the fraction of bar area under it (``bar_fraction``)."""
+    """What ``legend`` hides of ``ax``: :func:`data_under` its boxes (see
+    :func:`_legend_boxes`), whether it is ``opaque``, and the share of bar area under it
+    (``bar_fraction``)."""
     opaque, boxes = _legend_boxes(legend)
-    frame = _box(ax.get_window_extent())
-    worst = {"opaque": opaque, "artist": None, "fraction": 0.0, "pixels": 0}
-    for name, points in _data_samples(ax):
-        points = points[np.isfinite(points).all(axis=1)]
-        points = points[_inside(points, frame)]
-        covered = np.zeros(len(points), dtype=bool)
-        for box in boxes:
-            covered |= _inside(points, box)
-        if covered.sum() > worst["pixels"]:
-            worst.update(artist=name, fraction=covered.mean(), pixels=int(covered.sum()))
     bars = _bar_boxes(ax)
     bar_area = sum((b[2] - b[0]) * (b[3] - b[1]) for b in bars)
     hidden = sum(_overlap_area(b, box) for b in bars for box in boxes)
-    return {**worst, "bar_fraction": hidden / bar_area if bar_area > 0 else 0.0}
+    return {"opaque": opaque, **data_under(boxes, ax),
+            "bar_fraction": hidden / bar_area if bar_area > 0 else 0.0}
 
 
 def _tick_labels(axis, frame, along: int) -> list:
@@ -137,6 +148,12 @@ def _tick_labels(axis, frame, along: int) -> list:
     labels = [t for t in axis.get_ticklabels(which="both") if _drawn(t)]
     centre = [np.mean(_box(t.get_window_extent())[along::2]) for t in labels]
     return [t for t, c in zip(labels, centre) if frame[along] - 1 <= c <= frame[along + 2] + 1]
+
+
+def text_on_data(ax) -> list[dict]:
+    """Each text placed in ``ax`` (``ax.text``, ``annotate``) with :func:`data_under` its box."""
+    return [{"text": text.get_text()[:40], **data_under([_box(text.get_window_extent())], ax)}
+            for text in ax.texts if _drawn(text)]
 
 
 def _axes_texts(ax) -> list[tuple[str, object]]:
@@ -234,6 +251,8 @@ def measure(fig) -> dict:
         "smallest_font_text": sizes[0][1] if sizes else None,
         "collisions": text_collisions(fig),
         "unlabelled": unlabelled_axes(fig),
+        "texts_on_data": [{"axes": i, **t} for i, ax in enumerate(fig.axes) if ax.name != "3d"
+                          for t in text_on_data(ax)],
         "legend_covers": covers,
         "titles": [ax.get_title() for ax in fig.axes if ax.get_title()][:4],
     }

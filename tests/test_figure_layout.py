@@ -26,7 +26,8 @@ from site_tools import PAGE_FIGURE_PX  # noqa: E402
 
 #: The smallest text allowed on the page: half the site's 16-pixel body text (CSS pixels).
 MIN_TEXT_PX = 8.0
-#: A legend without a frame may touch a line, not lie on it: pixels of line under its entries.
+#: A legend without a frame, or a text in the axes, may touch a line, not lie on it: pixels of
+#: line under its entries. No marker may lie under either.
 MAX_LINE_PX_UNDER_LEGEND = 5
 #: A framed legend hides what is behind it: at most this share of a line's or a bar's drawing.
 MAX_SHARE_HIDDEN = 0.02
@@ -38,6 +39,17 @@ def smallest_text_on_page(record: dict) -> float:
     return record["smallest_font_pt"] * record["dpi"] / 72 * scale
 
 
+def _data_hidden(under: dict, opaque: bool) -> str | None:
+    """What a legend or text covers beyond the limits (``figure_probe.data_under``), or None."""
+    too_much_line = (under["line_fraction"] > MAX_SHARE_HIDDEN if opaque
+                     else under["line_pixels"] > MAX_LINE_PX_UNDER_LEGEND)
+    if too_much_line:
+        return f"{under['line']} ({under['line_pixels']} px, {under['line_fraction']:.0%} of it)"
+    if under["marker_count"] > 0:
+        return f"{under['markers']} ({under['marker_count']} of its markers)"
+    return None
+
+
 def layout_problems(record: dict) -> list[str]:
     """What makes a measured figure hard to read (empty when nothing does)."""
     if "probe_error" in record:
@@ -47,14 +59,16 @@ def layout_problems(record: dict) -> list[str]:
         problems.append(f"text {record['smallest_font_text']!r} is {smallest_text_on_page(record):.1f}"
                         f" px on the page (figure {record['width_px']:.0f} px wide)")
     for cover in record["legend_covers"]:
-        line_limit = (cover["pixels"] > MAX_LINE_PX_UNDER_LEGEND if not cover["opaque"]
-                      else cover["fraction"] > MAX_SHARE_HIDDEN)
-        if line_limit:
-            problems.append(f"axes {cover['axes']}: the legend lies on {cover['artist']} "
-                            f"({cover['pixels']} px, {cover['fraction']:.0%} of it)")
+        hidden = _data_hidden(cover, cover["opaque"])
+        if hidden:
+            problems.append(f"axes {cover['axes']}: the legend lies on {hidden}")
         if cover["bar_fraction"] > MAX_SHARE_HIDDEN:
             problems.append(f"axes {cover['axes']}: the legend hides {cover['bar_fraction']:.0%}"
                             " of the bars' area")
+    for text in record["texts_on_data"]:
+        hidden = _data_hidden(text, opaque=False)
+        if hidden:
+            problems.append(f"axes {text['axes']}: the text {text['text']!r} lies on {hidden}")
     return problems
 
 
@@ -80,7 +94,7 @@ def test_a_line_through_the_legend_text_is_found(figure):
     ax.legend(loc="center", frameon=False)         # the line runs through its own entry
     fig.draw_without_rendering()
     cover = legend_cover(ax.get_legend(), ax)
-    assert not cover["opaque"] and cover["pixels"] > 100   # the label is about 200 px long
+    assert not cover["opaque"] and cover["line_pixels"] > 100   # the label is about 200 px long
     assert any("the legend lies on" in p for p in layout_problems(measure(fig)))
 
 
@@ -91,7 +105,7 @@ def test_a_framed_legend_hiding_points_is_found(figure):
     ax.legend(loc="center", frameon=True, framealpha=1.0, fontsize=14)
     record = measure(fig)
     assert record["legend_covers"][0]["opaque"]
-    assert any("the legend lies on points" in p for p in layout_problems(record))
+    assert any("the legend lies on points" in p and "of its markers" in p for p in layout_problems(record))
 
 
 def test_a_legend_on_bars_is_found_but_not_on_a_shaded_band(figure):
@@ -103,6 +117,20 @@ def test_a_legend_on_bars_is_found_but_not_on_a_shaded_band(figure):
     ax.bar(np.arange(5) / 5 + 0.1, [1, 1, 1, 1, 1], width=0.18, label="bars")
     ax.legend(loc="center", frameon=True, fontsize=16)
     assert any("of the bars' area" in p for p in layout_problems(measure(fig)))
+
+
+def test_a_text_on_a_line_or_a_marker_is_found_but_not_beside_them(figure):
+    fig, ax = figure
+    ax.plot([0, 1], [0, 1], color="0.5")
+    ax.plot([0.25], [0.75], "o")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="x", ylabel="y")
+    ax.text(0.9, 0.1, "beside", ha="right")
+    assert layout_problems(measure(fig)) == []
+    ax.text(0.5, 0.5, "on the line", ha="center", va="center")
+    ax.text(0.25, 0.75, "on the dot", ha="center", va="center")
+    problems = layout_problems(measure(fig))
+    assert any("'on the line' lies on line" in p for p in problems)
+    assert any("'on the dot' lies on line" in p and "(1 of its markers)" in p for p in problems)
 
 
 def test_crowded_tick_labels_are_found(figure):
