@@ -7,6 +7,9 @@ from matplotlib.patches import Circle
 from sgd_escape.plotting import COLORS
 
 BAND_ALPHA = 0.25
+#: Plots of squared distances start at this multiple of b/lambda: below it the trials only
+#: pass on their way across x* (Chapter 2's captions quote it).
+DISTANCE_AXIS_FLOOR = 1e-3
 
 
 def one_point_estimates(ax, y, estimates: dict, exact: dict) -> None:
@@ -41,7 +44,7 @@ def distance_runs(ax, result, shown: int = 30) -> None:
     ax.axhline(s.markov_radius_sq, color=COLORS["bound"], ls="--", label=r"$20b/\lambda$")
     ax.axhline(s.tail(result.T2).radius_sq, color=COLORS["bound"], ls=":", label=r"$\delta^2$ (window bound)")
     ax.axvspan(exp.T1, exp.T1 + result.T2, color="0.9", zorder=0)
-    ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$", ylim=(1e-3 * s.floor, None))
+    ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$", ylim=(DISTANCE_AXIS_FLOOR * s.floor, None))
     ax.legend(fontsize=8, loc="upper right", bbox_to_anchor=(1.0, 0.93))  # between 20b/lambda and delta^2
 
 
@@ -64,7 +67,7 @@ def shrinking_stages(ax, schedule, sq, lengths) -> None:
             ax.axvline(end, color=COLORS["target"], lw=0.8)
     top = 3 * max(sq.max(), max(schedule.radii_sq))
     ax.set(yscale="log", xlabel="t", ylabel=r"$\|y_t - x^*\|^2$",
-           ylim=(1e-3 * schedule.stages[-1].floor, top))
+           ylim=(DISTANCE_AXIS_FLOOR * schedule.stages[-1].floor, top))
     # Above the axes, in one row: inside, the stage boundaries would cross its entries.
     ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(lengths) + 1)
 
