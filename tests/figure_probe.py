@@ -10,7 +10,12 @@ Used in two ways:
   ``SGD_ESCAPE_FIGURE_PROBE``. It only reads the figure; the PNG is made as before.
 
 All lengths are in the pixels of the PNG (the figure's dpi); ``test_figure_layout.py`` turns
-them into pixels on the page.
+them into pixels on the page and decides what is too much.
+
+What it sees of the data: lines (as drawn, steps included), markers, line collections, scatter
+points and bars. Not fills, contours or images: a legend on those is not measured. Texts are
+compared by their upright boxes; labels rotated by other than a multiple of 90 degrees are not
+compared with each other (their boxes overlap where the texts do not).
 """
 from __future__ import annotations
 
@@ -21,7 +26,10 @@ import re
 import numpy as np
 
 PROBE_ENV = "SGD_ESCAPE_FIGURE_PROBE"
+NO_MARKER = (None, "None", "none", "", " ")
 
+
+# ---- geometry, in display pixels; a box is (x0, y0, x1, y1) ----
 
 def _box(extent) -> tuple[float, float, float, float]:
     return (float(extent.x0), float(extent.y0), float(extent.x1), float(extent.y1))
@@ -38,89 +46,152 @@ def _inside(points: np.ndarray, box) -> np.ndarray:
             & (points[:, 1] >= box[1]) & (points[:, 1] <= box[3]))
 
 
-def _drawn(text) -> bool:
-    return bool(text.get_visible() and text.get_text().strip())
+def _clip_segments(start: np.ndarray, end: np.ndarray, box):
+    """The part of each segment inside ``box`` (Liang-Barsky); segments outside it dropped."""
+    delta = end - start
+    enter, leave = np.zeros(len(start)), np.ones(len(start))
+    for along, (low, high) in enumerate(((box[0], box[2]), (box[1], box[3]))):
+        d, s = delta[:, along], start[:, along]
+        inside = (s >= low) & (s <= high)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a, b = (low - s) / d, (high - s) / d
+        enter = np.maximum(enter, np.where(d == 0, np.where(inside, 0.0, np.inf), np.minimum(a, b)))
+        leave = np.minimum(leave, np.where(d == 0, np.where(inside, 1.0, -np.inf), np.maximum(a, b)))
+    keep = enter <= leave
+    return start[keep] + enter[keep, None] * delta[keep], start[keep] + leave[keep, None] * delta[keep]
 
 
-def _sample_polyline(points: np.ndarray, spacing: float = 1.0) -> np.ndarray:
-    """Points every ``spacing`` pixels along a polyline (display coordinates); NaN breaks it."""
+def _sample_polyline(points: np.ndarray, frame) -> np.ndarray:
+    """One point per pixel along a polyline, within ``frame`` (the axes); NaN breaks the line."""
     start, end = points[:-1], points[1:]
     finite = np.isfinite(start).all(axis=1) & np.isfinite(end).all(axis=1)
-    start, end = start[finite], end[finite]
-    if len(start) == 0:
-        return points[np.isfinite(points).all(axis=1)]
-    steps = np.maximum(np.ceil(np.hypot(*(end - start).T) / spacing), 1).astype(int)
-    steps = np.minimum(steps, 100_000)             # a segment far off-axis (log scales): enough
+    start, end = _clip_segments(start[finite], end[finite], frame)
+    steps = np.maximum(np.ceil(np.hypot(*(end - start).T)), 1).astype(int)
     where = np.repeat(np.arange(len(start)), steps)
     fraction = (np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps)) / steps[where]
     return start[where] + fraction[:, None] * (end - start)[where]
 
 
+# ---- what a figure draws ----
+
+def _drawn(text) -> bool:
+    return bool(text.get_visible() and text.get_text().strip())
+
+
+def _text_box(text):
+    """A text's own box; an annotation's ``get_window_extent`` also covers its arrow."""
+    from matplotlib.text import Text
+
+    return _box(Text.get_window_extent(text))
+
+
+def _upright(text) -> bool:
+    return text.get_rotation() % 90 == 0
+
+
+def _shown_axes(fig) -> list:
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+def _subfigures(fig) -> list:
+    """``fig`` and every subfigure in it, nested ones included."""
+    return [fig] + [sub for child in fig.subfigs for sub in _subfigures(child)]
+
+
+def _tick_labels(ax, along: int) -> list:
+    """The tick labels ``ax`` draws on x (``along`` 0) or y (1): the axes shows its axes, the
+    axis is visible and the tick lies within the axes (``get_ticklabels`` also lists the
+    locator's ticks beyond the view limits)."""
+    axis = (ax.xaxis, ax.yaxis)[along]
+    if not (ax.axison and axis.get_visible()):
+        return []
+    frame = _box(ax.get_window_extent())
+    labels = [t for t in axis.get_ticklabels(which="both") if _drawn(t)]
+    centre = [np.mean(_box(t.get_window_extent())[along::2]) for t in labels]
+    return [t for t, c in zip(labels, centre) if frame[along] - 1 <= c <= frame[along + 2] + 1]
+
+
+def _axes_texts(ax) -> list[tuple[str, object]]:
+    """(kind, text) of every text ``ax`` draws, tick labels included (not for 3-D axes, which
+    place them in projection)."""
+    texts = [("title", t) for t in (ax.title, ax._left_title, ax._right_title)]  # no public list
+    texts += [("text", t) for t in ax.texts]
+    if ax.name != "3d" and ax.axison:
+        texts += [("x label", ax.xaxis.label), ("y label", ax.yaxis.label)]
+        texts += [("x tick", t) for t in _tick_labels(ax, 0)]
+        texts += [("y tick", t) for t in _tick_labels(ax, 1)]
+    return [(kind, t) for kind, t in texts if _drawn(t)]
+
+
+def _legends(fig) -> list[tuple[str, object]]:
+    """(owner, legend) of every drawn legend: of an axes, of the figure or of a subfigure."""
+    found = [(f"axes {fig.axes.index(ax)}", ax.get_legend()) for ax in _shown_axes(fig)]
+    found += [("figure", legend) for sub in _subfigures(fig) for legend in sub.legends]
+    return [(owner, legend) for owner, legend in found if legend is not None and legend.get_visible()]
+
+
 def _data_samples(ax) -> list[tuple[str, bool, np.ndarray]]:
-    """Each line and scatter of ``ax`` as (name, whether it is markers, display pixels inside the
-    axes): a drawn line is sampled once per pixel along it, markers once per marker."""
+    """(name, whether markers, display pixels within the axes) of each line, line collection
+    and scatter of ``ax``: a drawn line once per pixel along it, markers once per marker."""
+    from matplotlib.cbook import STEP_LOOKUP_MAP
     from matplotlib.collections import LineCollection, PathCollection
 
-    samples = []
-    for line in ax.lines:
-        if not line.get_visible() or len(line.get_xydata()) == 0:
-            continue
-        points = line.get_transform().transform(line.get_xydata())
-        drawn = line.get_linestyle() not in ("None", " ", "") and line.get_linewidth() > 0
-        samples.append((f"line {line.get_label()!r}", not drawn,
-                        _sample_polyline(points) if drawn else points))
-    for collection in ax.collections:
-        if not collection.get_visible():
-            continue
+    frame, samples = _box(ax.get_window_extent()), []
+    for line in (line for line in ax.lines if line.get_visible() and len(line.get_xydata())):
+        vertices, path = line.get_xydata(), line.get_xydata()
+        if line.get_drawstyle() in STEP_LOOKUP_MAP:            # "steps-post" and the like
+            path = np.column_stack(STEP_LOOKUP_MAP[line.get_drawstyle()](*vertices.T))
+        to_display = line.get_transform().transform
+        if line.get_linestyle() not in ("None", " ", "") and line.get_linewidth() > 0:
+            samples.append((f"line {line.get_label()!r}", False,
+                            _sample_polyline(to_display(path), frame)))
+        if line.get_marker() not in NO_MARKER:
+            samples.append((f"markers of {line.get_label()!r}", True, to_display(vertices)))
+    for collection in (c for c in ax.collections if c.get_visible()):
         if isinstance(collection, LineCollection):
             transform = collection.get_transform()
-            parts = [_sample_polyline(transform.transform(np.asarray(segment)))
+            parts = [_sample_polyline(transform.transform(np.asarray(segment)), frame)
                      for segment in collection.get_segments() if len(segment) > 1]
-            if parts:
-                samples.append((f"lines {collection.get_label()!r}", False, np.concatenate(parts)))
+            samples.append((f"lines {collection.get_label()!r}", False,
+                            np.concatenate(parts) if parts else np.empty((0, 2))))
         elif isinstance(collection, PathCollection) and len(collection.get_offsets()):
             points = collection.get_offset_transform().transform(collection.get_offsets())
             samples.append((f"points {collection.get_label()!r}", True, points))
-    frame = _box(ax.get_window_extent())
-    return [(name, markers, points[_inside(points, frame)])
-            for name, markers, points in ((n, m, p[np.isfinite(p).all(axis=1)])
-                                          for n, m, p in samples)]
-
-
-def data_under(boxes: list, ax) -> dict:
-    """The line and the markers of ``ax`` most covered by ``boxes`` (display pixels): for lines,
-    ``line`` (its name), ``line_pixels`` (pixels of it under a box) and ``line_fraction``; for
-    markers, ``markers``, ``marker_count`` and ``marker_fraction``."""
-    worst = {"line": None, "line_pixels": 0, "line_fraction": 0.0,
-             "markers": None, "marker_count": 0, "marker_fraction": 0.0}
-    for name, markers, points in _data_samples(ax):
-        covered = np.zeros(len(points), dtype=bool)
-        for box in boxes:
-            covered |= _inside(points, box)
-        keys = (("markers", "marker_count", "marker_fraction") if markers
-                else ("line", "line_pixels", "line_fraction"))
-        if covered.sum() > worst[keys[1]]:
-            worst.update(zip(keys, (name, int(covered.sum()), float(covered.mean()))))
-    return worst
+    return [(name, markers, points[np.isfinite(points).all(axis=1) & _inside(points, frame)])
+            for name, markers, points in samples]
 
 
 def _bar_boxes(ax) -> list:
-    """Bars of ``ax`` in display pixels; not spans (``axvspan``/``axhspan`` shade a band
-    across the whole axes, and a legend on a shaded band hides nothing)."""
-    from matplotlib.patches import Rectangle
+    """The bars of ``ax`` (``bar``, ``barh``, ``hist``: its bar containers; not spans)."""
+    from matplotlib.container import BarContainer
 
-    frame = _box(ax.get_window_extent())
-    boxes = [_box(patch.get_window_extent()) for patch in ax.patches
-             if isinstance(patch, Rectangle) and patch.get_visible()]
-    return [b for b in boxes if b[3] - b[1] < 0.99 * (frame[3] - frame[1])
-            and b[2] - b[0] < 0.99 * (frame[2] - frame[0])]
+    return [_box(patch.get_window_extent()) for container in ax.containers
+            if isinstance(container, BarContainer) for patch in container.patches
+            if patch.get_visible()]
+
+
+# ---- measurements ----
+
+def data_under(boxes: list, samples: list) -> list[dict]:
+    """Every line or set of markers (``samples`` from :func:`_data_samples`) that lies partly
+    under ``boxes``: its name (``artist``), ``markers``, ``count`` (pixels of a line, or
+    markers) and ``fraction`` of it."""
+    found = []
+    for name, markers, points in samples:
+        covered = np.zeros(len(points), dtype=bool)
+        for box in boxes:
+            covered |= _inside(points, box)
+        if covered.any():
+            found.append({"artist": name, "markers": markers, "count": int(covered.sum()),
+                          "fraction": float(covered.mean())})
+    return found
 
 
 def _legend_boxes(legend) -> tuple[bool, list]:
     """Whether the legend hides what lies behind it, and the boxes that matter: its whole box
-    when its frame is drawn (and mostly opaque), else only its entries (texts and handles)."""
+    when its frame is drawn and mostly opaque, else only its entries (texts and handles)."""
     frame = legend.get_frame()
-    if legend.get_frame_on() and frame.get_visible() and (frame.get_alpha() or 1.0) >= 0.5:
+    if legend.get_frame_on() and frame.get_visible() and frame.get_facecolor()[3] >= 0.5:
         return True, [_box(legend.get_window_extent())]
     entries = list(legend.get_texts()) + list(legend.legend_handles) + [legend.get_title()]
     return False, [_box(a.get_window_extent()) for a in entries
@@ -128,104 +199,80 @@ def _legend_boxes(legend) -> tuple[bool, list]:
                                                                 and not a.get_text().strip())]
 
 
-def legend_cover(legend, ax) -> dict:
-    """What ``legend`` hides of ``ax``: :func:`data_under` its boxes (see
-    :func:`_legend_boxes`), whether it is ``opaque``, and the share of bar area under it
-    (``bar_fraction``)."""
+def legend_cover(legend, ax, samples: list | None = None) -> dict:
+    """What ``legend`` hides of ``ax``: whether it is ``opaque``, the lines and markers
+    ``covered`` (:func:`data_under`), and ``bar_fraction``, the largest share of one bar under it.
+    ``samples``: ``_data_samples(ax)``, when already at hand."""
     opaque, boxes = _legend_boxes(legend)
-    bars = _bar_boxes(ax)
-    bar_area = sum((b[2] - b[0]) * (b[3] - b[1]) for b in bars)
-    hidden = sum(_overlap_area(b, box) for b in bars for box in boxes)
-    return {"opaque": opaque, **data_under(boxes, ax),
-            "bar_fraction": hidden / bar_area if bar_area > 0 else 0.0}
+    bar_fraction = max((sum(_overlap_area(bar, box) for box in boxes)
+                        / max((bar[2] - bar[0]) * (bar[3] - bar[1]), 1e-9)
+                        for bar in _bar_boxes(ax)), default=0.0)
+    samples = _data_samples(ax) if samples is None else samples
+    return {"opaque": opaque, "covered": data_under(boxes, samples), "bar_fraction": bar_fraction}
 
 
-def _tick_labels(axis, frame, along: int) -> list:
-    """The tick labels ``axis`` draws: the axis is shown and the tick lies within the axes
-    (``get_ticklabels`` also lists the locator's ticks beyond the view limits)."""
-    if not axis.get_visible():
-        return []
-    labels = [t for t in axis.get_ticklabels(which="both") if _drawn(t)]
-    centre = [np.mean(_box(t.get_window_extent())[along::2]) for t in labels]
-    return [t for t, c in zip(labels, centre) if frame[along] - 1 <= c <= frame[along + 2] + 1]
-
-
-def text_on_data(ax) -> list[dict]:
-    """Each text placed in ``ax`` (``ax.text``, ``annotate``) with :func:`data_under` its box."""
-    return [{"text": text.get_text()[:40], **data_under([_box(text.get_window_extent())], ax)}
+def text_on_data(ax, samples: list | None = None) -> list[dict]:
+    """Each text placed in ``ax`` (``ax.text``, ``annotate``; its arrow aside) with the lines and
+    markers ``covered`` by its box (:func:`data_under`)."""
+    samples = _data_samples(ax) if samples is None else samples
+    return [{"text": text.get_text()[:40], "covered": data_under([_text_box(text)], samples)}
             for text in ax.texts if _drawn(text)]
 
 
-def _axes_texts(ax) -> list[tuple[str, object]]:
-    texts = [("title", t) for t in (ax.title, ax._left_title, ax._right_title)]  # no public list
-    texts += [("text", t) for t in ax.texts]
-    if ax.name != "3d":                    # 3-D axes place ticks and labels in projection
-        frame = _box(ax.get_window_extent())
-        texts += [("x label", ax.xaxis.label), ("y label", ax.yaxis.label)]
-        texts += [("x tick", t) for t in _tick_labels(ax.xaxis, frame, 0)]
-        texts += [("y tick", t) for t in _tick_labels(ax.yaxis, frame, 1)]
-    return [(kind, t) for kind, t in texts if _drawn(t) and (kind == "text" or t.axes is None
-                                                            or t.axes.get_visible())]
-
-
-def _legends(fig) -> list[tuple[object, object | None]]:
-    """Every drawn legend with the axes it belongs to (None for a figure legend)."""
-    found = [(ax.get_legend(), ax) for ax in fig.axes if ax.get_legend() is not None]
-    found += [(legend, None) for legend in fig.legends]
-    return [(legend, ax) for legend, ax in found if legend.get_visible()]
+def _all_texts(fig) -> list[tuple[str, object]]:
+    """(description, text) of every text ``fig`` draws outside legends."""
+    texts = [(f"axes {fig.axes.index(ax)} {kind} {t.get_text()!r}", t)
+             for ax in _shown_axes(fig) for kind, t in _axes_texts(ax)]
+    return texts + [(f"figure text {t.get_text()!r}", t)        # suptitle, supxlabel, fig.text
+                    for sub in _subfigures(fig) for t in sub.texts if _drawn(t)]
 
 
 def text_collisions(fig, min_area: float = 4.0) -> list[str]:
-    """Pairs of drawn texts whose boxes overlap by more than ``min_area`` square pixels.
-
-    Texts: every axes' titles, axis labels, tick labels and annotations, the figure's own texts
-    (suptitle, ...), and every legend's box (a text under a legend is hidden). Tick labels of one
-    axis may not touch either (crowded ticks)."""
-    entries = []
-    for index, ax in enumerate(fig.axes):
-        entries += [(f"axes {index} {kind} {t.get_text()!r}", _box(t.get_window_extent()))
-                    for kind, t in _axes_texts(ax)]
-    entries += [(f"figure text {t.get_text()!r}", _box(t.get_window_extent()))
-                for t in fig.texts + [fig._suptitle, fig._supxlabel, fig._supylabel]
-                if t is not None and _drawn(t)]
-    entries += [(f"legend of {'figure' if ax is None else f'axes {fig.axes.index(ax)}'}",
-                 _box(legend.get_window_extent())) for legend, ax in _legends(fig)]
+    """Pairs of drawn texts whose boxes overlap by more than ``min_area`` square pixels: titles,
+    axis labels, tick labels (crowded ticks), annotations and figure texts, and every legend's
+    box (a text under a legend is hidden). Two rotated texts are not compared."""
+    entries = [(name, _text_box(t), _upright(t)) for name, t in _all_texts(fig)]
+    entries += [(f"legend of {owner}", _box(legend.get_window_extent()), True)
+                for owner, legend in _legends(fig)]
     return [f"{a} overlaps {b} ({_overlap_area(p, q):.0f} px^2)"
-            for i, (a, p) in enumerate(entries) for b, q in entries[i + 1:]
-            if _overlap_area(p, q) > min_area]
+            for i, (a, p, upright_a) in enumerate(entries) for b, q, upright_b in entries[i + 1:]
+            if (upright_a or upright_b) and _overlap_area(p, q) > min_area]
 
 
 def _is_number(tick: str) -> bool:
-    """Whether a tick label is a number as matplotlib writes them ('0.5', '−2', '$10^{-3}$')."""
-    plain = re.sub(r"\\mathdefault|\\times|[${}^\s]", "", tick).replace("\u2212", "-")
-    return re.fullmatch(r"[-+0-9.eE]+", plain) is not None and any(ch.isdigit() for ch in plain)
+    """Whether a tick label is a number as matplotlib writes them ('0.5', '−2', '$10^{-3}$',
+    '$2\\times10^{3}$'); not a date or a category."""
+    plain = re.sub(r"\\mathdefault|[${}\s]", "", tick).replace("\u2212", "-").replace("^", "e")
+    number = r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?"
+    return all(re.fullmatch(number, part) for part in plain.split("\\times"))
 
 
 def unlabelled_axes(fig) -> list[str]:
     """Axes with numbers on their x or y ticks that do not say what the numbers measure: no
     axis label on it, nor on an axes sharing that axis (panels side by side label one y axis).
-    Ticks that name categories, insets (child axes) and 3-D axes are not held to it."""
+    Ticks that name categories or dates, insets (child axes) and 3-D axes are not held to it."""
     missing = []
-    for index, ax in enumerate(fig.axes):
-        if ax.name == "3d" or not ax.get_visible() or any(ax in a.child_axes for a in fig.axes):
+    for ax in _shown_axes(fig):
+        if ax.name == "3d" or any(ax in a.child_axes for a in fig.axes):
             continue
-        frame = _box(ax.get_window_extent())
-        for along, (name, axis, shared) in enumerate((("x", ax.xaxis, ax.get_shared_x_axes()),
-                                                      ("y", ax.yaxis, ax.get_shared_y_axes()))):
-            if not any(_is_number(t.get_text()) for t in _tick_labels(axis, frame, along)):
+        for along, name in enumerate("xy"):
+            if not any(_is_number(t.get_text()) for t in _tick_labels(ax, along)):
                 continue
-            labels = [(a.xaxis if along == 0 else a.yaxis).label for a in shared.get_siblings(ax)]
+            shared = (ax.get_shared_x_axes(), ax.get_shared_y_axes())[along]
+            labels = [(a.xaxis, a.yaxis)[along].label for a in shared.get_siblings(ax)]
             if not any(_drawn(label) for label in labels):
-                missing.append(f"axes {index} has {name} tick labels and no {name} label")
+                missing.append(f"axes {fig.axes.index(ax)} has {name} tick labels and no {name} label")
     return missing
 
 
 def font_sizes(fig) -> list[tuple[float, str]]:
-    """(size in points, text) of every drawn text of ``fig``, smallest first."""
-    from matplotlib.text import Text
-
-    texts = [t for t in fig.findobj(Text) if _drawn(t)]
-    return sorted((float(t.get_fontsize()), t.get_text()[:40]) for t in texts)
+    """(size in points, text) of every drawn text of ``fig``, legends and 3-D ticks included,
+    smallest first."""
+    texts = [t for _, t in _all_texts(fig)]
+    texts += [t for _, legend in _legends(fig) for t in legend.get_texts() + [legend.get_title()]]
+    texts += [t for ax in _shown_axes(fig) if ax.name == "3d"
+              for axis in (ax.xaxis, ax.yaxis, ax.zaxis) for t in axis.get_ticklabels() + [axis.label]]
+    return sorted((float(t.get_fontsize()), t.get_text()[:40]) for t in texts if _drawn(t))
 
 
 def _pad_inches() -> float:
@@ -238,11 +285,14 @@ def measure(fig) -> dict:
     """Every measurement of one figure, laid out as it is drawn (a JSON-ready dict)."""
     fig.draw_without_rendering()
     sizes = font_sizes(fig)
+    shown = [ax for ax in _shown_axes(fig) if ax.name != "3d"]
+    samples = {ax: _data_samples(ax) for ax in shown}          # once per axes: the costly part
     covers = []
-    for legend, ax in _legends(fig):
-        for target in ([ax] if ax is not None else fig.axes):
-            cover = legend_cover(legend, target)
-            covers.append({"axes": fig.axes.index(target), **cover})
+    for _, legend in _legends(fig):
+        outline = _box(legend.get_window_extent())
+        for ax in shown:                  # every axes it lies on: a twin's lines, say
+            if _overlap_area(outline, _box(ax.get_window_extent())) > 0:
+                covers.append({"axes": fig.axes.index(ax), **legend_cover(legend, ax, samples[ax])})
     return {
         # The PNG: the tight box plus savefig's padding on both sides.
         "width_px": float((fig.get_tightbbox().width + 2 * _pad_inches()) * fig.dpi),
@@ -251,9 +301,10 @@ def measure(fig) -> dict:
         "smallest_font_text": sizes[0][1] if sizes else None,
         "collisions": text_collisions(fig),
         "unlabelled": unlabelled_axes(fig),
-        "texts_on_data": [{"axes": i, **t} for i, ax in enumerate(fig.axes) if ax.name != "3d"
-                          for t in text_on_data(ax)],
+        "texts_on_data": [{"axes": fig.axes.index(ax), **t} for ax in shown
+                          for t in text_on_data(ax, samples[ax])],
         "legend_covers": covers,
+        # A few titles, to name the figure in a failure message.
         "titles": [ax.get_title() for ax in fig.axes if ax.get_title()][:4],
     }
 
@@ -267,6 +318,8 @@ def install() -> None:
     shell = get_ipython()
 
     def probed_print_figure(fig, *args, **kwargs):
+        if not fig.axes and not fig.lines:        # print_figure shows nothing for these
+            return original(fig, *args, **kwargs)
         try:
             record = measure(fig)
         except Exception as error:                 # a probe bug must not break the chapter

@@ -21,7 +21,8 @@ import pytest  # noqa: E402
 from matplotlib.ticker import FixedLocator  # noqa: E402
 
 from conftest import FIGURE_PROBE, chapter_notebooks  # noqa: E402
-from figure_probe import legend_cover, measure, text_collisions, unlabelled_axes  # noqa: E402
+from figure_probe import (_data_samples, _is_number, legend_cover, measure,  # noqa: E402
+                          text_collisions, unlabelled_axes)
 from site_tools import PAGE_FIGURE_PX  # noqa: E402
 
 #: The smallest text allowed on the page: half the site's 16-pixel body text (CSS pixels).
@@ -39,15 +40,16 @@ def smallest_text_on_page(record: dict) -> float:
     return record["smallest_font_pt"] * record["dpi"] / 72 * scale
 
 
-def _data_hidden(under: dict, opaque: bool) -> str | None:
-    """What a legend or text covers beyond the limits (``figure_probe.data_under``), or None."""
-    too_much_line = (under["line_fraction"] > MAX_SHARE_HIDDEN if opaque
-                     else under["line_pixels"] > MAX_LINE_PX_UNDER_LEGEND)
-    if too_much_line:
-        return f"{under['line']} ({under['line_pixels']} px, {under['line_fraction']:.0%} of it)"
-    if under["marker_count"] > 0:
-        return f"{under['markers']} ({under['marker_count']} of its markers)"
-    return None
+def _data_hidden(covered: list[dict], opaque: bool) -> list[str]:
+    """The lines and markers a legend or a text covers beyond the limits
+    (``covered``: ``figure_probe.data_under``)."""
+    def too_much(item: dict) -> bool:
+        if item["markers"]:
+            return item["count"] > 0
+        return (item["fraction"] > MAX_SHARE_HIDDEN if opaque
+                else item["count"] > MAX_LINE_PX_UNDER_LEGEND)
+    return [f"{item['artist']} ({item['count']} {'marker(s)' if item['markers'] else 'px'}, "
+            f"{item['fraction']:.0%} of it)" for item in covered if too_much(item)]
 
 
 def layout_problems(record: dict) -> list[str]:
@@ -59,16 +61,14 @@ def layout_problems(record: dict) -> list[str]:
         problems.append(f"text {record['smallest_font_text']!r} is {smallest_text_on_page(record):.1f}"
                         f" px on the page (figure {record['width_px']:.0f} px wide)")
     for cover in record["legend_covers"]:
-        hidden = _data_hidden(cover, cover["opaque"])
-        if hidden:
-            problems.append(f"axes {cover['axes']}: the legend lies on {hidden}")
+        problems += [f"axes {cover['axes']}: the legend lies on {hidden}"
+                     for hidden in _data_hidden(cover["covered"], cover["opaque"])]
         if cover["bar_fraction"] > MAX_SHARE_HIDDEN:
             problems.append(f"axes {cover['axes']}: the legend hides {cover['bar_fraction']:.0%}"
-                            " of the bars' area")
+                            " of a bar")
     for text in record["texts_on_data"]:
-        hidden = _data_hidden(text, opaque=False)
-        if hidden:
-            problems.append(f"axes {text['axes']}: the text {text['text']!r} lies on {hidden}")
+        problems += [f"axes {text['axes']}: the text {text['text']!r} lies on {hidden}"
+                     for hidden in _data_hidden(text["covered"], opaque=False)]
     return problems
 
 
@@ -94,7 +94,7 @@ def test_a_line_through_the_legend_text_is_found(figure):
     ax.legend(loc="center", frameon=False)         # the line runs through its own entry
     fig.draw_without_rendering()
     cover = legend_cover(ax.get_legend(), ax)
-    assert not cover["opaque"] and cover["line_pixels"] > 100   # the label is about 200 px long
+    assert not cover["opaque"] and cover["covered"][0]["count"] > 100   # the label: ~200 px long
     assert any("the legend lies on" in p for p in layout_problems(measure(fig)))
 
 
@@ -105,7 +105,7 @@ def test_a_framed_legend_hiding_points_is_found(figure):
     ax.legend(loc="center", frameon=True, framealpha=1.0, fontsize=14)
     record = measure(fig)
     assert record["legend_covers"][0]["opaque"]
-    assert any("the legend lies on points" in p and "of its markers" in p for p in layout_problems(record))
+    assert any("the legend lies on points" in p and "marker(s)" in p for p in layout_problems(record))
 
 
 def test_a_legend_on_bars_is_found_but_not_on_a_shaded_band(figure):
@@ -116,7 +116,7 @@ def test_a_legend_on_bars_is_found_but_not_on_a_shaded_band(figure):
     assert layout_problems(measure(fig)) == []       # a band across the axes is background
     ax.bar(np.arange(5) / 5 + 0.1, [1, 1, 1, 1, 1], width=0.18, label="bars")
     ax.legend(loc="center", frameon=True, fontsize=16)
-    assert any("of the bars' area" in p for p in layout_problems(measure(fig)))
+    assert any("of a bar" in p for p in layout_problems(measure(fig)))
 
 
 def test_a_text_on_a_line_or_a_marker_is_found_but_not_beside_them(figure):
@@ -130,7 +130,78 @@ def test_a_text_on_a_line_or_a_marker_is_found_but_not_beside_them(figure):
     ax.text(0.25, 0.75, "on the dot", ha="center", va="center")
     problems = layout_problems(measure(fig))
     assert any("'on the line' lies on line" in p for p in problems)
-    assert any("'on the dot' lies on line" in p and "(1 of its markers)" in p for p in problems)
+    assert any("'on the dot' lies on markers of" in p and "(1 marker(s)" in p for p in problems)
+
+
+def test_what_lies_under_a_legend_is_found_per_artist_and_per_bar(figure):
+    """A short line wholly hidden is found beside a long one barely touched; so is one bar of
+    many, one reaching the top of the axes, a twin axes' line and a step plot's flat run."""
+    fig, ax = figure
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="x", ylabel="y")
+    ax.plot(np.linspace(0, 1, 500), 0.5 + 0.4 * np.sin(np.linspace(0, 40, 500)), label="noisy")
+    ax.plot([0.45, 0.55], [0.5, 0.5], color="k", label="short")
+    ax.legend(loc="center", frameon=True, framealpha=1.0, fontsize=14)
+    assert any("lies on line 'short'" in p for p in layout_problems(measure(fig)))
+    ax.get_legend().remove()
+    ax.bar(np.linspace(0.01, 0.99, 60), [0.2] * 59 + [1.0], width=0.01)   # the last: full height
+    ax.legend(["noisy"], loc="lower right", frameon=True, framealpha=1.0, fontsize=14)
+    assert any("of a bar" in p for p in layout_problems(measure(fig)))
+    twin = ax.twinx()
+    twin.step([0, 0.5, 1], [4, 0.3, 0.3], where="post", color="k")   # low on the right
+    twin.set(ylim=(0, 5), ylabel="z")
+    twin.text(0.25, 4, "on the step", ha="center", va="center")
+    problems = layout_problems(measure(fig))
+    assert any("legend lies on line '_child" in p for p in problems)        # the twin's step
+    assert any("'on the step' lies on line" in p for p in problems)
+
+
+def test_unusual_layouts_raise_no_false_alarms(figure):
+    """Suptitles, axes turned off or hidden, rotated tick labels, an annotation's arrow across a
+    line, a transparent legend frame and dates: none of them is a problem."""
+    fig, ax = figure
+    fig.suptitle("a suptitle")
+    ax.plot([0, 1], [0.5, 0.5], label="data")
+    ax.set_xticks([0.2, 0.4, 0.6, 0.8], [f"category number {i}" for i in range(4)],
+                  rotation=45, ha="right")
+    ax.set(ylabel="y", ylim=(0, 1))
+    ax.annotate("a point", xy=(0.45, 0.8), xytext=(0.6, 0.2), arrowprops={"arrowstyle": "->"})
+    ax.legend(loc="upper left", frameon=True, framealpha=0.0)
+    hidden = fig.add_axes((0.3, 0.3, 0.3, 0.3))
+    hidden.set_title("never drawn")
+    hidden.set_visible(False)
+    off = fig.add_axes((0.75, 0.6, 0.1, 0.1))
+    off.axis("off")
+    fig.draw_without_rendering()
+    assert layout_problems(measure(fig)) == []
+    assert not legend_cover(ax.get_legend(), ax)["opaque"]
+    assert not _is_number("2020-01-01") and _is_number("$\\mathdefault{2\\times10^{-3}}$")
+
+
+def test_subfigures_are_measured():
+    fig = plt.figure(figsize=(6, 3), dpi=100)
+    block = fig.subfigures(1, 1)
+    ax = block.subplots()
+    ax.plot([0, 1], [0.5, 0.5], label="flat")
+    ax.set(xlabel="x", ylabel="y", title="panel title")
+    block.suptitle("a block title", y=0.9)                 # pushed onto the panel's title
+    block.legend(loc="center", frameon=False)              # on the flat line
+    problems = layout_problems(measure(fig))
+    plt.close(fig)
+    assert any("'a block title' overlaps" in p or "overlaps figure text 'a block title'" in p
+               for p in problems)
+    assert any("the legend lies on line 'flat'" in p for p in problems)
+
+
+def test_a_line_far_outside_the_axes_is_sampled_only_inside():
+    fig, ax = plt.subplots(figsize=(6, 3), dpi=100)
+    n = 3000
+    ax.plot(np.arange(n), np.where(np.arange(n) % 2, 1e6, -1e6) * np.linspace(0, 1, n))
+    ax.set_ylim(-5, 5)
+    fig.draw_without_rendering()
+    (_, _, points), = _data_samples(ax)
+    plt.close(fig)
+    height = ax.get_window_extent().height
+    assert len(points) < n * 2 * height     # each crossing: about the axes' height in pixels
 
 
 def test_crowded_tick_labels_are_found(figure):
