@@ -171,7 +171,6 @@ def test_unusual_layouts_raise_no_false_alarms(figure):
     hidden.set_visible(False)
     off = fig.add_axes((0.75, 0.6, 0.1, 0.1))
     off.axis("off")
-    fig.draw_without_rendering()
     assert layout_problems(measure(fig)) == []
     assert not legend_cover(ax.get_legend(), ax)["opaque"]
     assert not _is_number("2020-01-01") and _is_number("$\\mathdefault{2\\times10^{-3}}$")
