@@ -37,6 +37,42 @@ def test_gradients_of_one_member_do_not_depend_on_the_others():
     assert flat[0].abs().sum() > 0 and flat[1].abs().sum() == 0
 
 
+#: Backward functions whose CUDA kernels add with atomics (PyTorch's list of ops that
+#: ``torch.use_deterministic_algorithms`` refuses or warns about), as autograd names them.
+NON_DETERMINISTIC_ON_CUDA = ("AdaptiveAvgPool2DBackward", "AdaptiveAvgPool3DBackward", "AvgPool3DBackward",
+                             "AdaptiveMaxPool2DBackward", "MaxPool3DWithIndicesBackward", "IndexAddBackward",
+                             "ScatterAddBackward", "ScatterReduceBackward", "IndexPutBackward",
+                             "EmbeddingBagBackward", "UpsampleBilinear2DBackward")
+
+
+def _backward_functions(tensor: torch.Tensor) -> set[str]:
+    seen, stack, names = set(), [tensor.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(type(node).__name__)
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return names
+
+
+@pytest.mark.parametrize("architecture", ["resnet14", "densenet34"])
+def test_training_graph_has_no_backward_that_is_non_deterministic_on_cuda(architecture):
+    """The GPU determinism check compares two identical runs; an atomic-add backward would make
+    them differ for nothing. (``adaptive_avg_pool2d(x, 1)`` is safe: PyTorch computes it as a mean.)"""
+    ensemble = build_ensemble(architecture, 2, 10, seed=0).train()
+    names = _backward_functions(ensemble(torch.randn(4, 6, 32, 32)).sum())
+    assert len(names) > 5, names                     # the walk saw the whole graph
+    assert not [name for name in names if name.startswith(NON_DETERMINISTIC_ON_CUDA)], names
+
+
+def test_the_graph_walk_finds_a_non_deterministic_backward():
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    assert "MeanBackward1" in _backward_functions(torch.nn.functional.adaptive_avg_pool2d(x, 1).sum())
+    assert "AdaptiveAvgPool2DBackward0" in _backward_functions(torch.nn.functional.adaptive_avg_pool2d(x, 2).sum())
+
+
 def test_flatten_and_load_members_round_trip():
     ensemble = build_ensemble("densenet34", 2, 10)
     params = list(ensemble.parameters())
