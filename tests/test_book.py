@@ -87,3 +87,41 @@ def test_links_to_the_papers_results_use_the_papers_numbers(notebook: Path):
         text, label = re.fullmatch(r"(?:(.*) <)?([\w-]+)>?", link).groups()
         if label in names:
             assert text == names[label], f"{notebook.name}: write {{prf:ref}}`{names[label]} <{label}>`, not `{link}`"
+
+
+
+_DIRECTIVE = re.compile(r"^:::\{(exercise|solution-start|solution-end)\}[ \t]*(\S*)\n((?::[\w-]+:.*\n)*)", re.M)
+
+
+def _exercise_directives(notebook: Path) -> tuple[list[tuple[str, str, str]], str]:
+    """The chapter's exercise and solution directives in order, as (kind, label, options), the
+    label of an exercise taken from its ``:label:``; and the text of all its cells, joined."""
+    text = "\n".join("".join(cell["source"]) + "\n" for cell in json.loads(notebook.read_text())["cells"])
+    directives = []
+    for match in _DIRECTIVE.finditer(text):
+        kind, label, options = match.groups()
+        if kind == "exercise":
+            label = re.search(r":label: (\S+)", options).group(1)
+        directives.append((kind, label, options))
+    return directives, text
+
+
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_every_exercise_is_followed_by_its_folded_worked_solution(notebook: Path):
+    """Exercise N.K (label ``chN-exK``, in order) is followed at once by its solution: a
+    dropdown, closed before the next exercise, with a real answer in it."""
+    chapter = int(re.match(r"ch0*(\d+)_", notebook.stem).group(1))
+    directives, text = _exercise_directives(notebook)
+    count = sum(kind == "exercise" for kind, _, _ in directives)
+    assert count >= 3, f"{notebook.name} has {count} exercises"
+    for k in range(1, count + 1):
+        label = f"ch{chapter}-ex{k}"
+        exercise, start, end = (directives[3 * (k - 1):3 * k] + [("nothing", "", "")] * 3)[:3]
+        assert exercise[:2] == ("exercise", label), f"exercise {k} should be labelled {label}, got {exercise[:2]}"
+        assert start[:2] == ("solution-start", label), f"{label}: its solution must follow it, got {start[:2]}"
+        assert ":class: dropdown" in start[2], f"{label}: the solution must be folded (:class: dropdown)"
+        assert end[0] == "solution-end", f"{label}: the solution must be closed before what follows"
+        answer = text.split(f":::{{solution-start}} {label}", 1)[1].split(":::{solution-end}", 1)[0]
+        words = re.sub(r"^:.*$", "", answer, flags=re.M).split()
+        assert len(words) >= 30, f"{label}: the solution is nearly empty ({len(words)} words)"
+    assert len(directives) == 3 * count, f"{notebook.name}: stray exercise or solution directives"

@@ -128,6 +128,25 @@ def test_theorem_blocks_carry_their_numbers(built_book: Path, doc: str):
                 f"{doc}: a numbered {kinds.pop()} block has no :label:, so it has no stable anchor")
 
 
+@pytest.mark.parametrize("doc", toc_notebooks())
+def test_exercises_are_numbered_and_followed_by_folded_solutions(built_book: Path, doc: str):
+    """On the page, Exercise N.K (anchor ``chN-exK``) is followed by a folded "Solution to
+    Exercise N.K" that links back to it and holds the worked answer."""
+    chapter = int(re.search(r"ch0*(\d+)_", doc).group(1))
+    blocks = article(soup(built_book, html_page(doc))).select("div.exercise, div.solution")
+    assert blocks, f"{doc}: no exercises on the page"
+    for k, (exercise, solution) in enumerate(zip(blocks[::2], blocks[1::2]), 1):
+        assert exercise.get("id") == f"ch{chapter}-ex{k}", f"{doc}: exercise {k} is #{exercise.get('id')}"
+        title = " ".join(exercise.select_one(".admonition-title").get_text().split())
+        assert title == f"Exercise {chapter}.{k}", f"{doc}: #{exercise['id']} is titled {title!r}"
+        assert "solution" in solution["class"] and "dropdown" in solution["class"], (
+            f"{doc}: no folded solution after #{exercise['id']}")
+        link = solution.select_one(".admonition-title a")
+        assert link is not None and link["href"] == f"#ch{chapter}-ex{k}", f"{doc}: solution {k} links elsewhere"
+        assert len(solution.get_text().split()) > 40, f"{doc}: solution {k} is nearly empty"
+    assert len(blocks) % 2 == 0, f"{doc}: an exercise without its solution"
+
+
 @pytest.mark.parametrize("doc", DOCS)
 def test_figures_have_alt_text(built_book: Path, doc: str):
     """Every image in a page's content has a real description, not empty and not a file name."""
