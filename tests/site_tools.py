@@ -23,10 +23,11 @@ PROOF_TYPES = {
 }
 
 #: The width a wide figure is shown at, at the browser test's 1280-pixel window (CSS pixels; wider
-#: PNGs are scaled down): 672 in the text, 665.8 inside an exercise's solution (a dropdown's
-#: padding), so the narrower. ``test_figure_layout`` sizes text on the page with it, and
+#: PNGs are scaled down): in the text, and inside an opened exercise solution (a dropdown, whose
+#: padding narrows the column). ``test_figure_layout`` sizes text on the page with them, and
 #: ``test_site_browser`` checks that the site still shows figures at least this wide.
-PAGE_FIGURE_PX = 665
+PAGE_FIGURE_PX = 672
+SOLUTION_FIGURE_PX = 621
 
 _LABEL = re.compile(r"^\(([A-Za-z0-9_.:-]+)\)=\s*$", re.M)
 _PRF = re.compile(r"^\s*(`{3,}|:{3,})\{prf:([a-z]+)\}[^\n]*\n((?:\s*:[\w-]+:[^\n]*\n)*)", re.M)

@@ -23,7 +23,7 @@ from matplotlib.ticker import FixedLocator  # noqa: E402
 from conftest import FIGURE_PROBE, chapter_notebooks  # noqa: E402
 from figure_probe import (_data_samples, _is_number, legend_cover, measure,  # noqa: E402
                           text_collisions, unlabelled_axes)
-from site_tools import PAGE_FIGURE_PX  # noqa: E402
+from site_tools import PAGE_FIGURE_PX, SOLUTION_FIGURE_PX  # noqa: E402
 
 #: The smallest text allowed on the page: half the site's 16-pixel body text (CSS pixels).
 MIN_TEXT_PX = 8.0
@@ -34,9 +34,10 @@ MAX_LINE_PX_UNDER_LEGEND = 5
 MAX_SHARE_HIDDEN = 0.02
 
 
-def smallest_text_on_page(record: dict) -> float:
-    """The smallest font of a measured figure in CSS pixels on the page (72 points an inch)."""
-    scale = min(1.0, PAGE_FIGURE_PX / record["width_px"])
+def smallest_text_on_page(record: dict, page_px: float = PAGE_FIGURE_PX) -> float:
+    """The smallest font of a measured figure in CSS pixels on the page (72 points an inch),
+    where the figure is shown at most ``page_px`` wide."""
+    scale = min(1.0, page_px / record["width_px"])
     return record["smallest_font_pt"] * record["dpi"] / 72 * scale
 
 
@@ -52,13 +53,14 @@ def _data_hidden(covered: list[dict], opaque: bool) -> list[str]:
             f"{item['fraction']:.0%} of it)" for item in covered if too_much(item)]
 
 
-def layout_problems(record: dict) -> list[str]:
-    """What makes a measured figure hard to read (empty when nothing does)."""
+def layout_problems(record: dict, page_px: float = PAGE_FIGURE_PX) -> list[str]:
+    """What makes a measured figure hard to read (empty when nothing does), shown at most
+    ``page_px`` wide."""
     if "probe_error" in record:
         return [f"the probe failed: {record['probe_error']}"]
     problems = list(record["collisions"]) + list(record["unlabelled"])
-    if record["smallest_font_pt"] is not None and smallest_text_on_page(record) < MIN_TEXT_PX:
-        problems.append(f"text {record['smallest_font_text']!r} is {smallest_text_on_page(record):.1f}"
+    if record["smallest_font_pt"] is not None and smallest_text_on_page(record, page_px) < MIN_TEXT_PX:
+        problems.append(f"text {record['smallest_font_text']!r} is {smallest_text_on_page(record, page_px):.1f}"
                         f" px on the page (figure {record['width_px']:.0f} px wide)")
     for cover in record["legend_covers"]:
         problems += [f"axes {cover['axes']}: the legend lies on {hidden}"
@@ -261,6 +263,18 @@ def _chapter_records(records: list[dict], notebook: Path) -> list[dict]:
     return [r for r in records if r["cell"] in cells]
 
 
+def _solution_cells(notebook: Path) -> set[str]:
+    """The code cells inside the chapter's exercise solutions (shown in a narrower column)."""
+    inside, cells = False, set()
+    for cell in json.loads(notebook.read_text())["cells"]:
+        text = "".join(cell["source"])
+        inside = inside or ":::{solution-start}" in text
+        if cell["cell_type"] == "code" and inside:
+            cells.add(text)
+        inside = inside and ":::{solution-end}" not in text
+    return cells
+
+
 def _images_shown(built_book: Path, notebook: Path) -> int:
     executed = built_book.parent / "jupyter_execute" / "chapters" / notebook.name
     outputs = [o for c in json.loads(executed.read_text())["cells"] for o in c.get("outputs", [])]
@@ -278,9 +292,10 @@ def test_every_figure_of_the_chapter_was_measured(built_book: Path, notebook: Pa
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
 def test_every_figure_of_the_chapter_is_readable(built_book: Path, notebook: Path):
-    problems = []
+    problems, in_solutions = [], _solution_cells(notebook)
     for record in _chapter_records(_probe_records(built_book), notebook):
         where = record["cell"].strip().splitlines()[0][:60]
+        page_px = SOLUTION_FIGURE_PX if record["cell"] in in_solutions else PAGE_FIGURE_PX
         problems += [f"figure made by the cell starting {where!r} "
-                     f"(titles {record.get('titles')}): {p}" for p in layout_problems(record)]
+                     f"(titles {record.get('titles')}): {p}" for p in layout_problems(record, page_px)]
     assert not problems, "\n".join(problems)

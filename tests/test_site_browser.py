@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import ROOT, toc_files
-from site_tools import PAGE_FIGURE_PX, PROOF_TYPES, colab_url, html_page, labels_of, source_path
+from site_tools import (PAGE_FIGURE_PX, PROOF_TYPES, SOLUTION_FIGURE_PX, colab_url, html_page, labels_of,
+                        source_path, toc_notebooks)
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +97,7 @@ class PageReport:
     failed_requests: list[str] = field(default_factory=list)
     external_requests: list[str] = field(default_factory=list)
     facts: dict = field(default_factory=dict)
+    solutions: list[dict] = field(default_factory=list)
     screenshot: Path | None = None
 
 
@@ -110,7 +112,8 @@ async () => {
   const images = [...document.images].map(img => ({
     src: img.currentSrc || img.src, alt: img.getAttribute('alt'),
     ok: img.complete && img.naturalWidth > 0, inArticle: root.contains(img),
-    naturalWidth: img.naturalWidth, shownWidth: img.getBoundingClientRect().width}));
+    naturalWidth: img.naturalWidth, shownWidth: img.getBoundingClientRect().width,
+    inSolution: !!img.closest('div.solution')}));
   const proofs = [...root.querySelectorAll('div.proof')].map(div => ({
     id: div.id, classes: [...div.classList],
     title: (div.querySelector('.admonition-title .caption-number') || {}).textContent || null,
@@ -129,6 +132,25 @@ async () => {
   };
 }
 """
+
+
+# The exercise solutions of a page: folded or not, and how tall.
+_SOLUTIONS_JS = """
+() => [...document.querySelectorAll('article.bd-article div.solution')].map(div => ({
+  folded: div.classList.contains('toggle-hidden'), height: div.getBoundingClientRect().height}))
+"""
+
+
+def _click_every_solution(page) -> list[dict]:
+    """Click each solution's title, as a reader opening it; each one's state before and after."""
+    before = page.evaluate(_SOLUTIONS_JS)
+    titles = page.locator("article.bd-article div.solution > .admonition-title")
+    for k in range(titles.count()):
+        titles.nth(k).click()
+    page.wait_for_timeout(300)
+    after = page.evaluate(_SOLUTIONS_JS)
+    return [{"folded": b["folded"], "height": b["height"], "folded_after_click": a["folded"],
+             "height_after_click": a["height"]} for b, a in zip(before, after)]
 
 
 def _router(host: str, report: PageReport):
@@ -163,7 +185,11 @@ def visited(browser, site_url) -> dict[str, PageReport]:
         page.on("response", lambda resp, r=report: resp.status >= 400 and r.failed_requests.append(
             f"{resp.url} (HTTP {resp.status})"))
         page.goto(report.url, wait_until="load", timeout=60_000)
+        # Solutions open while the page is measured (their figures are shown only then), and
+        # are folded again for the screenshot.
+        report.solutions = _click_every_solution(page)
         report.facts = page.evaluate(_FACTS_JS)
+        _click_every_solution(page)
         # The whole page in one picture: a viewport as tall as the page (a full-page capture
         # of a short viewport cuts the theme's sticky sidebars).
         height = page.evaluate("() => document.documentElement.scrollHeight")
@@ -212,12 +238,23 @@ def test_every_image_loads(visited, doc):
 @pytest.mark.parametrize("doc", DOCS)
 def test_figures_are_shown_as_wide_as_the_layout_test_assumes(visited, doc):
     """``test_figure_layout`` sizes text on the page assuming a figure shows at its own width,
-    up to PAGE_FIGURE_PX (at this 1280-pixel window); a narrower column would shrink the text."""
+    up to PAGE_FIGURE_PX, or SOLUTION_FIGURE_PX in an opened solution (at this 1280-pixel
+    window); a narrower column would shrink the text."""
     for img in visited[doc].facts["images"]:
         if img["inArticle"] and img["ok"]:
-            expected = min(img["naturalWidth"], PAGE_FIGURE_PX)
+            expected = min(img["naturalWidth"], SOLUTION_FIGURE_PX if img["inSolution"] else PAGE_FIGURE_PX)
             assert img["shownWidth"] >= expected - 1, (
                 f"{doc}: {img['src']} is shown {img['shownWidth']:.0f} px wide, not {expected}")
+
+
+@pytest.mark.parametrize("doc", toc_notebooks())
+def test_solutions_are_folded_until_a_reader_opens_them(visited, doc):
+    solutions = visited[doc].solutions
+    assert solutions, f"{doc}: no exercise solutions on the page"
+    for k, state in enumerate(solutions, 1):
+        assert state["folded"] and state["height"] < 80, f"{doc}: solution {k} is open when the page loads: {state}"
+        assert not state["folded_after_click"] and state["height_after_click"] > 2 * state["height"], (
+            f"{doc}: solution {k} does not open when its title is clicked: {state}")
 
 
 @pytest.mark.parametrize("doc", DOCS)
