@@ -48,6 +48,24 @@ def test_smoke_run_writes_a_cache_the_loader_accepts(experiment, smoke_root, tmp
         starts = config["restart_epochs"]
         assert result.curves["path_inner_raw"].shape == (max(starts), len(starts))
         assert result.scalars["inner_products_whole_trajectory"] == result.scalars["inner_products"] + sum(starts)
+        _assert_epoch_distances_are_between_snapshots(result, tmp_path / "work", config)
+
+
+def _assert_epoch_distances_are_between_snapshots(result, work, config):
+    """Chapter 6's motion per epoch is ||x_{t+1} - x_t|| between the snapshots of each phase."""
+    from sgd_escape.cifar.runner import Run
+
+    run = Run(work, result.config, "cpu", None, 1, progress=False)
+    curves, length = result.curves, config["restart_length"]
+    base = [run.load_snapshot("base", t)["params"].double() for t in range(config["base_epochs"] + 1)]
+    expected = [(later - earlier).norm(dim=1).item() for earlier, later in zip(base, base[1:])]
+    np.testing.assert_allclose(curves["base_epoch_distance"], expected, rtol=1e-6)
+    # the triangle inequality: a step is at least the change of the distance from x_0
+    assert np.all(curves["base_epoch_distance"] >= np.abs(np.diff(curves["base_distance_from_init"])) - 1e-9)
+    # a restart's last epoch ends at its end point, which the probe measured from x_{T-1}
+    np.testing.assert_allclose(curves["restart_epoch_distance"][-1], curves["inner_distance"][length - 1], rtol=1e-6)
+    first = (run.load_snapshot("restarts", 1)["params"] - run.load_snapshot("restarts", 0)["params"]).double()
+    np.testing.assert_allclose(curves["restart_epoch_distance"][0], first.norm(dim=1).numpy(), rtol=1e-6)
 
 
 def _assert_distances_are_to_the_last_snapshot(result, work, epochs):
@@ -201,9 +219,9 @@ def test_a_result_of_an_older_format_is_refused_and_not_counted_as_cached(tmp_pa
 
     folder = _fake_cache(tmp_path, "spectrum-resnet-cifar10", "mini")
     record = json.loads((folder / "result.json").read_text())
-    assert record["schema_version"] == 2             # the whole-trajectory probe made version 2
-    (folder / "result.json").write_text(json.dumps(record | {"schema_version": 1}))
-    with pytest.raises(CacheError, match="schema version 1, this code reads 2.*--fresh"):
+    assert record["schema_version"] == 3             # the distance moved per epoch made version 3
+    (folder / "result.json").write_text(json.dumps(record | {"schema_version": 2}))
+    with pytest.raises(CacheError, match="schema version 2, this code reads 3.*--fresh"):
         load_result("spectrum-resnet-cifar10", "mini", tmp_path)
     assert not is_cached("spectrum-resnet-cifar10", "mini", tmp_path)
 

@@ -177,8 +177,22 @@ def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
               **_numpy(path, "path_inner_"),
               "restart_epochs": torch.tensor(starts).numpy(),
               "restart_distance_from_init": (finals - origin).double().norm(dim=1).cpu().numpy(),
-              "base_distance_from_init": (base_path - origin).double().norm(dim=1).cpu().numpy()}
+              "base_distance_from_init": (base_path - origin).double().norm(dim=1).cpu().numpy(),
+              "base_epoch_distance": (base_path[1:] - base_path[:-1]).double().norm(dim=1).cpu().numpy(),
+              "restart_epoch_distance": epoch_distances(run, "restarts", length)}
     return spectrum_scalars(curves), curves
+
+
+def epoch_distances(run: Run, phase: str, epochs: int) -> np.ndarray:
+    """``[epochs, members]``: how far each member moved over each epoch of a phase,
+    ``||x_{t+1} - x_t||`` between its snapshots (Chapter 6): motion, where the distance from
+    ``x_0`` shows only net displacement."""
+    previous, moved = run.load_snapshot(phase, 0)["params"], []
+    for epoch in range(1, epochs + 1):
+        current = run.load_snapshot(phase, epoch)["params"]
+        moved.append((current - previous).double().norm(dim=1))
+        previous = current
+    return torch.stack(moved).cpu().numpy()
 
 
 def check_restart_epochs(starts, base_epochs: int) -> None:

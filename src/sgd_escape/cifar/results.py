@@ -21,8 +21,9 @@ import numpy as np
 
 #: Version of the files' layout; a loader refuses other versions.
 #: Result format version per experiment kind, bumped when what a kind's results hold changes
-#: (spectrum 2: the whole-trajectory probe), so that older results are refused, never half read.
-SCHEMA_VERSIONS = {"fig5": 1, "slope": 1, "spectrum": 2}
+#: (spectrum 2: the whole-trajectory probe; 3: the distance moved in each epoch), so that older
+#: results are refused, never half read.
+SCHEMA_VERSIONS = {"fig5": 1, "slope": 1, "spectrum": 3}
 #: Presets from the most to the least faithful; chapters show the first one cached.
 PRESET_PREFERENCE = ("paper", "reduced", "mini")
 DATA_ENV = "SGD_ESCAPE_DATA"
@@ -88,7 +89,9 @@ class CachedResult:
       towards restart k's end; only ``t < restart_epochs[k]`` lies on its way
       (:func:`~sgd_escape.cifar.pipeline.whole_trajectory_mask`);
     - ``restart_epochs``: ``(R,)``; ``restart_distance_from_init``: ``(R,)``, ``||x_{T,k} - x_0||``;
-      ``base_distance_from_init``: ``(E0 + 1,)``, ``||x_t - x_0||`` along the run at 0.1.
+      ``base_distance_from_init``: ``(E0 + 1,)``, ``||x_t - x_0||`` along the run at 0.1;
+    - ``base_epoch_distance``: ``(E0,)``, ``||x_{t+1} - x_t||`` along the run at 0.1, and
+      ``restart_epoch_distance``: ``(L, R)``, the same along each restart (schema 3).
     """
 
     experiment: str
@@ -264,7 +267,8 @@ def expected_shapes(config: dict) -> dict:
     ball_trials); for ``slope`` ``inner_raw`` (branch_epochs, branches, branches) and
     ``final_distances`` (branches, branches); for ``spectrum`` ``inner_raw`` (restart_length,
     restarts), ``path_inner_raw`` (max(restart_epochs), restarts) and
-    ``restart_distance_from_init`` (restarts,). :class:`CachedResult` describes every curve.
+    ``restart_distance_from_init`` (restarts,), ``base_epoch_distance`` (base_epochs,) and
+    ``restart_epoch_distance`` (restart_length, restarts). :class:`CachedResult` describes every curve.
     """
     kind = config["kind"]
     if kind == "fig5":
@@ -279,7 +283,8 @@ def expected_shapes(config: dict) -> dict:
     restarts = len(config["restart_epochs"])
     return {"inner_raw": (config["restart_length"], restarts),
             "path_inner_raw": (max(config["restart_epochs"]), restarts),
-            "restart_distance_from_init": (restarts,)}
+            "restart_distance_from_init": (restarts,), "base_epoch_distance": (config["base_epochs"],),
+            "restart_epoch_distance": (config["restart_length"], restarts)}
 
 
 def _check_content(record: dict, curves: dict, folder: Path) -> None:
