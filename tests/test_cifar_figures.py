@@ -238,3 +238,19 @@ def test_symlog_threshold_keeps_small_values_of_either_sign_off_the_linear_band(
     assert symlog_threshold([0.1, -3e-5, 2e-3, np.nan]) == pytest.approx(1e-5)   # at or below the smallest
     assert symlog_threshold([1.0, -1e-12]) == pytest.approx(1e-6)                # at most 6 decades down
     assert symlog_threshold([0.0, np.nan]) == 1.0
+
+
+def test_motion_per_epoch_draws_each_restart_from_the_epoch_it_starts_at():
+    curves = {"base_epoch_distance": np.array([0.4, 0.5, 0.6, 0.7]), "restart_epochs": np.array([2, 4]),
+              "restart_epoch_distance": np.array([[0.03, 0.05], [0.02, 0.04]])}
+    result = SimpleNamespace(curves=curves, preset="mini")
+    fig, axes = plt.subplots(1, 2)
+    figures.plot_motion_per_epoch(axes, {"resnet": result, "densenet": None})
+    base, first, second = axes[0].lines
+    np.testing.assert_array_equal(base.get_xdata(), [1, 2, 3, 4])           # epoch t + 1 of the run at 0.1
+    np.testing.assert_array_equal(first.get_xdata(), [3, 4])                 # restart from epoch 2
+    np.testing.assert_array_equal(second.get_ydata(), [0.05, 0.04])
+    assert axes[0].get_yscale() == "log" and "not cached" in axes[1].texts[0].get_text()
+    assert [t.get_text() for t in axes[1].get_legend().get_texts()] == [
+        "run at 0.1", "restart from epoch 2", "restart from epoch 4"]
+    plt.close(fig)

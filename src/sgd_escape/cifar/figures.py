@@ -7,7 +7,7 @@ result is missing is drawn as "not cached". The tables and notes beside the figu
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
 from ..plotting import COLORS
 from .experiments import EXPERIMENTS
@@ -204,3 +204,30 @@ def plot_whole_trajectories(axes, results: dict) -> None:
     if handles:
         _legend(axes[-1], handles=list(handles.values()), fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                 borderaxespad=0.0, title="dotted: restart begins", title_fontsize=8)
+
+
+def plot_motion_per_epoch(axes, results: dict) -> None:
+    """Section 5.4 (Chapter 6): how far SGD moves in each epoch, ``||x_{t+1} - x_t||``, along the
+    run at 0.1 and along each restart at 0.01 (drawn from the epoch it starts at), on a log
+    scale. Travelling shows as motion that holds its level, settling as motion that shrinks."""
+    for ax, (net, result) in zip(axes, results.items()):
+        if result is None:
+            _not_cached(ax, net)
+            continue
+        c = result.curves
+        base = c["base_epoch_distance"]
+        ax.plot(np.arange(1, base.size + 1), base, color="0.25", lw=1.6, marker="o", ms=3, label="run at 0.1")
+        for k, start in enumerate(c["restart_epochs"]):
+            moved = c["restart_epoch_distance"][:, k]
+            ax.plot(start + np.arange(1, moved.size + 1), moved, lw=1.2, marker="o", ms=3,
+                    label=f"restart from epoch {start}")
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))   # a short log axis needs more than decades
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(f"{net} ({result.preset})", fontsize=9)
+        ax.set_xlabel("epoch $t + 1$")
+        ax.xaxis.set_major_locator(_integer_ticks())
+    axes[0].set_ylabel(r"$\|x_{t+1} - x_t\|$")
+    handles = axes[0].get_legend_handles_labels()[0] or axes[-1].get_legend_handles_labels()[0]
+    if handles:
+        _legend(axes[-1], handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
