@@ -266,6 +266,27 @@ def spectrum_observation_rows(results: dict) -> list[list]:
             for key, label in SPECTRUM_OBSERVATIONS.items()]
 
 
+def motion_summary(curves: dict) -> dict:
+    """Section 5.4 (Chapter 6): a spectrum result's motion per epoch in five numbers. ``first``,
+    ``last``: the run at 0.1 in its first and last epoch; ``path``: its path length over its net
+    displacement from ``x_0``; ``drop``: median over restarts of a restart's first epoch over the
+    run at 0.1's epoch that led to its start; ``restart_change``: median of a restart's last epoch
+    over its first."""
+    base, restarts = curves["base_epoch_distance"], curves["restart_epoch_distance"]   # (E0,), (L, R)
+    before = base[np.maximum(curves["restart_epochs"], 1) - 1]
+    return {"first": float(base[0]), "last": float(base[-1]),
+            "path": float(base.sum() / curves["base_distance_from_init"][-1]),
+            "drop": float(np.median(restarts[0] / before)),
+            "restart_change": float(np.median(restarts[-1] / restarts[0]))}
+
+
+def trend_word(ratios, up: str, down: str) -> str:
+    """``up`` if every ratio exceeds 1, ``down`` if none does, else a mixed verdict naming both
+    (Chapter 6 glues it into the prose, so a sentence stays true for any cached preset)."""
+    ratios = np.asarray(ratios)
+    return up if (ratios > 1).all() else down if (ratios <= 1).all() else f"{up} in some networks, {down} in others"
+
+
 def sgd_steps(result, epochs_key: str) -> int:
     """How many SGD steps a branch or restart of ``result`` took: epochs times batches per epoch
     (the last, partial batch is dropped; Chapters 5-6). ``epochs_key`` names the config entry,
