@@ -210,7 +210,7 @@ def test_a_damaged_resume_state_stops_with_the_way_out_and_deletes_nothing(tmp_p
 def test_unknown_names_are_refused_with_the_valid_ones(tmp_path):
     with pytest.raises(ValueError, match="valid experiments: fig5-resnet-cifar10"):
         preset_config("fig7", "mini")
-    with pytest.raises(ValueError, match="valid presets: smoke, mini, reduced, paper"):
+    with pytest.raises(ValueError, match="valid presets: smoke, mini, cpu, reduced, paper"):
         run_experiment("fig5-resnet-cifar10", "tiny", data="synthetic", out=tmp_path)
 
 
@@ -310,3 +310,13 @@ def test_short_runs_count_from_their_last_epoch_and_a_run_without_a_counted_ball
     scalars = fig5_scalars(curves, {"lr_milestones": [2], "epochs": 4})
     assert np.isnan(scalars["min_ball_inner_from_epoch_5"])   # balls at 0 and 2 come before epoch 3
     assert scalars["inner_products_from_epoch_5"] == 1
+
+
+@pytest.mark.parametrize("experiment", list(EXPERIMENTS))
+def test_presets_grow_in_work_and_chapters_prefer_the_larger(experiment):
+    from sgd_escape.cifar.experiments import PRESETS, image_passes
+    from sgd_escape.cifar.results import PRESET_PREFERENCE
+
+    passes = [image_passes(preset_config(experiment, preset))["passes"] for preset in PRESETS]
+    assert passes == sorted(passes) and len(set(passes)) == len(passes), dict(zip(PRESETS, passes))
+    assert PRESET_PREFERENCE == tuple(reversed(PRESETS[1:]))      # smoke is for the tests only

@@ -19,7 +19,7 @@ def test_list_names_every_experiment_and_preset(capsys):
 
 @pytest.mark.parametrize("argv, listed", [
     (["run", "figure9", "--preset", "mini"], "valid experiments: fig5-resnet-cifar10"),
-    (["run", "fig5-resnet-cifar10", "--preset", "huge"], "valid presets: smoke, mini, reduced, paper"),
+    (["run", "fig5-resnet-cifar10", "--preset", "huge"], "valid presets: smoke, mini, cpu, reduced, paper"),
 ])
 def test_unknown_names_exit_2_listing_the_valid_ones(argv, listed, capsys):
     assert main(argv) == 2

@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run (or resume) an experiment and cache its result")
     run.add_argument("experiments", nargs="+", metavar="experiment",
                      help="experiment names from `list`, run in the order given, or `all` (every CIFAR-10 one)")
-    run.add_argument("--preset", required=True, help="smoke, mini, reduced or paper")
+    run.add_argument("--preset", required=True, help="smoke, mini, cpu, reduced or paper (see `list`)")
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     run.add_argument("--out", default=None, help="results root (default: the repository's data/)")
     run.add_argument("--data", default=None,

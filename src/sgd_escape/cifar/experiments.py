@@ -21,10 +21,12 @@ EXPERIMENTS = {
                            ("spectrum", ("cifar10", "cifar100")))
     for net in ("resnet", "densenet") for dataset in datasets
 }
-PRESETS = ("smoke", "mini", "reduced", "paper")
+PRESETS = ("smoke", "mini", "cpu", "reduced", "paper")
 PRESET_NOTES = {
     "smoke": "seconds on a CPU, tiny subsets and tiny networks: for the tests only",
     "mini": "a 2-core CPU in minutes: small networks on a subset of the training set",
+    "cpu": ("a CPU in about an hour for all six: the small networks trained long enough on 1,024 "
+            "images that their loss falls well below chance and the restarts level off"),
     "reduced": ("one GPU, sized for about 20 H100-minutes (not measured yet): the paper's networks and "
                 "schedule shape, fewer epochs, subsets, fewer probe points"),
     "paper": ("the paper's protocol where it states one (300 epochs, the full training set, a ball "
@@ -47,6 +49,9 @@ FIG5 = {
     "mini": dict(trials=2, epochs=10, lr_milestones=[5, 8], train_examples=1024, test_examples=256,
                  train_eval_examples=128, probe_examples=128, ball_points=4, ball_every=2,
                  ball_examples=64, ball_trials=1),
+    "cpu": dict(trials=3, epochs=40, lr_milestones=[20, 30], train_examples=1024, test_examples=512,
+                train_eval_examples=512, probe_examples=256, ball_points=4, ball_every=2,
+                ball_examples=128, ball_trials=1),
     "reduced": dict(trials=5, epochs=10, lr_milestones=[5, 8], train_examples=25000,
                     test_examples=5000, train_eval_examples=5000, probe_examples=2560,
                     ball_points=10, ball_every=2, ball_examples=1280, ball_trials=1),
@@ -59,6 +64,8 @@ SLOPE = {
                   train_eval_examples=64, probe_examples=64, probe_batch_size=32, batch_size=32),
     "mini": dict(branches=4, shared_epochs=2, branch_epochs=4, train_examples=384,
                  test_examples=256, train_eval_examples=128, probe_examples=128),
+    "cpu": dict(branches=6, shared_epochs=5, branch_epochs=20, train_examples=1024,
+                test_examples=512, train_eval_examples=512, probe_examples=256),
     "reduced": dict(branches=50, shared_epochs=2, branch_epochs=8, train_examples=10000,
                     test_examples=2000, train_eval_examples=2000, probe_examples=1280),
     "paper": dict(branches=50, shared_epochs=10, branch_epochs=140, train_examples=None,
@@ -70,6 +77,8 @@ SPECTRUM = {
                   probe_batch_size=32, batch_size=32),
     "mini": dict(base_epochs=6, restart_epochs=[2, 4, 6], restart_length=3,
                  train_examples=512, test_examples=256, train_eval_examples=128, probe_examples=128),
+    "cpu": dict(base_epochs=40, restart_epochs=[8, 16, 24, 32, 40], restart_length=15,
+                train_examples=1024, test_examples=512, train_eval_examples=512, probe_examples=256),
     "reduced": dict(base_epochs=20, restart_epochs=[4, 8, 12, 16, 20], restart_length=10,
                     train_examples=10000, test_examples=5000, train_eval_examples=2000,
                     probe_examples=1280),

@@ -25,7 +25,7 @@ import numpy as np
 #: results are refused, never half read.
 SCHEMA_VERSIONS = {"fig5": 1, "slope": 1, "spectrum": 3}
 #: Presets from the most to the least faithful; chapters show the first one cached.
-PRESET_PREFERENCE = ("paper", "reduced", "mini")
+PRESET_PREFERENCE = ("paper", "reduced", "cpu", "mini")
 DATA_ENV = "SGD_ESCAPE_DATA"
 
 
@@ -334,7 +334,7 @@ def is_cached(experiment: str, preset: str, root: str | Path | None = None) -> b
 
 
 def best_cached(experiment: str, root: str | Path | None = None) -> CachedResult | None:
-    """The most faithful cached preset of ``experiment`` (paper, else reduced, else mini), as a
+    """The most faithful cached preset of ``experiment`` (paper, else reduced, cpu, mini), as a
     :class:`CachedResult`; None when none is cached (Chapters 4-6)."""
     for preset in PRESET_PREFERENCE:
         try:

@@ -313,7 +313,7 @@ def nonpositive_rows(results: dict, first_epoch: int = 5) -> list[list]:
 
 def preset_rows(experiment: str, keys: list[str]) -> list[list]:
     """One row per setting, one column per preset: what each preset of ``experiment`` runs
-    (Chapters 4-6). Row ``[key, smoke, mini, reduced, paper]`` for each of ``keys``; ``"all"``
+    (Chapters 4-6). Row ``[key, value at each preset of experiments.PRESETS]`` for each of ``keys``; ``"all"``
     stands for None (the whole training or test set)."""
     from .experiments import PRESETS, preset_config
 
