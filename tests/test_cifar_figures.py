@@ -258,11 +258,18 @@ def test_motion_per_epoch_draws_each_restart_from_the_epoch_it_starts_at():
 
 def test_motion_summary_compares_each_restart_with_the_epoch_that_led_to_its_start():
     curves = {"base_epoch_distance": np.array([1.0, 2.0, 4.0]), "base_distance_from_init": np.array([0, 1, 2, 3.5]),
-              "restart_epochs": np.array([1, 3]), "restart_epoch_distance": np.array([[0.1, 0.8], [0.3, 0.4]])}
+              "restart_epochs": np.array([1, 3]), "restart_epoch_distance": np.array([[0.1, 0.8], [0.2, 0.6], [0.3, 0.4]]),
+              "inner_distance": np.array([[0.2, 1.2], [0.3, 0.4], [0.1, 0.1]])}            # row 0: ||x_T - x_s|| per restart
     summary = tables.motion_summary(curves)
     assert summary["first"] == 1.0 and summary["last"] == 4.0 and summary["path"] == 2.0   # 7 / 3.5
     assert summary["drop"] == pytest.approx(np.median([0.1 / 1.0, 0.8 / 4.0]))         # epochs 1 and 3 led there
     assert summary["restart_change"] == pytest.approx(np.median([3.0, 0.5]))
+    assert summary["late_change"] == pytest.approx(np.median([0.3 / 0.2, 0.4 / 0.6]))    # last over middle epoch
+    assert summary["restart_path"] == pytest.approx(np.median([0.6 / 0.2, 1.8 / 1.2]))    # path over displacement
     assert tables.trend_word([2.0, 1.5], "grows", "shrinks") == "grows"
     assert tables.trend_word([0.5, 1.0], "grows", "shrinks") == "shrinks"
     assert tables.trend_word([0.5, 2.0], "grows", "shrinks") == "grows in some networks, shrinks in others"
+    assert tables.trend_word([0.95, 1.04], "grows", "shrinks", "levels off") == "levels off"
+    assert tables.trend_word([0.95, 1.04], "grows", "shrinks") == "grows in some networks, shrinks in others"
+    assert tables.trend_word([0.5, 1.3, 1.0], "grows", "shrinks", "levels off", band=0.2) == \
+        "grows in some networks, shrinks in others, levels off in the rest"

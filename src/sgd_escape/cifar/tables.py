@@ -267,24 +267,35 @@ def spectrum_observation_rows(results: dict) -> list[list]:
 
 
 def motion_summary(curves: dict) -> dict:
-    """Section 5.4 (Chapter 6): a spectrum result's motion per epoch in five numbers. ``first``,
+    """Section 5.4 (Chapter 6): a spectrum result's motion per epoch in seven numbers. ``first``,
     ``last``: the run at 0.1 in its first and last epoch; ``path``: its path length over its net
     displacement from ``x_0``; ``drop``: median over restarts of a restart's first epoch over the
     run at 0.1's epoch that led to its start; ``restart_change``: median of a restart's last epoch
-    over its first."""
+    over its first; ``late_change``: median of a restart's last epoch over its middle one (does
+    the motion still shrink in the second half?); ``restart_path``: median of a restart's path
+    length over its net displacement ``||x_T - x_s||``."""
     base, restarts = curves["base_epoch_distance"], curves["restart_epoch_distance"]   # (E0,), (L, R)
     before = base[np.maximum(curves["restart_epochs"], 1) - 1]
     return {"first": float(base[0]), "last": float(base[-1]),
             "path": float(base.sum() / curves["base_distance_from_init"][-1]),
             "drop": float(np.median(restarts[0] / before)),
-            "restart_change": float(np.median(restarts[-1] / restarts[0]))}
+            "restart_change": float(np.median(restarts[-1] / restarts[0])),
+            "late_change": float(np.median(restarts[-1] / restarts[len(restarts) // 2])),
+            "restart_path": float(np.median(restarts.sum(axis=0) / curves["inner_distance"][0]))}
 
 
-def trend_word(ratios, up: str, down: str) -> str:
+def trend_word(ratios, up: str, down: str, level: str | None = None, band: float = 0.1) -> str:
     """``up`` if every ratio exceeds 1, ``down`` if none does, else a mixed verdict naming both
-    (Chapter 6 glues it into the prose, so a sentence stays true for any cached preset)."""
+    (Chapter 6 glues it into the prose, so a sentence stays true for any cached preset). With
+    ``level``, ratios within ``band`` of 1 count as level rather than up or down."""
     ratios = np.asarray(ratios)
-    return up if (ratios > 1).all() else down if (ratios <= 1).all() else f"{up} in some networks, {down} in others"
+    words = ["level" if level and abs(r - 1) <= band else "up" if r > 1 else "down" for r in ratios]
+    present = [{"up": up, "down": down, "level": level}[w] for w in ("up", "down", "level") if w in words]
+    if len(present) == 1:
+        return present[0]
+    if len(present) == 2:
+        return f"{present[0]} in some networks, {present[1]} in others"
+    return f"{present[0]} in some networks, {present[1]} in others, {present[2]} in the rest"
 
 
 def sgd_steps(result, epochs_key: str) -> int:
