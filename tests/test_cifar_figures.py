@@ -273,3 +273,10 @@ def test_motion_summary_compares_each_restart_with_the_epoch_that_led_to_its_sta
     assert tables.trend_word([0.95, 1.04], "grows", "shrinks") == "grows in some networks, shrinks in others"
     assert tables.trend_word([0.5, 1.3, 1.0], "grows", "shrinks", "levels off", band=0.2) == \
         "grows in some networks, shrinks in others, levels off in the rest"
+
+
+def test_slope_against_paper_divides_each_network_by_its_own_paper_fraction():
+    def result(fraction):
+        return SimpleNamespace(scalars={"fraction_nonpositive_to_other_finals": fraction})
+    ratios = tables.slope_against_paper({"resnet": result(2 / 343_000), "densenet": result(0.01), "gone": None})
+    assert ratios == {"resnet": pytest.approx(1.0), "densenet": pytest.approx(10.0)}

@@ -215,6 +215,16 @@ def slope_rows(results: dict) -> list[list]:
     return rows
 
 
+def slope_against_paper(results: dict) -> dict:
+    """Section 5.3 (Chapter 5): per cached network, its fraction of non-positive pairs towards
+    other branches' ends over the paper's fraction for that network (1: as in the paper;
+    above 1: more failures than the paper reports)."""
+    paper = {"densenet": PAPER["slope_densenet_fraction"],
+             "resnet": PAPER["slope_resnet_count"] / PAPER["slope_resnet_total"]}
+    return {net: result.scalars["fraction_nonpositive_to_other_finals"] / paper[net]
+            for net, result in results.items() if result is not None}
+
+
 def spectrum_rows(results: dict) -> list[list]:
     """One row per restart of Section 5.4 (Chapter 6): where it started, where it ended."""
     rows = []
