@@ -280,3 +280,4 @@ def test_slope_against_paper_divides_each_network_by_its_own_paper_fraction():
         return SimpleNamespace(scalars={"fraction_nonpositive_to_other_finals": fraction})
     ratios = tables.slope_against_paper({"resnet": result(2 / 343_000), "densenet": result(0.01), "gone": None})
     assert ratios == {"resnet": pytest.approx(1.0), "densenet": pytest.approx(10.0)}
+    assert tables.paper_slope_fraction("densenet") == 0.001

@@ -211,17 +211,22 @@ def slope_rows(results: dict) -> list[list]:
                      f"{s['min_pairwise_final_distance']:.3g}"])
     rows.append(["paper, DenseNet", "", f"{100 * PAPER['slope_densenet_fraction']:g}%", "", f"{PAPER['slope_min_distance']:g}"])
     rows.append(["paper, ResNet", f"{PAPER['slope_resnet_count']} of {PAPER['slope_resnet_total']:,}",
-                 f"{100 * PAPER['slope_resnet_count'] / PAPER['slope_resnet_total']:.2g}%", "", f"{PAPER['slope_min_distance']:g}"])
+                 f"{100 * paper_slope_fraction('resnet'):.2g}%", "", f"{PAPER['slope_min_distance']:g}"])
     return rows
+
+
+def paper_slope_fraction(net: str) -> float:
+    """The fraction of non-positive pairs that Section 5.3 reports for ``net`` ("resnet" or
+    "densenet"; Chapter 5)."""
+    return {"densenet": PAPER["slope_densenet_fraction"],
+            "resnet": PAPER["slope_resnet_count"] / PAPER["slope_resnet_total"]}[net]
 
 
 def slope_against_paper(results: dict) -> dict:
     """Section 5.3 (Chapter 5): per cached network, its fraction of non-positive pairs towards
     other branches' ends over the paper's fraction for that network (1: as in the paper;
     above 1: more failures than the paper reports)."""
-    paper = {"densenet": PAPER["slope_densenet_fraction"],
-             "resnet": PAPER["slope_resnet_count"] / PAPER["slope_resnet_total"]}
-    return {net: result.scalars["fraction_nonpositive_to_other_finals"] / paper[net]
+    return {net: result.scalars["fraction_nonpositive_to_other_finals"] / paper_slope_fraction(net)
             for net, result in results.items() if result is not None}
 
 
