@@ -129,6 +129,18 @@ def test_spiky_quadratic_gradient_and_minima():
         SpikyQuadratic.with_constants(2.0, 1.0, 10.0, BoundedNoise("ball", 1.0, 1), 0.1)
 
 
+@pytest.mark.parametrize("kind, d, r", [("ball", 2, 35.0), ("sphere", 5, 12.0)])
+def test_convolved_value_is_the_mean_of_f_over_the_noise_and_has_the_convolved_gradient(kind, d, r):
+    f, eta, noise = SpikyQuadratic(1.0, 8.0, 10.0), 0.008, BoundedNoise(kind, r, d)
+    y, h = np.random.default_rng(1).uniform(-2, 2, (3, d)), 1e-6
+    omega = noise.sample((400_000,), np.random.default_rng(2), antithetic=True)
+    sampled = [np.mean(f.value(point - eta * omega)) for point in y]
+    np.testing.assert_allclose(f.convolved_value(y, noise, eta), sampled, rtol=2e-3)
+    numeric = [(f.convolved_value(y + h * e, noise, eta) - f.convolved_value(y - h * e, noise, eta)) / (2 * h)
+               for e in np.eye(d)]
+    np.testing.assert_allclose(np.transpose(numeric), f.convolved_grad(y, noise, eta), atol=1e-6)
+
+
 @pytest.mark.parametrize("a, k", [(1.0, 10.0), (0.5, 3.0)])
 def test_spurious_minima_appear_at_beta_over_a_equal_to_one_over_min_sinc(a, k):
     threshold = SPURIOUS_MINIMA_RATIO * a
@@ -290,6 +302,9 @@ def test_step1_link_split_adds_up_and_c_multiplier_is_where_the_link_fails(traje
     assert min(gap_shares(chain).values()) > 0
     m = c_multiplier_to_fail(chain, setting)
     assert m > 1
+    exact = c_multiplier_to_fail(chain, setting, f.convolved_grad(points, noise, setting.eta))
+    assert exact > 1 and exact != m        # the sampling error of the mean gradient moves the factor
+    assert c_multiplier_to_fail(chain, setting, np.zeros_like(points)) < 1   # no pull to x*: the link fails
     for factor, holds in ((0.99, True), (1.01, False)):
         other = step1_chain(f.grad, points, replace(setting, c=factor * m * setting.c), noise,
                             np.random.default_rng(5), draws=1000)
@@ -355,6 +370,32 @@ def test_segment_slopes_are_minus_the_curvature_of_a_quadratic_and_refuse_bad_in
         segment_slopes(lambda z: z, np.ones(3), t)
     with pytest.raises(ValueError, match="t must"):
         segment_slopes(lambda z: z, starts, np.array([0.5, 1.0]))
+
+
+def test_segment_drops_read_the_fall_of_g_and_catch_a_rise_on_the_way():
+    from sgd_escape.proof_checks import segment_drops
+
+    starts = np.array([[3.0, 0.0], [1.0, -2.0]])
+    t = np.linspace(0, 1, 50, endpoint=False)
+    quadratic = segment_drops(lambda z: 0.35 * np.sum(z**2, axis=-1) + 4.0, starts, t)  # g = 0.35||z||^2 + 4
+    assert quadratic.shape == (50, 2) and np.allclose(quadratic, 0.35)           # exactly c / 2 with c = 0.7
+    bumpy = segment_drops(lambda z: np.sum(z**2 - 2.5 * np.exp(-4 * (z - 1.5) ** 2), axis=-1), starts[:1], t)
+    assert bumpy.min() < 0                        # a dip on the way lies below g(x*): no longer a fall
+    with pytest.raises(ValueError, match="t must"):
+        segment_drops(lambda z: z, starts, np.array([1.0]))
+
+
+def test_lemma5_terms_add_up_to_the_ratio_and_each_stays_within_its_third():
+    from sgd_escape.proof_checks import lemma5_grid
+    from sgd_escape.theory import lemma5_ratio, lemma5_terms
+
+    terms = lemma5_terms(0.01, 0.5, 3.0, 2.0, 100)
+    assert sum(terms.values()) == pytest.approx(lemma5_ratio(0.01, 0.5, 3.0, 2.0, 100), rel=1e-12)
+    grid = lemma5_grid(np.linspace(0.05, 0.99, 6), np.geomspace(1e-2, 5, 5), np.geomspace(0.1, 50, 5), [1.0],
+                       np.array([1, 100, 10**6]))
+    for name, term in grid["terms"].items():                     # Appendix B: each at most 1/3
+        assert np.nanmax(term) <= 1 / 3, name
+    assert np.nanmax(grid["terms"]["delta"]) > 0.3 > np.nanmax(grid["terms"]["start"])   # the binding one
 
 
 def test_trajectory_points_stack_the_runs_time_by_time():

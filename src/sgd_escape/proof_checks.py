@@ -57,7 +57,7 @@ def step1_chain(grad, y, setting: Theorem1Setting, noise: BoundedNoise, rng: np.
     ``assume - smooth = part_assumption + part_lipschitz``: ``part_assumption`` =
     2 eta (<E gamma, y - x*> - c ||y - x*||^2), the slack of Assumption 1 itself, and
     ``part_lipschitz`` = eta^2 (L^2 E||y - x* - eta omega||^2 - E||gamma||^2), the slack of
-    ||grad f(z)|| <= L ||z - x*||. ``dist_sq`` is ||y - x*||^2. ``noise`` must have the radius r
+    ||grad f(z)|| <= L ||z - x*||. ``dist_sq`` is ||y - x*||^2 and ``offset`` is y - x*. ``noise`` must have the radius r
     of ``setting`` and ``draws`` must be even (antithetic pairs).
     """
     _check_chain_inputs(setting, noise, draws)
@@ -78,7 +78,7 @@ def step1_chain(grad, y, setting: Theorem1Setting, noise: BoundedNoise, rng: np.
     out["final"] = (1 - setting.lam) * dist_sq + setting.b
     out["part_assumption"] = 2 * eta * (_dot(gamma.mean(0), e) - c * dist_sq)
     out["part_lipschitz"] = eta**2 * (L**2 * _sq(e - eta * omega).mean(0) - _sq(gamma).mean(0))
-    out["dist_sq"] = dist_sq
+    out["dist_sq"], out["offset"] = dist_sq, e
     out["deviation"] = np.abs(nxt - out["next"]).max(0)
     out["deviation_bound"] = 3.5 * eta**2 * r**2 + 7 * eta * r * np.sqrt(dist_sq)
     return out
@@ -101,14 +101,20 @@ def gap_shares(chain: dict) -> dict:
     return {name: float(np.median(v)) for name, v in shares.items()}
 
 
-def c_multiplier_to_fail(chain: dict, setting: Theorem1Setting) -> float:
+def c_multiplier_to_fail(chain: dict, setting: Theorem1Setting, mean_gradient=None) -> float:
     """The factor m such that the link smooth <= assume, recomputed with c replaced by m c, fails
     at some point of ``chain`` for every m above it (Chapter 3).
 
     Only *assume* depends on c, through -2 eta c ||y - x*||^2, so the link fails first where
     (assume - smooth) / (2 eta c ||y - x*||^2) is smallest. A result near 1 means the check would
-    catch a c overstated by a little; a large one means it could not."""
+    catch a c overstated by a little; a large one means it could not. ``mean_gradient``, if given,
+    is E gamma = grad g at the points, exactly, in place of the sample mean of the draws in
+    ``part_assumption``: the factor without that sampling error."""
     slack = chain["assume"] - chain["smooth"]
+    if mean_gradient is not None:
+        exact = 2 * setting.eta * (_dot(np.asarray(mean_gradient, dtype=float), chain["offset"])
+                                   - setting.c * chain["dist_sq"])
+        slack = slack - chain["part_assumption"] + exact
     return float(1 + np.min(slack / (2 * setting.eta * setting.c * chain["dist_sq"])))
 
 
@@ -171,19 +177,22 @@ def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values, mu_const
     The step size is ``fraction * min{1/(2L), c/L^2, 1/(2c)}``; ``valid`` marks the points that
     meet Theorem 1's conditions (all of them for fractions in (0, 1)). Points with c > L are kept:
     the conditions allow them, and with noise whose law depends on x they can occur (Chapter 3,
-    Notes on the paper). Returns the ratios, ``valid``, the parameter arrays (``params``) and the
+    Notes on the paper). Returns the ratios, their three summands (``terms``, see
+    :func:`~sgd_escape.theory.lemma5_terms`), ``valid``, the parameter arrays (``params``) and the
     parameters of the tightest case.
     """
-    from sgd_escape.theory import conditions_hold, lemma5_ratio
+    from sgd_escape.theory import conditions_hold, lemma5_terms
 
     frac, c, L, r, T2 = np.meshgrid(eta_fractions, c_values, L_values, r_values, T2_values, indexing="ij")
     eta = frac * np.minimum(np.minimum(1 / (2 * L), c / L**2), 1 / (2 * c))
     valid = conditions_hold(eta, c, L)
-    ratio = np.where(valid, lemma5_ratio(eta, c, L, r, T2, mu_constant), np.nan)
+    terms = {name: np.where(valid, term, np.nan)
+             for name, term in lemma5_terms(eta, c, L, r, T2, mu_constant).items()}
+    ratio = sum(terms.values())
     worst = np.unravel_index(np.nanargmax(ratio), ratio.shape)
     params = {"eta": eta, "c": c, "L": L, "r": r, "T2": T2}
     tightest = {name: float(v[worst]) for name, v in (*params.items(), ("ratio", ratio))}
-    return {"ratio": ratio, "valid": valid, "tightest": tightest, "params": params}
+    return {"ratio": ratio, "terms": terms, "valid": valid, "tightest": tightest, "params": params}
 
 
 def _log_zeta_one() -> float:
@@ -261,14 +270,36 @@ def segment_slopes(convolved_grad, starts, t) -> np.ndarray:
     With ``z_t = (1 - t) x`` and ``h(t) = g(z_t)``, returns ``h'(t) / ((1 - t) ||x - x*||^2)``
     = ``<grad g(z_t), x* - x> / ((1 - t) ||x||^2)``, of shape ``(len(t), len(starts))``, where
     ``convolved_grad`` is ``grad g`` (vectorised over a last axis of size d). Appendix A's
-    argument needs it to stay at or below ``-c`` for every ``t`` in ``[0, 1)``.
+    argument needs it to stay at or below ``-c`` for every ``t`` in ``[0, 1)``. Since
+    ``x* - z_t = (1 - t)(x* - x)``, it is minus the assumption's ratio at ``z_t``: the chain rule
+    link of the argument, not its conclusion (see :func:`segment_drops`).
     """
+    starts, t = _segment_inputs(starts, t)
+    z = (1 - t)[:, None, None] * starts                            # (len(t), segments, d)
+    inner = np.sum(convolved_grad(z) * -starts, axis=-1)
+    return inner / ((1 - t)[:, None] * np.sum(starts ** 2, axis=1))
+
+
+def segment_drops(convolved_value, starts, t) -> np.ndarray:
+    """Appendix A's conclusion on the segments from each start ``x`` to ``x* = 0``, from the values
+    of ``g`` alone (Chapter 3).
+
+    With ``h(t) = g((1 - t) x)``, returns ``(h(t) - h(1)) / ((1 - t)^2 ||x||^2)``, of shape
+    ``(len(t), len(starts))``, where ``convolved_value`` is ``g`` (over a last axis of size d).
+    Integrating Assumption 1 along the segment bounds it below by ``c / 2``: ``g`` falls all
+    the way to ``x*``, by at least that much.
+    """
+    starts, t = _segment_inputs(starts, t)
+    z = (1 - t)[:, None, None] * starts
+    drop = convolved_value(z) - convolved_value(np.zeros(starts.shape[1]))
+    return drop / ((1 - t)[:, None] ** 2 * np.sum(starts ** 2, axis=1))
+
+
+def _segment_inputs(starts, t):
     starts = np.asarray(starts, dtype=float)
     t = np.asarray(t, dtype=float)
     if starts.ndim != 2:
         raise ValueError(f"starts must have shape (segments, d), got {starts.shape}")
     if t.ndim != 1 or np.any(t < 0) or np.any(t >= 1):
         raise ValueError(f"t must be a 1-D array of values in [0, 1), got {t!r}")
-    z = (1 - t)[:, None, None] * starts                            # (len(t), segments, d)
-    inner = np.sum(convolved_grad(z) * -starts, axis=-1)
-    return inner / ((1 - t)[:, None] * np.sum(starts ** 2, axis=1))
+    return starts, t

@@ -66,6 +66,14 @@ class SpikyQuadratic:
         eta = checks.require_positive("eta", eta)
         return float(noise.coordinate_characteristic(self.k * eta * noise.r))
 
+    def convolved_value(self, y, noise: BoundedNoise, eta: float) -> np.ndarray:
+        """g(y) = E f(y - eta omega), exactly: the cosines shrink by phi, and the quadratic gains
+        the constant a eta^2 E||omega||^2 / 2. ``y`` of shape (..., d); returns shape (...)."""
+        phi = self.smoothing_factor(noise, eta)
+        y = np.asarray(y, dtype=float)
+        spikes = self.beta / self.k**2 * (1 - phi * np.cos(self.k * y))
+        return np.sum(self.a * y**2 / 2 + spikes, axis=-1) + self.a * eta**2 * noise.mean_sq_norm / 2
+
     def convolved_grad(self, y, noise: BoundedNoise, eta: float) -> np.ndarray:
         """grad g(y) for g(y) = E f(y - eta omega), exactly."""
         phi = self.smoothing_factor(noise, eta)

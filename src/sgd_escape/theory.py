@@ -136,15 +136,22 @@ def lemma5_ratio(eta, c, L, r, T2, mu_constant: float = 42.0) -> np.ndarray:
     parameters that satisfy Theorem 1's conditions (:func:`conditions_hold`); with the
     paper's constant the ratio is at most 1 there.
     """
+    return sum(lemma5_terms(eta, c, L, r, T2, mu_constant).values())
+
+
+def lemma5_terms(eta, c, L, r, T2, mu_constant: float = 42.0) -> dict:
+    """The three summands of Lemma 5's left side, each over ``delta^2`` (Chapter 3, Appendix B):
+    ``noise`` (the 3.5 eta^2 r^2 part of M), ``delta`` (the 7 eta r delta part of M) and ``start``
+    (21 b / lambda). Appendix B shows each is at most 1/3 under Theorem 1's conditions."""
     eta, c, L, r, T2 = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (eta, c, L, r, T2)))
     lam = 2 * eta * c - eta**2 * L**2
     floor = eta**2 * r**2 * (1 + eta * L) ** 2 / lam
     log_zeta = np.log(9 * T2 / 4)
     mu = np.maximum(8.0, mu_constant * np.sqrt(log_zeta))
-    delta = mu * np.sqrt(floor)
-    M = 3.5 * eta**2 * r**2 + 7 * eta * r * delta
-    lhs = np.sqrt(2) * M / np.sqrt(eta * c) * np.sqrt(log_zeta) + 21 * floor
-    return lhs / delta**2
+    delta_sq = mu**2 * floor
+    azuma = np.sqrt(2) / np.sqrt(eta * c) * np.sqrt(log_zeta) / delta_sq   # sqrt(2 log zeta / (eta c))
+    return {"noise": azuma * 3.5 * eta**2 * r**2, "delta": azuma * 7 * eta * r * np.sqrt(delta_sq),
+            "start": 21 * floor / delta_sq}
 
 
 def conditions_hold(eta, c, L) -> np.ndarray:

@@ -156,7 +156,10 @@ def supermartingale_mean(ax, G) -> None:
     ax.fill_between(t, mean - 2 * se, mean + 2 * se, color=COLORS["iterate"], alpha=BAND_ALPHA)
     ax.plot(t, mean, color=COLORS["iterate"], label=r"mean of $G_t$, $\pm 2$ s.e.")
     ax.axhline(G[0].mean(), color=COLORS["bound"], ls="--", label=r"$G_0$")
-    ax.set(xlabel="t", ylabel=r"$G_t$", yscale="symlog")
+    ax.set(xlabel="t", ylabel=r"$G_t$")
+    ax.set_yscale("symlog", linscale=2)       # a wide linear band keeps the ticks at -1, 0, 1 apart
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high * 4 if high > 0 else high)    # room above the line at G_0
     ax.legend(fontsize=8)
 
 
