@@ -178,9 +178,9 @@ def plot_figure1(f: SharpWellFunction, x_t: float, step_size: float, omega: floa
     (x_o,) = f.well_minimum()
     xs = np.linspace(-0.4, 2.1, 1200)[:, None]
     ax.plot(xs[:, 0], f.value(xs), color=COLORS["f"])
-    # Label offsets (points): x_t and x_{t+1} above right; y_t, at the well's bottom, below left,
-    # clear of both walls and of the x_o label, which sits below right with a leader line.
-    points = [(x_t, "$x_t$", "k", (6, 6)), (y_t, "$y_t$", "tab:blue", (-22, -16)),
+    # Label offsets (points): x_t and x_{t+1} above right; y_t, at the well's bottom, just below
+    # its dot (not under x_t), clear of the x_o label, which sits below right with a leader line.
+    points = [(x_t, "$x_t$", "k", (6, 6)), (y_t, "$y_t$", "tab:blue", (-9, -17)),
               (x_next, "$x_{t+1}$", COLORS["iterate"], (2, 8))]
     for x, name, color, offset in points:
         ax.plot(x, float(f.value([x])), "o", color=color, zorder=3)
