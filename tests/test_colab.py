@@ -9,6 +9,7 @@ Reproduced here without Colab:
   points the cell's repository URL at the local clone, so the cell's own ``git clone`` and
   ``%pip install <folder>`` (not editable) run as in Colab;
 - ``SGD_ESCAPE_STATIC`` unset, so explorers build their live widgets;
+- no myst-nb, so every number the prose names must be printed as ``name = value`` instead;
 - after the set-up cell, any network connection other than loopback raises: a chapter must
   not download anything at run time (the package index is used by the set-up cell only).
 """
@@ -105,7 +106,13 @@ finally:
     nbformat.write(nb, executed)  # for a person to read (test-artifacts/colab/)
 widgets = sum(1 for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
               if "application/vnd.jupyter.widget-view+json" in out.get("data", {}))
-print(json.dumps({"seconds": time.time() - start, "widgets": widgets}))
+# Without myst-nb the prose shows each glued number by name: every name must be printed somewhere.
+import re
+printed = {name for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+           if out.get("output_type") == "stream" for name in re.findall(r"^(\w+) = ", out["text"], re.M)}
+named = {name for cell in nb.cells if cell.cell_type == "markdown"
+         for name in re.findall(r"\{glue:text\}`(\w+)", cell.source)}
+print(json.dumps({"seconds": time.time() - start, "widgets": widgets, "unprinted": sorted(named - printed)}))
 '''
 
 
@@ -171,6 +178,7 @@ def test_chapter_runs_as_in_colab(colab, chapter):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     if "show_explorer(" in notebook.read_text():
         assert report["widgets"] > 0, f"{chapter} calls show_explorer but showed no live widget"
+    assert report["unprinted"] == [], f"{chapter}: prose names these glued numbers, but Colab never prints them"
     print(f"{chapter}: {report['seconds']:.0f} s, {report['widgets']} live widgets")
 
 

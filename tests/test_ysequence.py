@@ -71,6 +71,19 @@ def test_glue_numbers_stores_every_entry_under_its_prefixed_name(monkeypatch):
     assert stored == {"one_c": 0.5, "one_T1": 644}
 
 
+def test_glue_prints_name_and_value_where_myst_nb_is_missing(monkeypatch, capsys):
+    import sys
+
+    import numpy as np
+
+    import sgd_escape.book as book
+
+    monkeypatch.setitem(sys.modules, "myst_nb", None)          # as in Colab: importing it fails
+    book.glue("ch9_ratio", np.float64(0.123456789))
+    book.glue("ch9_count", 42)
+    assert capsys.readouterr().out == "ch9_ratio = 0.123457\nch9_count = 42\n"
+
+
 def test_simulate_y_steps_by_equation_1():
     # y_t = x_t - eta grad f(x_t) and x_{t+1} = x_t - eta (grad f(x_t) + omega_t): simulate_y, started at
     # y_0 = y(x_0), must reach x_1 and y_1 = y(x_1) with the same omega_0 drawn from the same generator.

@@ -21,16 +21,18 @@ def is_static_build() -> bool:
 def glue(name: str, value, display: bool = False) -> None:
     """Store ``value`` under ``name`` for the prose (myst-nb glue; used in every chapter, Chapters 1-7).
 
-    Returns nothing, so that a ``glue`` call ending a cell adds no output. Outside the book
-    build (Colab without myst-nb, say) it does nothing, so a chapter runs anywhere. Numbers
-    in the prose always come through here, never typed.
+    Returns nothing, so that a ``glue`` call ending a cell adds no output in the book. Without
+    myst-nb (Colab, say) the prose shows each number by its name, so this prints
+    ``name = value`` below the cell instead. Numbers in the prose always come through here,
+    never typed.
     """
-    try:
-        from myst_nb import glue as myst_glue
-    except ImportError:  # pragma: no cover - depends on the environment
-        return
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()  # numpy scalars: numpy 2 prints np.float64(...), which glue cannot format
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        print(f"{name} = {value:.6g}" if isinstance(value, float) else f"{name} = {value}")
+        return
     myst_glue(name, value, display=display)
 
 

@@ -5,7 +5,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.lines import Line2D
 
-from .escape_basins import BasinFractions, SharpFlatLandscape
+from .escape_basins import ASSUMPTION_DOMAIN, BasinFractions, SharpFlatLandscape
 from .plotting import COLORS
 
 #: One colour per step size in the sharp-and-flat figures.
@@ -61,12 +61,14 @@ def plot_convolved_landscape(ax, landscape: SharpFlatLandscape, radii) -> None:
     ax.set(xlabel="x", ylabel="value", title="f and its convolutions")
 
 
-def plot_convexity_constant(ax, radii, constants, critical: float) -> None:
-    """Assumption 1's constant ``c`` against the noise radius, with the critical radius (Chapter 7)."""
+def plot_convexity_constant(ax, radii, constants, critical: float, domain=ASSUMPTION_DOMAIN) -> None:
+    """Assumption 1's constant ``c`` on ``domain`` against the noise radius, with the critical
+    radius (Chapter 7)."""
     ax.plot(radii, constants, color=COLORS["convolved"])
     ax.axhline(0.0, color="0.5", lw=0.8)
     ax.axvline(critical, color=COLORS["bound"], ls="--", lw=1, label="sharp minimum disappears")
-    ax.set(xlabel="noise radius", ylabel="one-point convexity c", title="Assumption 1 on [-2, 2]")
+    ax.set(xlabel="noise radius", ylabel="one-point convexity c",
+           title=f"Assumption 1 on [{domain[0]:g}, {domain[1]:g}]")
 
 
 def plot_basin_fractions(ax, from_sharp: dict, from_flat: dict, critical: float) -> None:
@@ -77,7 +79,7 @@ def plot_basin_fractions(ax, from_sharp: dict, from_flat: dict, critical: float)
         ax.plot(sharp.radii, sharp.sharp, "o-", color=color, ms=3, label=f"step {step:g}, start sharp")
         ax.plot(flat.radii, flat.sharp, "s--", color=color, ms=3, label=f"step {step:g}, start flat")
     ax.axvline(critical, color=COLORS["bound"], ls="--", lw=1, label="convolution loses sharp minimum")
-    ax.set(xscale="log", xlabel="noise radius (step size x noise std)",
+    ax.set(xscale="log", xlabel=r"noise radius $\rho = \eta s$ (step size $\times$ noise std)",
            ylabel="fraction ending in sharp basin", ylim=(-0.03, 1.03))
 
 
@@ -95,7 +97,7 @@ def plot_basin_baselines(ax, from_sharp: dict, from_flat: dict, gibbs: dict, bow
         ax.plot(sharp.radii, bowl_only[step], "--", color=color, lw=1, label=f"step {step:g}, bowl only")
     if critical is not None:
         ax.axvline(critical, color=COLORS["bound"], ls="--", lw=1, label="convolution loses sharp minimum")
-    ax.set(xscale="log", xlabel="noise radius (step size x noise std)",
+    ax.set(xscale="log", xlabel=r"noise radius $\rho = \eta s$ (step size $\times$ noise std)",
            ylabel="fraction ending in sharp basin", ylim=(-0.03, 1.03))
 
 
