@@ -38,7 +38,9 @@ SMALL = {"resnet": "resnet14", "densenet": "densenet34"}
 
 OPTIMIZER = dict(lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128, seed=0)
 #: Probe subsets are whole multiples of ``probe_batch_size`` (10,240 = 80 batches in the
-#: ``paper`` preset), so that no image is dropped and every BatchNorm batch has one size.
+#: ``paper`` preset), so that no image is dropped and every BatchNorm batch has one size. The
+#: ``cpu`` preset probes its whole training subset: f is then the training loss itself, and the
+#: signs it reports do not depend on which quarter of the images a smaller probe would take.
 PROBES = dict(probe_batch_size=128, probe_loss="mean cross-entropy, no weight decay",
               probe_batchnorm="batch statistics, running buffers untouched")
 
@@ -50,7 +52,7 @@ FIG5 = {
                  train_eval_examples=128, probe_examples=128, ball_points=4, ball_every=2,
                  ball_examples=64, ball_trials=1),
     "cpu": dict(trials=3, epochs=40, lr_milestones=[20, 30], train_examples=1024, test_examples=512,
-                train_eval_examples=512, probe_examples=256, ball_points=4, ball_every=2,
+                train_eval_examples=512, probe_examples=1024, ball_points=4, ball_every=2,
                 ball_examples=128, ball_trials=1),
     "reduced": dict(trials=5, epochs=10, lr_milestones=[5, 8], train_examples=25000,
                     test_examples=5000, train_eval_examples=5000, probe_examples=2560,
@@ -65,7 +67,7 @@ SLOPE = {
     "mini": dict(branches=4, shared_epochs=2, branch_epochs=4, train_examples=384,
                  test_examples=256, train_eval_examples=128, probe_examples=128),
     "cpu": dict(branches=6, shared_epochs=5, branch_epochs=20, train_examples=1024,
-                test_examples=512, train_eval_examples=512, probe_examples=256),
+                test_examples=512, train_eval_examples=512, probe_examples=1024),
     "reduced": dict(branches=50, shared_epochs=2, branch_epochs=8, train_examples=10000,
                     test_examples=2000, train_eval_examples=2000, probe_examples=1280),
     "paper": dict(branches=50, shared_epochs=10, branch_epochs=140, train_examples=None,
@@ -78,7 +80,7 @@ SPECTRUM = {
     "mini": dict(base_epochs=6, restart_epochs=[2, 4, 6], restart_length=3,
                  train_examples=512, test_examples=256, train_eval_examples=128, probe_examples=128),
     "cpu": dict(base_epochs=40, restart_epochs=[8, 16, 24, 32, 40], restart_length=15,
-                train_examples=1024, test_examples=512, train_eval_examples=512, probe_examples=256),
+                train_examples=1024, test_examples=512, train_eval_examples=512, probe_examples=1024),
     "reduced": dict(base_epochs=20, restart_epochs=[4, 8, 12, 16, 20], restart_length=10,
                     train_examples=10000, test_examples=5000, train_eval_examples=2000,
                     probe_examples=1280),
