@@ -66,6 +66,8 @@ def test_a_refused_result_more_faithful_than_the_one_shown_is_a_warning(tmp_path
 def test_tables_escape_html_and_keep_a_markdown_form():
     table = tables.show_table(["a", "b"], [[1, "<x>"]])
     assert "&lt;x&gt;" in table.html and "| 1 | <x> |" in table.markdown
+    with pytest.raises(ValueError, match="rows must have 2 cells"):
+        tables.show_table(["a", "b"], [[1, 2, 3]])
 
 
 def _spectrum_result(**changes):
@@ -106,6 +108,8 @@ def test_fig5_verdict_counts_signs_from_epoch_5_and_the_longest_step():
     assert verdict["ball_nonpositive"] == 1                   # epoch 6 only: epoch 0 is before epoch 5
     assert verdict["ball_mean_nonpositive"] == 1              # a NaN mean (a diverged probe) is no success
     assert verdict["ball_probed"] == 1                        # of the balls probed from epoch 5 on
+    assert verdict["ball_mean_mixed"] == 1                    # epoch 6: mean NaN, yet a point at 0.5 > 0
+    assert verdict["ball_mean_reach"] == pytest.approx(2.0)   # radius 0.5 over the 0.25 still to go
     assert verdict["max_step"] == pytest.approx(0.3)          # 0.1 x 3 beats 0.01 x 20
     # the value at x_6 itself, and radius 0.5 over the distance 0.25 still to go at epoch 6
     assert tables.ball_nonpositive_rows({"a": result}) == [["a (mini, 4 points)", 6, 0, "-0.5", "nan", "0.5", "0.5", "2"]]
@@ -191,6 +195,7 @@ def test_protocol_gap_lists_exactly_the_settings_that_differ_from_the_paper(monk
         line = next(l for l in note.markdown.splitlines() if l.startswith(f"- {label}, preset {result.preset}"))
         assert ("epochs 300" not in line) and (f"epochs {result.config['epochs']} (paper preset: 300)" in line)
         assert ("trials" in line) == (result.config["trials"] != 5)
+        assert "probe_examples" not in line or "probe_examples" in line and "(paper preset, the book's choice: 10240)" in line
 
 
 def test_spectrum_observation_rows_follow_the_trends():
@@ -261,11 +266,18 @@ def test_motion_summary_compares_each_restart_with_the_epoch_that_led_to_its_sta
               "restart_epochs": np.array([1, 3]), "restart_epoch_distance": np.array([[0.1, 0.8], [0.2, 0.6], [0.3, 0.4]]),
               "inner_distance": np.array([[0.2, 1.2], [0.3, 0.4], [0.1, 0.1]])}            # row 0: ||x_T - x_s|| per restart
     summary = tables.motion_summary(curves)
-    assert summary["first"] == 1.0 and summary["last"] == 4.0 and summary["path"] == 2.0   # 7 / 3.5
+    assert summary["early"] == 2.0 and summary["late"] == 4.0 and summary["path"] == 2.0   # 7 / 3.5
+    eight = dict(curves, base_epoch_distance=np.array([0.1, 1, 3, 5, 5, 5, 6, 8.0]))  # quarters of 2 epochs
+    assert tables.motion_summary(eight)["early"] == 2.0 and tables.motion_summary(eight)["late"] == 7.0
     assert summary["drop"] == pytest.approx(np.median([0.1 / 1.0, 0.8 / 4.0]))         # epochs 1 and 3 led there
     assert summary["restart_change"] == pytest.approx(np.median([3.0, 0.5]))
     assert summary["late_change"] == pytest.approx(np.median([0.3 / 0.2, 0.4 / 0.6]))    # last over middle epoch
     assert summary["restart_path"] == pytest.approx(np.median([0.6 / 0.2, 1.8 / 1.2]))    # path over displacement
+    assert tables.value_range([1.04, 0.98], ".2g") == "0.98 to 1" and tables.value_range([1.0, 1.001], ".2g") == "1"
+    runs = {"a": SimpleNamespace(config={"train_examples": None}), "b": None}
+    assert tables.images_phrase(runs) == "on the whole training set"
+    runs["b"] = SimpleNamespace(config={"train_examples": 1024})
+    assert tables.images_phrase(runs) == "on a subset of the images"
     assert tables.trend_word([2.0, 1.5], "grows", "shrinks") == "grows"
     assert tables.trend_word([0.5, 1.0], "grows", "shrinks") == "shrinks"
     assert tables.trend_word([0.5, 2.0], "grows", "shrinks") == "grows in some networks, shrinks in others"

@@ -85,8 +85,12 @@ def provenance_note(kind: str) -> Rich:
 def show_table(header: list[str], rows: list[list]) -> Rich:
     """A table for display in a chapter (HTML on the website, Markdown elsewhere; Chapters 4-6).
 
-    ``rows`` are lists of cells, as long as ``header``. Returns it as :class:`Rich`.
+    ``rows`` are lists of cells, as long as ``header`` (else a ValueError naming ``rows``).
+    Returns it as :class:`Rich`.
     """
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"rows must have {len(header)} cells, one per header, got {len(row)}: {row!r}")
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
@@ -119,20 +123,27 @@ def figure5_rows(results: dict) -> list[list]:
 def fig5_verdict(results: dict) -> dict:
     """Totals over the cached Figure 5 runs (Chapter 4), from epoch 5 on: non-positive inner
     products at the trajectory; probed balls whose smallest, and whose mean, value is not
-    positive; and the largest learning rate times stochastic gradient norm."""
+    positive; of the latter, how many also have a positive value (``ball_mean_mixed``) and their
+    largest radius over the distance still to go (``ball_mean_reach``); and the largest learning
+    rate times stochastic gradient norm."""
     from .training import learning_rate
 
     cached = [r for r in results.values() if r is not None]
     if not cached:
         return {"nonpositive": 0, "total": 0, "ball_nonpositive": 0, "ball_mean_nonpositive": 0,
-                "ball_probed": 0, "max_step": float("nan")}
+                "ball_probed": 0, "ball_mean_mixed": 0, "ball_mean_reach": float("nan"), "max_step": float("nan")}
     steps = []
     for r in cached:
         rates = np.array([learning_rate(e, r.config["lr"], r.config["lr_milestones"])
                           for e in range(r.curves["grad_norm_max"].shape[0])])
         steps.append(float((rates[:, None] * r.curves["grad_norm_max"]).max()))
     balls = [(r.curves, _ball_from_epoch_5(r)) for r in cached]
-    return {"nonpositive": sum(r.scalars["negative_inner_from_epoch_5"] for r in cached),
+    failed = [not_positive(c["ball_raw_mean"]) & f[:, None] for c, f in balls]     # mean <= 0, epoch >= 5
+    reach = [r.config["ball_radius"] / r.curves["inner_distance"][r.curves["ball_epochs"], :bad.shape[1]][bad]
+             for r, bad in zip(cached, failed)]
+    return {"ball_mean_mixed": int(sum((bad & (c["ball_raw_max"] > 0)).sum() for (c, _), bad in zip(balls, failed))),
+            "ball_mean_reach": max((float(x.max()) for x in reach if x.size), default=float("nan")),
+"nonpositive": sum(r.scalars["negative_inner_from_epoch_5"] for r in cached),
             "total": sum(r.scalars["inner_products_from_epoch_5"] for r in cached),
             "ball_nonpositive": int(sum(not_positive(c["ball_raw_min"][f]).sum() for c, f in balls)),
             "ball_mean_nonpositive": int(sum(not_positive(c["ball_raw_mean"][f]).sum() for c, f in balls)),
@@ -282,21 +293,40 @@ def spectrum_observation_rows(results: dict) -> list[list]:
 
 
 def motion_summary(curves: dict) -> dict:
-    """Section 5.4 (Chapter 6): a spectrum result's motion per epoch in seven numbers. ``first``,
-    ``last``: the run at 0.1 in its first and last epoch; ``path``: its path length over its net
-    displacement from ``x_0``; ``drop``: median over restarts of a restart's first epoch over the
-    run at 0.1's epoch that led to its start; ``restart_change``: median of a restart's last epoch
-    over its first; ``late_change``: median of a restart's last epoch over its middle one (does
-    the motion still shrink in the second half?); ``restart_path``: median of a restart's path
-    length over its net displacement ``||x_T - x_s||``."""
+    """Section 5.4 (Chapter 6): a spectrum result's motion per epoch in seven numbers. ``early``,
+    ``late``: the run at 0.1's mean motion per epoch over the first quarter of its epochs (from
+    its second epoch: in the first the momentum buffer is still building up) and over the last
+    quarter; ``path``: its path length over its net displacement from ``x_0``; ``drop``: median
+    over restarts of a restart's first epoch over the run at 0.1's epoch that led to its start;
+    ``restart_change``: median of a restart's last epoch over its first; ``late_change``: median
+    of a restart's last epoch over its middle one (does the motion still shrink in the second
+    half?); ``restart_path``: median of a restart's path length over its net displacement
+    ``||x_T - x_s||``."""
     base, restarts = curves["base_epoch_distance"], curves["restart_epoch_distance"]   # (E0,), (L, R)
     before = base[np.maximum(curves["restart_epochs"], 1) - 1]
-    return {"first": float(base[0]), "last": float(base[-1]),
+    quarter = max(1, base.size // 4)
+    return {"early": float(base[1:1 + quarter].mean() if base.size > 1 else base[0]),
+            "late": float(base[-quarter:].mean()),
             "path": float(base.sum() / curves["base_distance_from_init"][-1]),
             "drop": float(np.median(restarts[0] / before)),
             "restart_change": float(np.median(restarts[-1] / restarts[0])),
             "late_change": float(np.median(restarts[-1] / restarts[len(restarts) // 2])),
             "restart_path": float(np.median(restarts.sum(axis=0) / curves["inner_distance"][0]))}
+
+
+def images_phrase(results: dict) -> str:
+    """Where the shown runs train (Chapters 5-6 glue it): ``"on the whole training set"`` when
+    every cached run of ``results`` uses all of it, else ``"on a subset of the images"``."""
+    cached = [r for r in results.values() if r is not None]
+    whole = cached and all(r.config["train_examples"] is None for r in cached)
+    return "on the whole training set" if whole else "on a subset of the images"
+
+
+def value_range(values, spec: str) -> str:
+    """``"low to high"`` of ``values`` formatted with ``spec``, or one value where both read the
+    same (Chapter 6 glues ranges over the shown networks this way). Returns a str."""
+    low, high = (format(float(v), spec) for v in (np.min(values), np.max(values)))
+    return low if low == high else f"{low} to {high}"
 
 
 def trend_word(ratios, up: str, down: str, level: str | None = None, band: float = 0.1) -> str:
@@ -355,6 +385,9 @@ PROTOCOL_KEYS = {
               "probe_examples"],
     "spectrum": ["architecture", "base_epochs", "restart_epochs", "restart_length", "train_examples"],
 }
+#: Settings the paper does not state: their ``paper`` preset values are the book's choice.
+BOOK_CHOICES = {"probe_examples", "ball_examples", "restart_epochs"}
+BOOK_CHOICE_NOTE = ", the book's choice"
 
 
 def protocol_gap(results: dict) -> Rich:
@@ -371,7 +404,8 @@ def protocol_gap(results: dict) -> Rich:
         if result is None:
             continue
         paper = preset_config(result.experiment, "paper")
-        gaps = [f"{key} {shown(result.config[key])} (paper preset: {shown(paper[key])})"
+        gaps = [f"{key} {shown(result.config[key])} (paper preset{BOOK_CHOICE_NOTE * (key in BOOK_CHOICES)}: "
+                f"{shown(paper[key])})"
                 for key in PROTOCOL_KEYS[result.config["kind"]] if result.config[key] != paper[key]]
         lines.append(f"{label}, preset {result.preset}: " + ("; ".join(gaps) or "as the paper preset"))
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
