@@ -162,9 +162,10 @@ def code_and_machine(device) -> dict:
     (Chapter 4)."""
     import torch
 
+    threads = torch.get_num_threads()
     device_name = (torch.cuda.get_device_name(device) if torch.device(device).type == "cuda"
                    else f"CPU ({platform.processor() or platform.machine()}, "
-                        f"{torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''})")
+                        f"{threads} thread{'s' if threads != 1 else ''})")
     commit, commit_source = _git_commit(find_repository_root(required=False))
     record = {"git_commit": commit, "git_commit_source": commit_source, "device": str(device),
               "device_name": device_name, "torch_version": torch.__version__,

@@ -387,7 +387,6 @@ PROTOCOL_KEYS = {
 }
 #: Settings the paper does not state: their ``paper`` preset values are the book's choice.
 BOOK_CHOICES = {"probe_examples", "ball_examples", "restart_epochs"}
-BOOK_CHOICE_NOTE = ", the book's choice"
 
 
 def protocol_gap(results: dict) -> Rich:
@@ -399,13 +398,15 @@ def protocol_gap(results: dict) -> Rich:
     def shown(value):
         return "all" if value is None else value
 
+    def source(key):
+        return "paper preset, the book's choice" if key in BOOK_CHOICES else "paper preset"
+
     lines = []
     for label, result in results.items():
         if result is None:
             continue
         paper = preset_config(result.experiment, "paper")
-        gaps = [f"{key} {shown(result.config[key])} (paper preset{BOOK_CHOICE_NOTE * (key in BOOK_CHOICES)}: "
-                f"{shown(paper[key])})"
+        gaps = [f"{key} {shown(result.config[key])} ({source(key)}: {shown(paper[key])})"
                 for key in PROTOCOL_KEYS[result.config["kind"]] if result.config[key] != paper[key]]
         lines.append(f"{label}, preset {result.preset}: " + ("; ".join(gaps) or "as the paper preset"))
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
