@@ -28,6 +28,15 @@ def test_notebook_is_committed_without_outputs(notebook: Path):
 
 
 @pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_code_cells_stay_short(notebook: Path):
+    """Cells call the package; more than 15 lines in one cell wants a function or a split."""
+    cells = json.loads(notebook.read_text())["cells"]
+    long = [(index, len("".join(cell["source"]).split("\n"))) for index, cell in enumerate(cells)
+            if cell["cell_type"] == "code" and len("".join(cell["source"]).split("\n")) > 15]
+    assert not long, f"{notebook.name}: code cells over 15 lines (index, lines): {long}"
+
+
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
 def test_first_cell_is_the_standard_colab_setup_cell(notebook: Path):
     first = json.loads(notebook.read_text())["cells"][0]
     assert "".join(first["source"]) == setup_cell_source()
