@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
-from sgd_escape.cifar import figures, tables  # noqa: E402
+from sgd_escape.cifar import figures, spectrum_tables, tables  # noqa: E402
 from sgd_escape.cifar.experiments import EXPERIMENTS  # noqa: E402
 from sgd_escape.cifar.results import best_cached  # noqa: E402
 
@@ -89,8 +89,8 @@ def _spectrum_result(**changes):
     ("whole_trajectories_one_point_convex", {"whole_trajectory_one_point_convex": [True, False, True]}),
 ])
 def test_each_spectrum_trend_fails_exactly_when_its_observation_does(key, change):
-    assert all(tables.spectrum_trends({"net": _spectrum_result()})["net"].values())
-    trend = tables.spectrum_trends({"net": _spectrum_result(**change)})["net"]
+    assert all(spectrum_tables.spectrum_trends({"net": _spectrum_result()})["net"].values())
+    trend = spectrum_tables.spectrum_trends({"net": _spectrum_result(**change)})["net"]
     assert [k for k, holds in trend.items() if not holds] == [key]
 
 
@@ -199,10 +199,10 @@ def test_protocol_gap_lists_exactly_the_settings_that_differ_from_the_paper(monk
 
 
 def test_spectrum_observation_rows_follow_the_trends():
-    rows = tables.spectrum_observation_rows({"a": _spectrum_result(),
+    rows = spectrum_tables.spectrum_observation_rows({"a": _spectrum_result(),
                                              "b": _spectrum_result(restart_distance_from_init=np.array([3.0, 2.0, 8.0]))})
-    assert len(rows) == len(tables.SPECTRUM_OBSERVATIONS)
-    assert rows[2] == [tables.SPECTRUM_OBSERVATIONS["distance_grows"], "yes", "no"]
+    assert len(rows) == len(spectrum_tables.SPECTRUM_OBSERVATIONS)
+    assert rows[2] == [spectrum_tables.SPECTRUM_OBSERVATIONS["distance_grows"], "yes", "no"]
     assert all(row[1:] == ["yes", "yes"] for k, row in enumerate(rows) if k != 2)
 
 
@@ -265,10 +265,10 @@ def test_motion_summary_compares_each_restart_with_the_epoch_that_led_to_its_sta
     curves = {"base_epoch_distance": np.array([1.0, 2.0, 4.0]), "base_distance_from_init": np.array([0, 1, 2, 3.5]),
               "restart_epochs": np.array([1, 3]), "restart_epoch_distance": np.array([[0.1, 0.8], [0.2, 0.6], [0.3, 0.4]]),
               "inner_distance": np.array([[0.2, 1.2], [0.3, 0.4], [0.1, 0.1]])}            # row 0: ||x_T - x_s|| per restart
-    summary = tables.motion_summary(curves)
+    summary = spectrum_tables.motion_summary(curves)
     assert summary["early"] == 2.0 and summary["late"] == 4.0 and summary["path"] == 2.0   # 7 / 3.5
     eight = dict(curves, base_epoch_distance=np.array([0.1, 1, 3, 5, 5, 5, 6, 8.0]))  # quarters of 2 epochs
-    assert tables.motion_summary(eight)["early"] == 2.0 and tables.motion_summary(eight)["late"] == 7.0
+    assert spectrum_tables.motion_summary(eight)["early"] == 2.0 and spectrum_tables.motion_summary(eight)["late"] == 7.0
     assert summary["drop"] == pytest.approx(np.median([0.1 / 1.0, 0.8 / 4.0]))         # epochs 1 and 3 led there
     assert summary["restart_change"] == pytest.approx(np.median([3.0, 0.5]))
     assert summary["late_change"] == pytest.approx(np.median([0.3 / 0.2, 0.4 / 0.6]))    # last over middle epoch

@@ -9,7 +9,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sgd_escape.cifar import figures, tables  # noqa: E402
+from sgd_escape.cifar import figures, spectrum_tables, tables  # noqa: E402
 from sgd_escape.cifar.experiments import KIND_PRESETS  # noqa: E402
 from sgd_escape.cifar.pipeline import run_experiment  # noqa: E402
 
@@ -53,7 +53,7 @@ def test_figure5_with_the_papers_networks_reaches_the_chapter(tmp_path, monkeypa
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind, plot, rows", [("slope", figures.plot_slope, tables.slope_rows),
-                                              ("spectrum", figures.plot_figure6, tables.spectrum_rows)])
+                                              ("spectrum", figures.plot_figure6, spectrum_tables.spectrum_rows)])
 def test_reduced_slope_and_spectrum_results_reach_the_chapters(kind, plot, rows, tmp_path, monkeypatch):
     results = reduced_results(kind, tmp_path, monkeypatch)
     fig, axes = plt.subplots(1, 2)

@@ -2,7 +2,7 @@
 
 Chapters never train: they read ``data/`` through :func:`load_cached`, and a network whose
 result is missing is drawn as "not cached". The tables and notes beside the figures are in
-:mod:`sgd_escape.cifar.tables`.
+:mod:`sgd_escape.cifar.tables` and, for Section 5.4, :mod:`sgd_escape.cifar.spectrum_tables`.
 """
 from __future__ import annotations
 

@@ -1,0 +1,82 @@
+"""The tables and summaries of Section 5.4, the spectrum of minima (Chapter 6, :ref:`ch6`): one
+row per restart, the paper's observations checked per network, and how far SGD moves per epoch.
+
+Inputs are what :func:`~sgd_escape.cifar.figures.load_cached` returns for the ``spectrum``
+experiments; tables are shown with :func:`~sgd_escape.cifar.tables.show_table`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def spectrum_rows(results: dict) -> list[list]:
+    """One row per restart of Section 5.4 (Chapter 6): where it started, where it ended."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            rows.append([net, "not cached", "", "", "", "", "", ""])
+            continue
+        c, whole = result.curves, result.scalars["whole_trajectory_one_point_convex"]
+        for k, start in enumerate(c["restart_epochs"]):
+            raw, on_the_way = c["inner_raw"][:, k], c["path_inner_raw"][:start, k]
+            before = f"{on_the_way.min():.3g}" if on_the_way.size else "none (starts at x_0)"
+            rows.append([f"{net} ({result.preset})", int(start), f"{c['restart_train_loss'][-1, k]:.3f}",
+                         f"{c['restart_test_loss'][-1, k]:.3f}", f"{c['restart_distance_from_init'][k]:.3g}",
+                         f"{raw.min():.3g}", before, "yes" if whole[k] else "no"])
+    return rows
+
+
+def spectrum_trends(results: dict) -> dict:
+    """Whether, over the restarts in order of their start epoch, the final losses fall and the
+    distance from the initial point grows (the paper's Figure 6 observations), per network
+    (Chapter 6). Returns ``{network: {observation: bool}}``, keyed as :data:`SPECTRUM_OBSERVATIONS`."""
+    trends = {}
+    for net, result in results.items():
+        if result is None:
+            continue
+        c = result.curves
+        trends[net] = {"train_loss_falls": bool(np.all(np.diff(c["restart_train_loss"][-1]) < 0)),
+                       "test_loss_falls": bool(np.all(np.diff(c["restart_test_loss"][-1]) < 0)),
+                       "distance_grows": bool(np.all(np.diff(c["restart_distance_from_init"]) > 0)),
+                       "all_one_point_convex": bool(np.all(c["inner_raw"] > 0)),
+                       "whole_trajectories_one_point_convex": all(result.scalars["whole_trajectory_one_point_convex"])}
+    return trends
+
+
+#: The paper's observations of Section 5.4, as keys of :func:`spectrum_trends`, with their labels.
+SPECTRUM_OBSERVATIONS = {
+    "train_loss_falls": "training loss falls with later restarts",
+    "test_loss_falls": "validation loss falls with later restarts",
+    "distance_grows": "distance from x_0 grows with later restarts",
+    "all_one_point_convex": "every restart one-point convex to its end",
+    "whole_trajectories_one_point_convex": "every whole trajectory one-point convex to its restart's end",
+}
+
+
+def spectrum_observation_rows(results: dict) -> list[list]:
+    """One row per observation of Section 5.4 (Chapter 6), one column per network: yes or no."""
+    trends = spectrum_trends(results)
+    return [[label] + ["yes" if trend[key] else "no" for trend in trends.values()]
+            for key, label in SPECTRUM_OBSERVATIONS.items()]
+
+
+def motion_summary(curves: dict) -> dict:
+    """Section 5.4 (Chapter 6): a spectrum result's motion per epoch in seven numbers. ``early``,
+    ``late``: the run at 0.1's mean motion per epoch over the first quarter of its epochs (from
+    its second epoch: in the first the momentum buffer is still building up) and over the last
+    quarter; ``path``: its path length over its net displacement from ``x_0``; ``drop``: median
+    over restarts of a restart's first epoch over the run at 0.1's epoch that led to its start;
+    ``restart_change``: median of a restart's last epoch over its first; ``late_change``: median
+    of a restart's last epoch over its middle one (does the motion still shrink in the second
+    half?); ``restart_path``: median of a restart's path length over its net displacement
+    ``||x_T - x_s||``."""
+    base, restarts = curves["base_epoch_distance"], curves["restart_epoch_distance"]   # (E0,), (L, R)
+    before = base[np.maximum(curves["restart_epochs"], 1) - 1]
+    quarter = max(1, base.size // 4)
+    return {"early": float(base[1:1 + quarter].mean() if base.size > 1 else base[0]),
+            "late": float(base[-quarter:].mean()),
+            "path": float(base.sum() / curves["base_distance_from_init"][-1]),
+            "drop": float(np.median(restarts[0] / before)),
+            "restart_change": float(np.median(restarts[-1] / restarts[0])),
+            "late_change": float(np.median(restarts[-1] / restarts[len(restarts) // 2])),
+            "restart_path": float(np.median(restarts.sum(axis=0) / curves["inner_distance"][0]))}
