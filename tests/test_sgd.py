@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from sgd_escape.figure3 import (CRITERIA, criteria_hold, criteria_table_html, figure3_criteria, panel_plan,
                                 simulate_figure3)
-from sgd_escape.illustration import (SharpWellFunction, escape_probability, noisy_step, points_into_well,
+from sgd_escape.illustration import (SharpWellFunction, escape_probability, in_bad_basin, noisy_step, points_into_well,
                                      smoothed_minima, spurious_smoothed_minima)
 from sgd_escape.landscapes import FIGURE3, figure3_function
 from sgd_escape.sgd import run_sgd
@@ -132,9 +132,43 @@ def test_sharp_well_gradient_matches_finite_differences():
 
 def test_one_noisy_step_leaves_the_well():
     x_t = np.array([1.35])
-    assert points_into_well(WELL, x_t)
+    assert points_into_well(WELL, x_t) and in_bad_basin(WELL, x_t)
     _, x_next = noisy_step(WELL, x_t, 0.04, np.array([8.0]))
-    assert not points_into_well(WELL, x_next)
+    assert not points_into_well(WELL, x_next) and not in_bad_basin(WELL, x_next)
+
+
+def _plain_gd_ends_at_bad_minimum(f, x, steps=6000):
+    step = 0.5 / (f.bowl + f.depth / f.width ** 2)
+    for _ in range(steps):
+        x = x - step * f.grad(x)
+    return np.linalg.norm(x - f.well_minimum(), axis=-1) < f.width / 10
+
+
+@pytest.mark.parametrize("well", [WELL, WELL_2D])
+def test_in_bad_basin_agrees_with_a_long_plain_descent(well):
+    """The early stop (below f(x_o), or next to x_o) decides as GD run to the end does."""
+    points = well.well_minimum() + np.random.default_rng(0).uniform(-0.6, 0.6, size=(400, well.dim))
+    basin = in_bad_basin(well, points)
+    assert 0 < basin.sum() < len(points)                       # both outcomes occur
+    np.testing.assert_array_equal(basin, _plain_gd_ends_at_bad_minimum(well, points))
+
+
+def test_the_papers_gradient_test_is_not_the_basin_in_2d():
+    """Beside the crater -grad f still leans towards x_o, yet GD from there passes the crater by."""
+    beside = np.array([0.93, 1.26])
+    assert points_into_well(WELL_2D, beside) and not in_bad_basin(WELL_2D, beside)
+    x_t = 0.9 * np.array(WELL_2D.well)
+    basin, gradient = (escape_probability(WELL_2D, x_t, 0.04, 12.0, samples=20_000, rng=2, test=t)
+                       for t in ("basin", "gradient"))
+    assert gradient < basin - 0.05
+
+
+def test_in_1d_between_x_star_and_the_well_both_tests_agree():
+    basin, gradient = (escape_probability(WELL, [1.35], 0.04, 12.0, samples=20_000, rng=1, test=t)
+                       for t in ("basin", "gradient"))
+    assert basin == gradient > 0
+    with pytest.raises(ValueError, match="test must be one of"):
+        escape_probability(WELL, [1.35], 0.04, 12.0, test="rim")
 
 
 def test_escape_probability_grows_with_noise():
@@ -240,15 +274,27 @@ def test_static_panel_rejects_bad_parameters():
         draw_sgd_panel(F, trials=0)
 
 
-def test_escape_probability_rejects_a_start_outside_the_well():
-    """From where -grad f already points away from x_o there is nothing to escape."""
-    with pytest.raises(ValueError, match="x_t must lie in the well"):
-        escape_probability(WELL, [0.5], 0.04, 8.0, samples=10)
+@pytest.mark.parametrize("well, start", [(WELL, [0.5]), (WELL, [-2.0]), (WELL_2D, [0.0, 1.5])])
+def test_escape_probability_rejects_a_start_outside_the_basin(well, start):
+    """From outside the basin of x_o there is nothing to escape; at [-2] and [0, 1.5] the
+    paper's gradient test alone would let the start pass."""
+    with pytest.raises(ValueError, match="x_t must lie in the basin"):
+        escape_probability(well, start, 0.04, 8.0, samples=10)
+
+
+def test_a_narrow_well_holds_a_start_only_on_its_own_wall():
     narrow = SharpWellFunction(width=0.03)
     with pytest.raises(ValueError, match="x_t"):
         escape_probability(narrow, [1.35], 0.04, 8.0, samples=10)
-    inner_wall = narrow.well_minimum() - 1.1 * narrow.width
-    assert 0.0 <= escape_probability(narrow, inner_wall, 0.04, 8.0, samples=10, rng=0) <= 1.0
+    assert in_bad_basin(narrow, narrow.well_minimum() - 1.1 * narrow.width)
+
+
+def test_escape_probability_matches_a_replay_with_uniform_kicks_in_1d():
+    omega = 12.0 * (2 * np.random.default_rng(0).uniform(size=(20_000, 1)) - 1)
+    _, x_next = noisy_step(WELL, [1.35], 0.04, omega)
+    replay = np.mean(~in_bad_basin(WELL, x_next))
+    assert replay > 0.1
+    assert escape_probability(WELL, [1.35], 0.04, 12.0, samples=20_000, rng=0) == pytest.approx(replay, abs=0.015)
 
 
 def test_dent_survives_while_the_averaged_pull_beats_the_bowl_slope():
@@ -284,4 +330,4 @@ def test_escape_probability_draws_noise_uniformly_in_the_disc():
     square = np.random.default_rng(1).uniform(-r, r, size=(40_000, 2))
     disc = square[np.sum(square ** 2, axis=1) <= r * r][:20_000]
     _, x_next = noisy_step(WELL_2D, x_t, 0.04, disc)
-    assert probability == pytest.approx(np.mean(~points_into_well(WELL_2D, x_next)), abs=0.02)
+    assert probability == pytest.approx(np.mean(~in_bad_basin(WELL_2D, x_next)), abs=0.02)
