@@ -84,7 +84,7 @@ def test_flatten_and_load_members_round_trip():
 
 def test_load_members_rejects_a_vector_of_the_wrong_length():
     params = list(build_ensemble("resnet14", 1, 10).parameters())
-    with pytest.raises(ValueError, match="entries per member"):
+    with pytest.raises(ValueError, match="^flat has 5 entries per member"):
         load_members(params, torch.zeros(1, 5))
 
 

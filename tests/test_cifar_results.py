@@ -55,7 +55,7 @@ def test_nan_in_both_results_is_equal_and_in_one_is_an_infinite_gap():
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(preset="mini"), "one experiment and preset"),
+    (dict(preset="mini"), "^first and second must be one experiment and preset"),
     (dict(curves={"inner_raw": np.zeros(4)}), "shape"),
     (dict(curves={}), "second result lacks curve inner_raw"),
 ])

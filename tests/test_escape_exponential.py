@@ -18,7 +18,8 @@ def test_escape_times_shape_and_censoring():
     times = escape_times(1.0, [1.0, 0.5], [1.0, 20.0], 0.02, trials=50, horizon=200)
     assert times.shape == (2, 50)
     assert not np.isfinite(times[0]).any()  # weak noise: nobody escapes in 200 steps
-    assert np.isfinite(times[1]).all() and (times[1] >= 1).all()
+    assert np.isfinite(times[1]).all()
+    assert np.unique(times[1]).size > 1     # each trial draws its own noise, so they leave at different steps
 
 
 def test_mean_escape_time_is_close_to_the_small_noise_estimate():

@@ -18,14 +18,23 @@ def test_saddle_figures_draw_one_curve_per_method():
     escape_plots.plot_saddle_trajectories(left, runs, QuarticSaddle(3), "q")
     assert len(left.lines) == 4  # two methods, saddle value, minimum value
     dims = np.array([10, 100, 1000])
-    sweep = DimensionSweep(dims, np.array([1.0, 2.0, 3.0]), np.full(3, 0.1), np.ones(3))
+    sweep = DimensionSweep(dims, np.array([1.0, 2.0, 3.0]), np.array([0.1, 0.2, 0.4]), np.ones(3))
     escape_plots.plot_escape_versus_dimension(right, {"sgd": sweep}, {"sgd": LineFit(1, 0, 0, 0)}, "q")
-    assert right.get_xscale() == "log"
+    assert right.get_xscale() == "log" and len(right.containers) == 1
+    _assert_error_bars(right.containers[0], dims, sweep.mean, sweep.standard_error)
     plt.close(fig)
 
 
-def test_basin_and_exponential_figures():
-    fig, axes = plt.subplots(1, 3)
+def _assert_error_bars(container, x, y, error):
+    """``container`` (from ``ax.errorbar``) draws the points (x, y) with bars y - error to y + error."""
+    points, _, (bars,) = container.lines
+    np.testing.assert_allclose(points.get_xdata(), x)
+    np.testing.assert_allclose(points.get_ydata(), y)
+    np.testing.assert_allclose([segment[:, 1] for segment in bars.get_segments()], np.stack([y - error, y + error], 1))
+
+
+def test_basin_figures_draw_one_curve_per_start():
+    fig, axes = plt.subplots(1, 2)
     landscape = SharpFlatLandscape()
     escape_plots.plot_convolved_landscape(axes[0], landscape, [0.0, 0.2, 0.5])
     assert len(axes[0].lines) == 4  # three functions and the barrier
@@ -37,9 +46,18 @@ def test_basin_and_exponential_figures():
                                       {0.01: [0.5, 0.4]}, {0.01: [0.45, 0.48]})
     assert len(axes[1].lines) == 4  # two starts, the Gibbs fraction and the bowl-only null
     assert list(axes[1].lines[2].get_ydata()) == [0.5, 0.4]
-    x = np.array([1.0, 2.0, 3.0])
-    escape_plots.plot_escape_fit(axes[2], x, np.exp(x), 0.1 * np.exp(x), np.exp(x), np.exp(x), "x", "l", "k")
-    assert axes[2].get_yscale() == "log"
+    plt.close(fig)
+
+
+def test_escape_fit_draws_the_means_with_error_bars_the_fit_solid_and_the_prediction_dotted():
+    fig, ax = plt.subplots()
+    x, means = np.array([1.0, 2.0, 3.0]), np.exp([1.0, 2.0, 3.0])
+    escape_plots.plot_escape_fit(ax, x, means, 0.1 * means, 2 * means, 3 * means, "x", "l", "k")
+    assert ax.get_yscale() == "log" and len(ax.containers) == 1
+    _assert_error_bars(ax.containers[0], x, means, 0.1 * means)
+    curves = {line.get_linestyle(): line for line in ax.lines if line.get_linestyle() in ("-", ":")}
+    np.testing.assert_allclose(curves["-"].get_ydata(), 2 * means)
+    np.testing.assert_allclose(curves[":"].get_ydata(), 3 * means)
     plt.close(fig)
 
 

@@ -77,12 +77,12 @@ def test_fit_line_widens_the_error_bars_when_points_scatter_beyond_them():
     assert fit.slope_se == pytest.approx(0.5 / np.sqrt(10.0) * np.sqrt(chi2_red))
 
 
-@pytest.mark.parametrize("x, y, y_err, name", [
-    ([1, 2], [1, 2], None, "x"), ([1, 2, 3], [1, 2], None, "x and y"),
-    ([1, 2, 3], [1, 2, np.nan], None, "x and y"), ([1, 2, 3], [1, 2, 3], [1, 0, 1], "y_err"),
+@pytest.mark.parametrize("x, y, y_err, message", [
+    ([1, 2], [1, 2], None, "^x must hold at least 3 points"), ([1, 2, 3], [1, 2], None, "^x and y must be 1-D"),
+    ([1, 2, 3], [1, 2, np.nan], None, "^x and y must be finite"), ([1, 2, 3], [1, 2, 3], [1, 0, 1], "^y_err must be"),
 ])
-def test_fit_line_rejects_invalid_input(x, y, y_err, name):
-    with pytest.raises(ValueError, match=name):
+def test_fit_line_rejects_invalid_input(x, y, y_err, message):
+    with pytest.raises(ValueError, match=message):
         fit_line(x, y, y_err)
 
 

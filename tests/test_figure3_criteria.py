@@ -4,8 +4,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sgd_escape.figure3 import (CRITERIA, SEARCH_MARGIN, criteria_hold, figure3_criteria, gd_orbit_width, panel_plan,
-                                simulate_figure3, stage_handoffs, stage_names, trapped_in_spurious_basins)
+from sgd_escape.figure3 import (CRITERIA, SEARCH_MARGIN, criteria_hold, criteria_over_seeds, figure3_criteria,
+                                gd_orbit_width, panel_plan, simulate_figure3, stage_handoffs, stage_names,
+                                trapped_in_spurious_basins)
 from sgd_escape.landscapes import FIGURE3, SpikyFunction, figure3_function
 
 F = figure3_function()
@@ -37,6 +38,14 @@ def test_stages_converge_with_noise_and_not_without(seed):
     assert criteria_hold(figure3_criteria(F, simulate_figure3(F, FIGURE3, seed)))["5 stages converge"]
     gd = figure3_criteria(F, simulate_figure3(F, PLAIN_GD_STAGES, seed), PLAIN_GD_STAGES)
     assert not criteria_hold(gd)["5 stages converge"]
+
+
+def test_criteria_over_seeds_gives_one_row_per_seed_from_its_own_run():
+    rows = criteria_over_seeds(F, [0, 1])
+    assert [row["seed"] for row in rows] == [0, 1]
+    for row, seed in zip(rows, [0, 1]):
+        assert row == {"seed": seed, **figure3_criteria(F, simulate_figure3(F, FIGURE3, seed))}
+    assert rows[0]["small_outside_max_distance"] != rows[1]["small_outside_max_distance"]
 
 
 def test_last_stage_target_is_narrower_than_its_start_region():

@@ -8,10 +8,15 @@ F = figure3_function()
 X = np.linspace(-6, 6, 2001)
 
 
-def test_grad_matches_finite_differences():
+#: Chapter 1's function, and one with evenly spaced spikes (period_growth = 0 takes its own branch).
+FUNCTIONS = pytest.mark.parametrize("f", [F, SpikyFunction(period_growth=0.0)], ids=["figure3", "even-spikes"])
+
+
+@FUNCTIONS
+def test_grad_matches_finite_differences(f):
     h = 1e-6
-    numeric = (F.value(X + h) - F.value(X - h)) / (2 * h)
-    assert np.max(np.abs(numeric - F.grad(X))) < 1e-6
+    numeric = (f.value(X + h) - f.value(X - h)) / (2 * h)
+    assert np.max(np.abs(numeric - f.grad(X))) < 1e-6
 
 
 @pytest.mark.parametrize("half_width", [0.15, 0.35, 1.0])
@@ -45,10 +50,11 @@ def test_minima_of_f_are_spike_bottoms_and_convolution_removes_them():
     assert len(medium) == 1 and abs(medium[0]) < 1e-3
 
 
-def test_second_derivative_matches_finite_differences():
+@FUNCTIONS
+def test_second_derivative_matches_finite_differences(f):
     x = X[np.abs(X) > 1e-3]  # |x| and sign(x) have a kink at 0
-    numeric = (F.grad(x + 1e-6) - F.grad(x - 1e-6)) / 2e-6
-    assert np.max(np.abs(numeric - F.second_derivative(x))) < 1e-5
+    numeric = (f.grad(x + 1e-6) - f.grad(x - 1e-6)) / 2e-6
+    assert np.max(np.abs(numeric - f.second_derivative(x))) < 1e-5
 
 
 def test_max_second_derivative_exceeds_the_spike_curvature_near_the_target():

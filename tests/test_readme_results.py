@@ -2,6 +2,8 @@
 here from the cached results and the GPU reports, so a new cache cannot leave it stale."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import ROOT
@@ -54,11 +56,25 @@ def test_figure6_row_claims_all_observations_only_when_they_all_hold():
     assert (claim in row) == everything, f"README says {claim!r}: {claim in row}; the caches: {everything}"
 
 
+def _missing_gpu_rows(readme: str, root=None) -> list:
+    """The rows of the GPU report tables (from ``root``'s benchmarks, default data/) that ``readme`` lacks;
+    none when no report exists (a table is then one line saying so)."""
+    tables = (reports.benchmark_table(root), reports.determinism_table(root))
+    return [line for table in tables for line in table.markdown.splitlines()[2:] if line not in readme]
+
+
 def test_gpu_row_shows_the_reports_or_says_none_exist():
     row = _row("`reduced` / `paper` presets on a GPU")
     measured = reports.load_reports("cifar_trainer") + reports.load_reports("determinism")
     assert ("not computed yet" in row) == (not measured)
-    for table in (reports.benchmark_table(), reports.determinism_table()):
-        if measured:
-            for line in table.markdown.splitlines()[2:]:
-                assert line in README, f"the README lacks the measured row {line!r}"
+    assert _missing_gpu_rows(README) == [], "the README lacks these measured rows"
+
+
+def test_a_measured_gpu_row_missing_from_the_readme_is_found(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "determinism-gpu-a.json").write_text(json.dumps({
+        "device_name": "GPU A", "preset": "smoke", "experiments": {"x": {}}, "identical": True,
+        "max_abs": 0.0, "max_rel": 0.0}))
+    row = "| GPU A | smoke | 1 | uninterrupted | yes | 0 | 0 |"
+    assert _missing_gpu_rows("| Device | ... |", tmp_path) == [row]
+    assert _missing_gpu_rows(f"the table:\n{row}\n", tmp_path) == []

@@ -70,9 +70,20 @@ def test_window_and_initial_distance_are_validated():
         SETTING.t1_lower_bound(0.0)
 
 
+def _constructor_accepts(eta, c, L) -> bool:
+    try:
+        Theorem1Setting(eta, c, L, r=1.0)
+    except ValueError:
+        return False
+    return True
+
+
 def test_conditions_hold_agrees_with_the_constructor():
-    eta, c, L = np.array([0.01, 0.1, 0.3]), np.array([1.0, 0.1, 0.1]), np.array([2.0, 2.0, 2.0])
-    assert conditions_hold(eta, c, L).tolist() == [True, False, False]
+    # the last three each break one condition: eta < c/L^2, eta < 1/(2L), eta < 1/(2c)
+    eta, c, L = np.array([0.01, 0.04, 0.3, 0.45]), np.array([1.0, 0.1, 1.5, 1.2]), np.array([2.0, 2.0, 2.0, 1.0])
+    expected = [_constructor_accepts(*p) for p in zip(eta, c, L)]
+    assert expected == [True, False, False, False]
+    assert conditions_hold(eta, c, L).tolist() == expected
 
 
 CORO = dict(first=Theorem1Setting(eta=0.02, c=0.5, L=3.0, r=2.0))
@@ -160,15 +171,7 @@ def test_conditions_hold_agrees_with_the_constructor_on_random_parameters():
     rng = np.random.default_rng(0)
     eta, c, L = rng.uniform(-0.05, 0.6, 2000), 10 ** rng.uniform(-1, 0.7, 2000), 10 ** rng.uniform(-1, 0.7, 2000)
     eta[:20] = 0.0
-
-    def constructor_accepts(*args):
-        try:
-            Theorem1Setting(*args, r=1.0)
-        except ValueError:
-            return False
-        return True
-
-    expected = [constructor_accepts(*p) for p in zip(eta, c, L)]
+    expected = [_constructor_accepts(*p) for p in zip(eta, c, L)]
     binding = np.argmin(np.stack([1 / (2 * L), c / L**2, 1 / (2 * c)]), axis=0)
     assert set(binding[(eta > 0)].tolist()) == {0, 1, 2}
     assert conditions_hold(eta, c, L).tolist() == expected
@@ -213,6 +216,9 @@ def test_distance_figure_draws_the_envelope_and_both_radii():
     assert lines[r"$\delta^2$ (window bound)"].get_ydata()[0] == pytest.approx(s.tail(T2).radius_sq)
     markov_histogram(right, np.array([1.0, 3.0, 30.0]) * s.floor, s.floor)
     assert sorted(line.get_xdata()[0] for line in right.lines) == [2, 20]
+    filled = [bar for bar in right.patches if bar.get_height() > 0]          # one trial each, at 1, 3 and 30
+    assert [bar.get_height() for bar in filled] == [1, 1, 1]
+    assert all(bar.get_x() <= value <= bar.get_x() + bar.get_width() for bar, value in zip(filled, [1, 3, 30]))
     plt.close(fig)
 
 
@@ -380,8 +386,12 @@ def test_proof_figures_keep_every_point_and_the_first_steps_in_view():
     from sgd_escape.theory_plots import large_step_distances, lemma5_histogram, step1_gaps
 
     fig, (left, middle, right) = plt.subplots(1, 3)
-    chain = {"next": np.zeros(5), "drop": np.full(5, 0.5), "final": np.array([1.0, 2.0, 50.0, 120.0, 3.0])}
+    chain = {"next": np.full(5, 0.25), "drop": np.full(5, 0.5), "final": np.array([1.0, 2.0, 50.0, 120.0, 3.0])}
     step1_gaps(left, chain, ["next", "drop", "final"])
+    drop, final = (points.get_offsets() for points in left.collections)
+    np.testing.assert_allclose(drop[:, 1], chain["drop"] - chain["next"])       # every point, minus next
+    np.testing.assert_allclose(final[:, 1], chain["final"] - chain["next"])
+    assert np.round(drop[:, 0]).tolist() == [1] * 5 and np.round(final[:, 0]).tolist() == [2] * 5   # columns 1, 2
     assert left.get_ylim()[1] > 120.0                               # the top row is not clipped
     paths = {f"eta = {eta}": gd_path(Flower(0.3).grad, np.array([0.8, 0.6]), eta, 12) for eta in (0.6, 0.75, 3.0)}
     large_step_distances(middle, paths)
