@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def list_experiments() -> str:
-    """A table of experiments with the presets cached for each."""
+    """A table of experiments with the presets cached for each (Chapters 4-6)."""
     from sgd_escape.cifar.experiments import EXPERIMENTS, PRESET_NOTES, PRESETS
     from sgd_escape.cifar.results import CacheError, data_root, is_cached, refused_caches
 
@@ -77,6 +77,8 @@ def list_experiments() -> str:
 
 
 def run_command(args, argv) -> int:
+    """``run``: each named experiment at ``--preset``, skipping cached ones; returns the exit status,
+    :data:`~sgd_escape.cifar.runner.EXIT_BUDGET` when ``--max-minutes`` runs out (Chapters 4-6)."""
     import torch
 
     from sgd_escape.checks import require_int_at_least, require_nonnegative
@@ -125,6 +127,8 @@ def run_command(args, argv) -> int:
 
 
 def session_command(args, argv) -> int:
+    """``session``: :func:`~sgd_escape.cifar.session.run_session` with the command's options;
+    returns its exit status (Chapter 4)."""
     from sgd_escape.cifar.experiments import EXPERIMENTS
     from sgd_escape.cifar.session import STEPS, run_session
 
@@ -135,7 +139,7 @@ def session_command(args, argv) -> int:
 
 
 def experiment_names(requested: list[str], known) -> list[str]:
-    """The experiments to run, in order: ``all`` stands for every CIFAR-10 one; no repeats."""
+    """The experiments to run, in order: ``all`` stands for every CIFAR-10 one; no repeats (Chapters 4-6)."""
     names = []
     for name in requested:
         for expanded in ([n for n in known if n.endswith("cifar10")] if name == "all" else [name]):
@@ -145,6 +149,8 @@ def experiment_names(requested: list[str], known) -> list[str]:
 
 
 def main(argv=None) -> int:
+    """The command line (Chapters 4-6): parse ``argv`` (default: ``sys.argv[1:]``), run the command,
+    and return its exit status; 2 with a one-line ``error:`` for what the user can fix."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     from sgd_escape.cifar.datasets import DatasetError

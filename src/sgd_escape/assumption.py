@@ -68,12 +68,10 @@ def estimate_one_point_constant(grad, points, eta: float, noise: BoundedNoise, r
     batch = checks.require_int_at_least("batch", batch, 1)
     if draws % 2:
         raise ValueError(f"draws must be even (antithetic pairs), got {draws}")
-    points = np.asarray(points, dtype=float)
-    if points.ndim != 2 or points.shape[1] != noise.d:
-        raise ValueError(f"points must have shape (p, {noise.d}), got {points.shape}")
-    x_star = np.asarray(x_star, dtype=float)
-    if x_star.shape not in ((), (noise.d,)):
-        raise ValueError(f"x_star must be a scalar or have shape ({noise.d},), got {x_star.shape}")
+    points = checks.require_finite_array("points", points)
+    if points.ndim != 2 or points.shape[0] == 0 or points.shape[1] != noise.d:
+        raise ValueError(f"points must have shape (p, {noise.d}) with p >= 1, got {points.shape}")
+    x_star = checks.require_point("x_star", x_star, noise.d)
     to_target = x_star - points
     sq_norm = np.sum(to_target**2, axis=1)
     if np.any(sq_norm == 0):

@@ -13,8 +13,8 @@ STATIC_ENV = "SGD_ESCAPE_STATIC"
 
 
 def is_static_build() -> bool:
-    """True while the book is being built into a static website, where the explorers of
-    Chapters 1-2 draw a static figure (see :func:`show_explorer`)."""
+    """True while the book is being built into a static website, where the explorers draw a
+    static figure (see :func:`show_explorer`) (Chapters 1-2)."""
     return os.environ.get(STATIC_ENV, "") not in ("", "0")
 
 

@@ -41,7 +41,8 @@ class BoundedNoise:
         shape = tuple(shape)
         if antithetic:
             if not shape or shape[0] % 2:
-                raise ValueError(f"antithetic sampling needs an even first dimension, got shape {shape}")
+                raise ValueError(f"shape must start with an even size (antithetic sampling needs an even "
+                                 f"first dimension), got shape {shape}")
             half = self.sample((shape[0] // 2, *shape[1:]), rng)
             return np.concatenate([half, -half], axis=0)
         direction = rng.standard_normal((*shape, self.d))
@@ -61,7 +62,7 @@ class BoundedNoise:
         """
         dim = self.d if self.kind == "sphere" else self.d + 2
         nu = dim / 2 - 1
-        s = np.abs(np.asarray(s, dtype=float))
+        s = np.abs(checks.require_finite_array("s", s))   # NaN would pass as s = 0, no smoothing
         safe = np.where(s > 0, s, 1.0)
         log_scale = special.gammaln(nu + 1) + nu * np.log(2 / safe)
         with np.errstate(over="ignore", invalid="ignore"):

@@ -41,7 +41,7 @@ def require_nonnegative(name: str, value) -> float:
 
 def require_in_interval(name: str, value, low: float, high: float, *, closed: bool = False) -> float:
     """Return ``value`` as a float if ``low < value < high`` (or ``<=`` on both sides when
-    ``closed``); shared by the code of Chapters 1-7."""
+    ``closed``) (shared by the code of Chapters 1-7)."""
     value = require_finite(name, value)
     inside = low <= value <= high if closed else low < value < high
     if not inside:
@@ -71,3 +71,22 @@ def require_choice(name: str, value, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def require_finite_array(name: str, value) -> np.ndarray:
+    """Return ``value`` as a float array if every entry is finite (shared by the code of Chapters 1-7)."""
+    array = np.asarray(value, dtype=float)
+    bad = array.size - int(np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise ValueError(f"{name} must hold finite numbers only, got {bad} NaN or infinite "
+                         f"entries of {array.size}")
+    return array
+
+
+def require_point(name: str, value, d: int) -> np.ndarray:
+    """Return ``value`` as a float array if it is finite and a scalar or of shape ``(d,)``: a point
+    such as x* that broadcasts along the last axis of an array of points (shared by Chapters 2-3)."""
+    array = require_finite_array(name, value)
+    if array.shape not in ((), (d,)):
+        raise ValueError(f"{name} must be a scalar or have shape ({d},), got shape {array.shape}")
+    return array

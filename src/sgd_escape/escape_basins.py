@@ -20,6 +20,8 @@ from .checks import require_finite, require_int_at_least, require_nonnegative, r
 #: Where minima and the barrier are located: [-3, 3] in steps of ``GRID_STEP``.
 GRID = np.linspace(-3.0, 3.0, 6001)
 GRID_STEP = float(GRID[1] - GRID[0])
+#: Each well's centre must lie this many of its widths inside ``GRID``, where its minimum is found.
+GRID_MARGIN_WIDTHS = 3.0
 #: The domain D on which :func:`one_point_convexity_constant` asks Assumption 1 by default.
 ASSUMPTION_DOMAIN = (-2.0, 2.0)
 
@@ -45,6 +47,8 @@ class SharpFlatLandscape:
             raise ValueError("sharp_center must be < flat_center")
         if not self.sharp_width < self.flat_width:
             raise ValueError("sharp_width must be < flat_width")
+        for name, width in (("sharp_center", self.sharp_width), ("flat_center", self.flat_width)):
+            _require_on_grid(name, getattr(self, name), width)
 
     def _wells(self, radius: float):
         radius = require_nonnegative("radius", radius)
@@ -81,6 +85,14 @@ class SharpFlatLandscape:
         return GRID[:-1][crossing]
 
 
+def _require_on_grid(name: str, center: float, width: float) -> None:
+    """Minima and the barrier are searched on ``GRID`` only: a well near or past its ends is lost."""
+    low, high = GRID[0] + GRID_MARGIN_WIDTHS * width, GRID[-1] - GRID_MARGIN_WIDTHS * width
+    if not low <= center <= high:
+        raise ValueError(f"{name} must lie in [{low:g}, {high:g}] ({GRID_MARGIN_WIDTHS:g} widths inside "
+                         f"GRID = [{GRID[0]:g}, {GRID[-1]:g}]), got {center!r}")
+
+
 def critical_radius(landscape: SharpFlatLandscape, upper: float = 3.0, tolerance: float = 1e-4) -> float:
     """Smallest noise radius at which the convolved function has lost the sharp minimum (Chapter 7).
 
@@ -90,7 +102,8 @@ def critical_radius(landscape: SharpFlatLandscape, upper: float = 3.0, tolerance
     upper = require_positive("upper", upper)
     require_positive("tolerance", tolerance)
     if len(landscape.local_minima(upper)) > 1:
-        raise ValueError(f"upper is too small: the sharp minimum survives at radius {upper}")
+        raise ValueError(f"upper must be a radius at which the sharp minimum is gone, got {upper} "
+                         "(it survives there)")
     low, high = 0.0, upper
     while high - low > tolerance:
         middle = (low + high) / 2
@@ -143,6 +156,7 @@ def basin_fractions(landscape: SharpFlatLandscape, step_size: float, noise_stds,
     require_int_at_least("trials", trials, 1)
     require_int_at_least("steps", steps, 1)
     require_int_at_least("settle_steps", settle_steps, 0)
+    require_int_at_least("seed", seed, 0)
     rng = np.random.default_rng(seed)
     x = np.full((stds.size, trials), start)
     for _ in range(steps):
@@ -188,7 +202,8 @@ def stationary_sharp_fraction(landscape: SharpFlatLandscape, temperature: float,
     """
     temperature = require_positive("temperature", temperature)
     if landscape.bowl <= 0:
-        raise ValueError("the landscape needs bowl > 0 for a stationary distribution")
+        raise ValueError(f"landscape must have bowl > 0 for a stationary distribution, "
+                         f"got bowl = {landscape.bowl!r}")
     border = landscape.barrier() if border is None else require_finite("border", border)
     spread = math.sqrt(temperature / landscape.bowl)
     bowl_left = 0.5 * (1.0 + math.erf(border / (spread * math.sqrt(2.0))))
@@ -210,12 +225,14 @@ def stationary_sharp_fraction(landscape: SharpFlatLandscape, temperature: float,
 def binomial_standard_error(fraction, trials: int):
     """Standard error ``sqrt(p (1 - p) / n)`` of a fraction ``p`` of ``n`` trials (Chapter 7)."""
     fraction = np.asarray(fraction, dtype=float)
+    if not np.all((fraction >= 0) & (fraction <= 1)):       # NaN included
+        raise ValueError(f"fraction must lie in [0, 1], got {fraction!r}")
     return np.sqrt(fraction * (1 - fraction) / require_int_at_least("trials", trials, 1))
 
 
 def flat_basin_preference(from_sharp: dict, from_flat: dict, bowl_only: dict, gibbs: dict,
                           radii, trials: int) -> dict:
-    """Chapter 7's reading of the sharp-and-flat experiment, against its two baselines.
+    """The reading of the sharp-and-flat experiment, against its two baselines (Chapter 7).
 
     ``from_sharp`` and ``from_flat`` map each step size to the :class:`BasinFractions` of the
     two starts at the noise radii ``radii``; ``bowl_only`` and ``gibbs`` map it to the fractions

@@ -54,6 +54,7 @@ def escape_times(depth: float, widths, noise_stds, step_size: float, trials: int
     step_size = require_positive("step_size", step_size)
     require_int_at_least("trials", trials, 1)
     require_int_at_least("horizon", horizon, 1)
+    require_int_at_least("seed", seed, 0)
     rng = np.random.default_rng(seed)
     width = np.repeat(widths, trials)
     noise = np.repeat(stds, trials) * step_size
@@ -74,8 +75,8 @@ def escape_times(depth: float, widths, noise_stds, step_size: float, trials: int
 
 def _positive_array(name: str, values) -> np.ndarray:
     values = np.asarray(values, dtype=float)
-    if not (np.isfinite(values).all() and (values > 0).all()):
-        raise ValueError(f"{name} must be finite and > 0, got {values!r}")
+    if values.size == 0 or not (np.isfinite(values).all() and (values > 0).all()):
+        raise ValueError(f"{name} must be non-empty, finite and > 0, got {values!r}")
     return values
 
 

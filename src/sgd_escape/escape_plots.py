@@ -21,7 +21,7 @@ METHOD_LABELS = {"gd": "GD", "perturbed_gd": "perturbed GD", "sgd": "SGD"}
 
 
 def plot_saddle_trajectories(ax, runs: dict, landscape, title: str) -> None:
-    """Median ``f(x_t)`` over the trials of each method (``runs``: method name -> SaddleRun); Chapter 7."""
+    """Median ``f(x_t)`` over the trials of each method (``runs``: method name -> SaddleRun) (Chapter 7)."""
     for name, run in runs.items():
         wide = name == "gd"      # GD lies on the saddle-value line: drawn thicker, under the others
         ax.plot(run.median_values, color=METHOD_COLORS[name], label=METHOD_LABELS[name],
@@ -73,7 +73,7 @@ def plot_convexity_constant(ax, radii, constants, critical: float, domain=ASSUMP
 
 def plot_basin_fractions(ax, from_sharp: dict, from_flat: dict, critical: float) -> None:
     """Fraction of trials ending in the sharp basin, per step size (solid: started in the sharp
-    minimum, dashed: in the flat one); Chapter 7."""
+    minimum, dashed: in the flat one) (Chapter 7)."""
     for color, (step, sharp) in zip(STEP_COLORS, from_sharp.items()):
         flat: BasinFractions = from_flat[step]
         ax.plot(sharp.radii, sharp.sharp, "o-", color=color, ms=3, label=f"step {step:g}, start sharp")
@@ -102,7 +102,7 @@ def plot_basin_baselines(ax, from_sharp: dict, from_flat: dict, gibbs: dict, bow
 
 
 def basin_legend(ax, steps, baselines: bool = False, **kwargs):
-    """A compact legend for the sharp-and-flat figures of Chapter 7: one colour per step size in
+    """A compact legend for the sharp-and-flat figures (Chapter 7): one colour per step size in
     ``steps`` and the critical radius, then the styles in black (the two starts of
     ``plot_basin_fractions``, or with ``baselines`` the markers and curves of ``plot_basin_baselines``).
     ``kwargs`` go to ``ax.legend``; returns the legend."""

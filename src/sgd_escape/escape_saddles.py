@@ -104,6 +104,20 @@ class SaddleMethod:
         require_nonnegative("perturbation_radius", self.perturbation_radius)
         require_nonnegative("gradient_threshold", self.gradient_threshold)
         require_int_at_least("perturbation_interval", self.perturbation_interval, 0)
+        for field in ("noise_std", "perturbation_radius", "gradient_threshold", "perturbation_interval"):
+            _require_own_parameter(self.name, field, getattr(self, field), field in _OWN_PARAMETERS[self.name])
+
+
+#: The parameters each method uses; the others must stay 0, since :func:`_step` ignores them.
+_OWN_PARAMETERS = {"gd": (), "sgd": ("noise_std",),
+                   "perturbed_gd": ("perturbation_radius", "gradient_threshold", "perturbation_interval")}
+
+
+def _require_own_parameter(method: str, field: str, value, own: bool) -> None:
+    if own and value <= 0:
+        raise ValueError(f"{field} must be > 0 for method {method!r}, got {value!r}")
+    if not own and value != 0:
+        raise ValueError(f"{field} must be 0 for method {method!r}, which does not use it, got {value!r}")
 
 
 def gradient_descent(step_size: float) -> SaddleMethod:
@@ -113,7 +127,7 @@ def gradient_descent(step_size: float) -> SaddleMethod:
 
 def perturbed_gradient_descent(step_size: float, radius: float, gradient_threshold: float,
                                interval: int) -> SaddleMethod:
-    """Perturbed GD of Jin et al. (2017), Chapter 7: when ``|grad f(x)| <= gradient_threshold``
+    """Perturbed GD of Jin et al. (2017) (Chapter 7): when ``|grad f(x)| <= gradient_threshold``
     and no perturbation happened in the last ``interval`` steps, add a point drawn uniformly
     from the ball of radius ``radius``; then take a gradient step. (Their stopping test is
     left out: we want the escape time, not a returned point.)"""
@@ -135,6 +149,9 @@ def stochastic_gradient_descent(step_size: float, noise_std: float) -> SaddleMet
 
 def uniform_ball(rng: np.random.Generator, count: int, dim: int, radius: float) -> np.ndarray:
     """``count`` points drawn uniformly from the ball of radius ``radius`` in R^dim (Chapter 7)."""
+    require_int_at_least("count", count, 1)
+    require_int_at_least("dim", dim, 1)
+    require_positive("radius", radius)
     direction = rng.standard_normal((count, dim))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     return direction * (radius * rng.random(count) ** (1.0 / dim))[:, None]
@@ -143,6 +160,9 @@ def uniform_ball(rng: np.random.Generator, count: int, dim: int, radius: float) 
 def stable_manifold_start(dim: int, trials: int, rng: np.random.Generator, radius: float = START_RADIUS) -> np.ndarray:
     """Random points at distance ``radius`` from the saddle with ``x_0 = 0``, that is on its
     stable manifold (Chapter 7)."""
+    require_int_at_least("dim", dim, 2)         # the manifold x_0 = 0 needs a second coordinate
+    require_int_at_least("trials", trials, 1)
+    require_positive("radius", radius)
     start = np.zeros((trials, dim))
     start[:, 1:] = uniform_ball(rng, trials, dim - 1, 1.0)
     start[:, 1:] *= radius / np.linalg.norm(start[:, 1:], axis=1, keepdims=True)
@@ -185,6 +205,7 @@ def simulate_saddle_escape(landscape, method: SaddleMethod, trials: int, horizon
     require_int_at_least("trials", trials, 1)
     require_int_at_least("horizon", horizon, 1)
     require_positive("start_radius", start_radius)
+    require_int_at_least("seed", seed, 0)
     rng = np.random.default_rng(seed)
     x = stable_manifold_start(landscape.dim, trials, rng, start_radius)
     times, medians = np.full(trials, np.inf), []
@@ -219,6 +240,11 @@ def escape_time_versus_dimension(landscape_class, method: SaddleMethod, dims, tr
     The mean is NaN where some trial did not escape within ``horizon`` steps.
     """
     dims = np.asarray(dims)
+    if dims.ndim != 1 or dims.size == 0:
+        raise ValueError(f"dims must be a non-empty 1-D list of dimensions, got {dims!r}")
+    for dim in dims:                 # int(dim) below would otherwise run another dimension than reported
+        require_int_at_least("dims", dim.item(), 2)
+    require_int_at_least("seed", seed, 0)
     rows = []
     for index, dim in enumerate(dims):
         run = simulate_saddle_escape(landscape_class(int(dim)), method, trials, horizon, seed + index)

@@ -105,6 +105,8 @@ def fit_line(x, y, y_err=None) -> LineFit:
         raise ValueError(f"x must hold at least 3 points for a slope with an error, got {x.size}")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError("x and y must be finite")
+    if np.all(x == x[0]):        # a vertical line: no slope, and a singular normal matrix
+        raise ValueError(f"x must hold at least 2 distinct values, got all {x[0]!r}")
     weights = np.ones_like(y)
     if y_err is not None:
         y_err = np.asarray(y_err, dtype=float)

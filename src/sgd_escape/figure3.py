@@ -75,7 +75,7 @@ def panel_plan(setup: Figure3Setup = FIGURE3) -> dict:
 def simulate_figure3(f: SpikyFunction, setup: Figure3Setup = FIGURE3, seed: int = 0) -> dict:
     """Last iterates of every panel, ``{panel: array of shape (setup.trials,)}``, from one batched
     run of ``setup.steps`` SGD steps (Chapter 1); the panels are those of :func:`panel_plan`."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(require_int_at_least("seed", seed, 0))
     plan = panel_plan(setup)
     noise = np.repeat([radius for radius, _ in plan.values()], setup.trials)
     half = np.repeat([half for _, half in plan.values()], setup.trials)
@@ -278,7 +278,7 @@ def criteria_columns(setup: Figure3Setup = FIGURE3, criteria: Figure3Criteria = 
 
 
 def criteria_table_html(rows: list, setup: Figure3Setup = FIGURE3, criteria: Figure3Criteria = CRITERIA) -> str:
-    """An HTML table of :func:`criteria_over_seeds` rows, for Chapter 1 to display."""
+    """An HTML table of :func:`criteria_over_seeds` rows, for the chapter to display (Chapter 1)."""
     columns = criteria_columns(setup, criteria)
     head = "".join(f"<th>{title}</th>" for title, _ in columns.values())
     body = "".join(

@@ -14,6 +14,8 @@ import numpy as np
 
 from .checks import require_finite, require_int_at_least, require_nonnegative, require_positive
 
+#: The noise levels of Figure 3's row 2, which :class:`Figure3Setup` must name.
+NOISE_LEVEL_NAMES = ("small", "medium", "large")
 #: Quadrature nodes per period of the narrowest spike: about 1e-10 accuracy in the convolved f
 #: (2e-10 where a window straddles x* = 0, where the spikes' period has a kink).
 _NODES_PER_SPIKE = 24
@@ -132,8 +134,9 @@ class SpikyFunction:
 
 def uniform_average(func, x, half_width: float, finest_period: float):
     """Average of ``func(x + u)`` over ``u ~ Uniform[-half_width, half_width]`` (composite
-    Gauss-Legendre, panels no wider than ``finest_period``): the smoothed function of Chapter 1."""
+    Gauss-Legendre, panels no wider than ``finest_period``): the smoothed function (Chapter 1)."""
     half_width = require_nonnegative("half_width", half_width)
+    finest_period = require_positive("finest_period", finest_period)   # else one panel, silently coarse
     x = np.asarray(x, dtype=float)
     if half_width == 0:
         return func(x)
@@ -154,6 +157,7 @@ def sign_changes(derivative, low, high, resolution, rising: bool, bisections: in
     if high <= low:
         raise ValueError(f"high must be > low, got low={low}, high={high}")
     resolution = require_positive("resolution", resolution)
+    bisections = require_int_at_least("bisections", bisections, 0)
     grid = np.arange(low, high + resolution, resolution)
     slope = derivative(grid)
     crossing = (slope[:-1] < 0) & (slope[1:] >= 0) if rising else (slope[:-1] > 0) & (slope[1:] <= 0)
@@ -183,6 +187,10 @@ class Figure3Setup:
         require_positive("init_half_width", self.init_half_width)
         require_int_at_least("steps", self.steps, 1)
         require_int_at_least("trials", self.trials, 1)
+        missing = [name for name in NOISE_LEVEL_NAMES if name not in self.noise_levels]
+        if missing:
+            raise ValueError(f"noise_levels must hold the keys {', '.join(map(repr, NOISE_LEVEL_NAMES))}, "
+                             f"got {sorted(self.noise_levels)} (missing {', '.join(map(repr, missing))})")
         for name, level in self.noise_levels.items():
             require_nonnegative(f"noise_levels[{name!r}]", level)
         if len(self.stage_half_widths) == 0:

@@ -58,6 +58,7 @@ class Flower:
 
         The Hessian is constant along rays (f is 2-homogeneous); computed by central differences.
         """
+        angles = checks.require_int_at_least("angles", angles, 1)
         theta = np.linspace(0, 2 * np.pi, angles, endpoint=False)
         x = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
         h = 1e-5
@@ -74,7 +75,7 @@ def gd_path(grad, x0, eta: float, steps: int) -> np.ndarray:
     """
     eta = checks.require_positive("eta", eta)
     steps = checks.require_int_at_least("steps", steps, 1)
-    path = [np.asarray(x0, dtype=float)]
+    path = [checks.require_finite_array("x0", x0)]
     for _ in range(steps):
         path.append(path[-1] - eta * grad(path[-1]))
     return np.stack(path)
@@ -85,7 +86,8 @@ def _one_step_inputs(grad, x, x_star, etas, noise: BoundedNoise):
     for name, value in (("grad", grad), ("x", x)):
         if value.shape != (noise.d,):
             raise ValueError(f"{name} must have shape ({noise.d},), the noise's dimension, got {value.shape}")
-    diff = x - np.asarray(x_star, dtype=float)
+        checks.require_finite_array(name, value)     # NaN compares False: no draw would count as away
+    diff = x - checks.require_point("x_star", x_star, noise.d)
     etas = np.asarray(etas, dtype=float)
     if etas.ndim != 1 or etas.size == 0 or not np.all(np.isfinite(etas) & (etas > 0)):
         raise ValueError(f"etas must be a non-empty 1-d array of finite step sizes > 0, got {etas!r}")

@@ -62,7 +62,10 @@ def step1_chain(grad, y, setting: Theorem1Setting, noise: BoundedNoise, rng: np.
     """
     _check_chain_inputs(setting, noise, draws)
     eta, r, L, c = setting.eta, noise.r, setting.L, setting.c
-    y = np.asarray(y, dtype=float)
+    y = checks.require_finite_array("y", y)
+    if y.ndim != 2 or y.shape[0] == 0 or y.shape[1] != noise.d:    # else rows or noise broadcast wrongly
+        raise ValueError(f"y must have shape (p, {noise.d}) with p >= 1, got {y.shape}")
+    checks.require_point("x_star", x_star, noise.d)
     omega = noise.sample((draws, y.shape[0]), rng, antithetic=True)
     gamma = grad(y - eta * omega)
     e = y - x_star
@@ -153,6 +156,8 @@ def supermartingale(sq_dist, setting: Theorem1Setting) -> np.ndarray:
 def normalised_supermartingale_mean(G) -> np.ndarray:
     """The mean of G_t over trials divided by |mean G_0|, so that -1 is the start when G_0 < 0 (Chapter 3)."""
     mean = np.asarray(G, dtype=float).mean(axis=1)
+    if not mean[0]:
+        raise ValueError("G must have a non-zero mean over trials at t = 0 (the scale), got 0")
     return mean / abs(mean[0])
 
 
@@ -163,12 +168,31 @@ def azuma_deviation(setting: Theorem1Setting, T2: int, steps) -> np.ndarray:
     (with ``expm1``) so that it stays accurate for tiny lambda and finite for long horizons. Raises
     ``ValueError`` naming ``steps`` where the result itself would overflow float64 (lambda t near 700)."""
     tail = setting.tail(T2)
-    t = np.asarray(steps, dtype=int)
+    t = _step_counts(steps)
     log_q = -2 * np.log1p(-setting.lam)
     log_sums = log_q + _log_expm1(log_q * t) - _log_expm1(log_q)
     log_result = np.log(np.sqrt(2) * tail.M * np.sqrt(np.log(tail.zeta))) + log_sums / 2
     _require_representable("steps", log_result)
     return np.exp(log_result)
+
+
+def _step_counts(steps) -> np.ndarray:
+    """``steps`` as a 1-D int array, refusing what ``dtype=int`` would truncate or negative counts."""
+    t = checks.require_finite_array("steps", steps)
+    if t.ndim != 1 or np.any(t < 0) or np.any(t != np.round(t)):
+        raise ValueError(f"steps must be integers >= 0 in a 1-D array, got {steps!r}")
+    return t.astype(int)
+
+
+def _require_grid_axes(eta_fractions, c_values, L_values, r_values, T2_values) -> None:
+    for name, values in (("eta_fractions", eta_fractions), ("c_values", c_values), ("L_values", L_values),
+                         ("r_values", r_values), ("T2_values", T2_values)):
+        values = checks.require_finite_array(name, values)
+        if values.size == 0 or np.any(values <= 0):
+            raise ValueError(f"{name} must be non-empty and > 0 everywhere, got {values!r}")
+    T2 = np.asarray(T2_values, dtype=float)
+    if np.any(T2 < 1) or np.any(T2 != np.round(T2)):
+        raise ValueError(f"T2_values must be integers >= 1, got {T2!r}")
 
 
 def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values, mu_constant: float = 42.0) -> dict:
@@ -183,9 +207,13 @@ def lemma5_grid(eta_fractions, c_values, L_values, r_values, T2_values, mu_const
     """
     from sgd_escape.theory import conditions_hold, lemma5_terms
 
+    _require_grid_axes(eta_fractions, c_values, L_values, r_values, T2_values)
     frac, c, L, r, T2 = np.meshgrid(eta_fractions, c_values, L_values, r_values, T2_values, indexing="ij")
     eta = frac * np.minimum(np.minimum(1 / (2 * L), c / L**2), 1 / (2 * c))
     valid = conditions_hold(eta, c, L)
+    if not valid.any():         # else nanargmax below fails without naming the cause
+        raise ValueError("eta_fractions must give some grid point that meets Theorem 1's conditions "
+                         "(fractions in (0, 1) do), got none")
     terms = {name: np.where(valid, term, np.nan)
              for name, term in lemma5_terms(eta, c, L, r, T2, mu_constant).items()}
     ratio = sum(terms.values())
@@ -206,7 +234,7 @@ def lemma5_supremum(mu_constant: float = 42.0) -> float:
     eta c -> 1/2, eta L -> 0 (so lambda -> 2 eta c = 1 and (1 + eta L)^2 -> 1) and T2 = 1 (the smallest
     log zeta), which the open conditions approach but never reach. There, with l = log(9/4) and
     mu = K sqrt(l) (valid while K sqrt(l) >= 8), the ratio is 14/K + (7 sqrt(l) + 21)/(K^2 l)."""
-    K = float(mu_constant)
+    K = checks.require_positive("mu_constant", mu_constant)
     l = _log_zeta_one()
     mu = max(8.0, K * np.sqrt(l))
     return 14 * np.sqrt(l) / mu + (7 * np.sqrt(l) + 21) / mu**2
@@ -232,7 +260,7 @@ def smallest_mu_constant(grid_axes: dict, low: float = 1.0, high: float = 42.0, 
     if not 0 < low < high:
         raise ValueError(f"low and high must satisfy 0 < low < high, got low={low}, high={high}")
     if largest_ratio(high) > 1:
-        raise ValueError(f"high={high} does not satisfy Lemma 5 on the grid")
+        raise ValueError(f"high must satisfy Lemma 5 on the grid (a ratio <= 1), got high={high}")
     for _ in range(checks.require_int_at_least("bisections", bisections, 1)):
         middle = (low + high) / 2
         low, high = (low, middle) if largest_ratio(middle) <= 1 else (middle, high)

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from .checks import require_int_at_least
+from .checks import require_finite_array, require_int_at_least
 
 
 def _per_trial(name: str, value, shape: tuple, minimum_exclusive: bool) -> np.ndarray:
@@ -56,6 +56,7 @@ def run_sgd(grad: Callable, x0, step_size, noise, steps: int, rng=None, record_e
     x = np.array(x0, dtype=float)
     if x.size == 0:
         raise ValueError("x0 must contain at least one trial, got an empty array")
+    require_finite_array("x0", x)
     eta = _per_trial("step_size", step_size, x.shape, minimum_exclusive=True)
     radius = _per_trial("noise", noise, x.shape, minimum_exclusive=False)
     steps = require_int_at_least("steps", steps, 1)

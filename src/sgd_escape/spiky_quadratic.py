@@ -119,6 +119,7 @@ class SpikyQuadratic:
         and a resulting a > 0.
         """
         c, L = checks.require_positive("c", c), checks.require_positive("L", L)
+        eta = checks.require_positive("eta", eta)     # NaN would give phi = 1: the family without noise
         if c > L:
             raise ValueError(f"c must be <= L (noise that does not depend on x cannot give an L-smooth f "
                              f"a larger c), got c = {c:.6g} > L = {L:.6g}")

@@ -92,7 +92,7 @@ class Theorem1Result:
 def run_theorem1(experiment: Experiment, T2: int, trials: int, seed: int = 0) -> Theorem1Result:
     """Run ``trials`` trials of equation (1) for T1 + T2 steps from ``experiment``'s start (Chapter 2)."""
     T2 = checks.require_int_at_least("T2", T2, 1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(checks.require_int_at_least("seed", seed, 0))
     y0 = starting_points(trials, experiment.noise.d, experiment.initial_sq_distance, rng)
     run = simulate_y(experiment.f.grad, y0, experiment.eta, experiment.noise, experiment.T1 + T2, rng)
     return Theorem1Result(experiment, T2, run)
@@ -120,6 +120,8 @@ def theorem1_numbers(result: Theorem1Result, early: int) -> dict:
     ``window_in_floor`` (the maximum in units of b / lambda); and ``envelope_ratio``, the median
     over steps 1..``early`` of the expectation envelope over the trials' mean squared distance."""
     early = checks.require_int_at_least("early", early, 1)
+    if early >= len(result.run.sq_dist):
+        raise ValueError(f"early must be <= the run's last step {len(result.run.sq_dist) - 1}, got {early}")
     setting, tail = result.experiment.setting, result.experiment.setting.tail(result.T2)
     steps = np.arange(1, early + 1)
     envelope = setting.envelope(result.experiment.initial_sq_distance, steps)
@@ -137,7 +139,7 @@ def trajectory_points(experiment: Experiment, trials: int, times, seed: int = 0)
     times = [checks.require_int_at_least("times", t, 0) for t in times]
     if not times:
         raise ValueError("times must name at least one step, got none")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(checks.require_int_at_least("seed", seed, 0))
     y0 = starting_points(trials, experiment.noise.d, experiment.initial_sq_distance, rng)
     run = simulate_y(experiment.f.grad, y0, experiment.eta, experiment.noise, max(max(times), 1), rng,
                      snapshot_times=times)
@@ -179,7 +181,7 @@ def run_shrinking(trials: int, seed: int = 0, experiment: Experiment = ONE_DIM,
     previous stage's y_T; ``restart_sq`` records where."""
     schedule = shrinking_schedule(experiment, later_etas)
     lengths = tuple(max(1, math.ceil(t)) for t in schedule.stage_lengths(experiment.initial_sq_distance))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(checks.require_int_at_least("seed", seed, 0))
     y = starting_points(trials, experiment.noise.d, experiment.initial_sq_distance, rng)
     pieces, restarts = [], []
     for k, (stage, steps) in enumerate(zip(schedule.stages, lengths)):

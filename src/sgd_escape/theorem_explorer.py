@@ -57,7 +57,7 @@ def _message(fig, ax, text: str):
 
 
 def build_widget():
-    """The live explorer of Chapter 2 (Jupyter, Colab): returns an ``ipywidgets.interactive``."""
+    """The live explorer (Chapter 2), for Jupyter and Colab: returns an ``ipywidgets.interactive``."""
     import ipywidgets as widgets
 
     sliders = dict(
@@ -70,6 +70,6 @@ def build_widget():
 
 
 def draw_static():
-    """The default-parameter figure that stands in for Chapter 2's explorer on the website;
+    """The default-parameter figure that stands in for the explorer on the website (Chapter 2);
     returns the matplotlib figure."""
     return draw_theorem(**DEFAULTS)

@@ -85,7 +85,9 @@ class Theorem1Setting:
     def envelope(self, initial_sq_distance: float, steps) -> np.ndarray:
         """Step 2's expectation bound b/lambda + (1 - lambda)^t ||y0 - x*||^2 at times ``steps``."""
         d0 = checks.require_nonnegative("initial_sq_distance", initial_sq_distance)
-        t = np.asarray(steps, dtype=float)
+        t = checks.require_finite_array("steps", steps)
+        if np.any(t < 0):
+            raise ValueError(f"steps must be >= 0 (times since y0), got {steps!r}")
         return self.floor + (1 - self.lam) ** t * d0
 
     def tail(self, T2: int) -> "TailConstants":
@@ -111,6 +113,7 @@ class TailConstants:
     def of(cls, s: Theorem1Setting, T2: int) -> "TailConstants":
         """The constants of setting ``s`` for a window of ``T2`` steps (:meth:`Theorem1Setting.tail`
         checks ``T2`` first)."""
+        T2 = checks.require_int_at_least("T2", T2, 1)       # log(zeta) < 0 below 1
         zeta = 9 * T2 / 4
         mu = max(8.0, 42 * math.sqrt(math.log(zeta)))
         delta = mu * math.sqrt(s.floor)
@@ -139,11 +142,24 @@ def lemma5_ratio(eta, c, L, r, T2, mu_constant: float = 42.0) -> np.ndarray:
     return sum(lemma5_terms(eta, c, L, r, T2, mu_constant).values())
 
 
+def _lemma5_inputs(eta, c, L, r, T2) -> list:
+    """The five parameters as broadcast float arrays; NaN results would otherwise hide bad ones."""
+    arrays = {name: checks.require_finite_array(name, value)
+              for name, value in zip(("eta", "c", "L", "r", "T2"), (eta, c, L, r, T2))}
+    for name in ("eta", "c", "L", "r"):
+        if np.any(arrays[name] <= 0):
+            raise ValueError(f"{name} must be > 0 everywhere, got {arrays[name]!r}")
+    if np.any(arrays["T2"] < 1) or np.any(arrays["T2"] != np.round(arrays["T2"])):
+        raise ValueError(f"T2 must hold integers >= 1, got {arrays['T2']!r}")
+    return np.broadcast_arrays(*arrays.values())
+
+
 def lemma5_terms(eta, c, L, r, T2, mu_constant: float = 42.0) -> dict:
     """The three summands of Lemma 5's left side, each over ``delta^2`` (Chapter 3, Appendix B):
     ``noise`` (the 3.5 eta^2 r^2 part of M), ``delta`` (the 7 eta r delta part of M) and ``start``
     (21 b / lambda). Appendix B shows each is at most 1/3 under Theorem 1's conditions."""
-    eta, c, L, r, T2 = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (eta, c, L, r, T2)))
+    checks.require_positive("mu_constant", mu_constant)
+    eta, c, L, r, T2 = _lemma5_inputs(eta, c, L, r, T2)
     lam = 2 * eta * c - eta**2 * L**2
     floor = eta**2 * r**2 * (1 + eta * L) ** 2 / lam
     log_zeta = np.log(9 * T2 / 4)
@@ -155,10 +171,12 @@ def lemma5_terms(eta, c, L, r, T2, mu_constant: float = 42.0) -> dict:
 
 
 def conditions_hold(eta, c, L) -> np.ndarray:
-    """Elementwise: c > 0 and eta < min{1/(2L), c/L^2, 1/(2c)} (Theorem 1, Chapter 2)."""
+    """Elementwise: eta > 0, c > 0, L > 0 and eta < min{1/(2L), c/L^2, 1/(2c)}, the conditions
+    :class:`Theorem1Setting` checks (Theorem 1, Chapter 2; r > 0 is left to the caller)."""
     eta, c, L = (np.asarray(a, dtype=float) for a in (eta, c, L))
     with np.errstate(divide="ignore"):
-        return (c > 0) & (eta > 0) & (eta < np.minimum(np.minimum(1 / (2 * L), c / L**2), 1 / (2 * c)))
+        below = eta < np.minimum(np.minimum(1 / (2 * L), c / L**2), 1 / (2 * c))
+        return (c > 0) & (L > 0) & (eta > 0) & below
 
 
 def _require_shrink(before: Theorem1Setting, after: Theorem1Setting, where: str) -> None:
@@ -238,8 +256,8 @@ def large_step_threshold(grad, x, x_star, c_upper: float) -> np.ndarray:
     ``grad`` and ``x`` have shape (n, d); above this step size one GD step does not move closer.
     """
     c_upper = checks.require_positive("c_upper", c_upper)
-    diff = np.asarray(x, dtype=float) - np.asarray(x_star, dtype=float)
-    return 2 * c_upper * np.sum(diff**2, axis=-1) / np.sum(np.asarray(grad) ** 2, axis=-1)
+    grad, diff = _threshold_inputs(grad, x, x_star)
+    return 2 * c_upper * np.sum(diff**2, axis=-1) / np.sum(grad ** 2, axis=-1)
 
 
 def exact_large_step_threshold(grad, x, x_star) -> np.ndarray:
@@ -260,6 +278,18 @@ def noisy_large_step_threshold(grad, x, x_star, noise_sq_norm: float) -> np.ndar
     ``noise_sq_norm`` = 0 it is GD's exact threshold. ``grad`` and ``x`` have shape (..., d).
     """
     noise_sq_norm = checks.require_nonnegative("noise_sq_norm", noise_sq_norm)
-    grad = np.asarray(grad, dtype=float)
-    diff = np.asarray(x, dtype=float) - np.asarray(x_star, dtype=float)
+    grad, diff = _threshold_inputs(grad, x, x_star)
     return 2 * np.sum(grad * diff, axis=-1) / (np.sum(grad**2, axis=-1) + noise_sq_norm)
+
+
+def _threshold_inputs(grad, x, x_star) -> tuple[np.ndarray, np.ndarray]:
+    """``grad`` and ``x - x_star`` as float arrays, after the checks that broadcasting would skip."""
+    grad, x = checks.require_finite_array("grad", grad), checks.require_finite_array("x", x)
+    checks.require_same_shape("grad", grad, "x", x)
+    if x.ndim == 0:
+        raise ValueError("x must have shape (d,) or (n, d), got a scalar")
+    x_star = checks.require_finite_array("x_star", x_star)
+    if x_star.shape not in ((), x.shape[-1:], x.shape):
+        raise ValueError(f"x_star must be a scalar or have shape {x.shape[-1:]} or {x.shape}, "
+                         f"got shape {x_star.shape}")
+    return grad, x - x_star

@@ -132,9 +132,9 @@ def figure4(ax, f, x_t, eta: float) -> None:
 
 
 def step1_gaps(ax, chain: dict, names) -> None:
-    """Each expression of Step 1 minus the first one (E||y_{t+1} - x*||^2), per point, in units of b
-    (Chapter 3). ``chain`` maps each name in ``names`` to an array over the points. Draws on
-    ``ax``; returns None."""
+    """Each expression of Step 1 minus the first one (E||y_{t+1} - x*||^2), per point (Chapter 3).
+    ``chain`` maps each name in ``names`` to an array over the points; the gaps are drawn in the
+    chain's own units, so pass it divided by b for gaps in units of b. Draws on ``ax``; returns None."""
     base = chain[names[0]]
     gaps = [chain[name] - base for name in names[1:]]
     for i, gap in enumerate(gaps, start=1):

@@ -32,7 +32,7 @@ def draw_sgd_panel(f: SpikyFunction, noise: float = FIGURE3.noise_levels["medium
     step_size = require_positive("step_size", step_size)
     steps = require_int_at_least("steps", steps, 1)
     trials = require_int_at_least("trials", trials, 1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(require_int_at_least("seed", seed, 0))
     x0 = rng.uniform(-setup.init_half_width, setup.init_half_width, trials)
     last = run_sgd(f.grad, x0, step_size, noise, steps, rng)
     ax = ax or plt.subplots(figsize=(7, 3.4))[1]

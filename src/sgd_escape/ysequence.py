@@ -26,7 +26,11 @@ class YRun:
     final_x: np.ndarray | None = None
 
     def window_max(self, start: int, stop: int) -> np.ndarray:
-        """max_{start <= t <= stop} ||y_t - x*||^2 for each trial."""
+        """max_{start <= t <= stop} ||y_t - x*||^2 for each trial (0 <= start <= stop <= steps)."""
+        start = checks.require_int_at_least("start", start, 0)
+        stop = checks.require_int_at_least("stop", stop, start)
+        if stop >= len(self.sq_dist):          # slicing would clip the window silently
+            raise ValueError(f"stop must be <= steps = {len(self.sq_dist) - 1}, got {stop}")
         return self.sq_dist[start:stop + 1].max(axis=0)
 
 
@@ -55,6 +59,8 @@ def simulate_y(grad, y0, eta: float, noise: BoundedNoise, steps: int, rng: np.ra
     y = np.array(y0, dtype=float)
     if y.ndim != 2 or y.shape[1] != noise.d:
         raise ValueError(f"y0 must have shape (trials, {noise.d}), got {y.shape}")
+    checks.require_finite_array("y0", y)
+    checks.require_point("x_star", x_star, noise.d)
     wanted = _snapshot_set(snapshot_times, steps)
     sq_dist = np.empty((steps + 1, y.shape[0]))
     run = YRun(sq_dist)

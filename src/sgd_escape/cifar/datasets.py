@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import hashlib
+import http.client
 import io
 import os
 import pickle
@@ -179,7 +180,7 @@ def synthetic_cifar(num_classes: int = 10, train_size: int = 2000, test_size: in
     require_int_at_least("num_classes", num_classes, 2)
     require_int_at_least("train_size", train_size, 1)
     require_int_at_least("test_size", test_size, 1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(require_int_at_least("seed", seed, 0))
     templates = rng.normal(0, 1, (num_classes, 8, 8, 3)).repeat(4, 1).repeat(4, 2)
 
     def draw(n):
@@ -302,5 +303,7 @@ def _try_download(url: str, target: Path) -> None:
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 handle.write(chunk)
         tmp.replace(target)
-    except OSError:
+    except (OSError, http.client.HTTPException) as error:   # no network, or a connection cut mid-file
+        print(f"downloading {url} failed ({_reason(error)})", file=sys.stderr, flush=True)
+    finally:        # no .part file left behind, whatever stopped the download
         tmp.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ weight snapshots) goes to ``.cache/runs/<experiment>/<preset>/``; the finished r
 """
 from __future__ import annotations
 
+import numbers
 import shutil
 import time
 from pathlib import Path
@@ -198,9 +199,10 @@ def epoch_distances(run: Run, phase: str, epochs: int) -> np.ndarray:
 def check_restart_epochs(starts, base_epochs: int) -> None:
     """Raise ``ValueError`` unless the restarts start from distinct epochs of the run at 0.1, in
     increasing order within ``[0, base_epochs]`` (Chapter 6); returns None."""
-    if not starts or list(starts) != sorted(set(starts)) or starts[0] < 0 or starts[-1] > base_epochs:
-        raise ValueError(f"restart_epochs must be increasing epochs in [0, base_epochs={base_epochs}], "
-                         f"got {starts!r}")
+    whole = all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in starts or [])
+    if not starts or not whole or list(starts) != sorted(set(starts)) or starts[0] < 0 or starts[-1] > base_epochs:
+        raise ValueError(f"restart_epochs must be increasing integer epochs in "
+                         f"[0, base_epochs={base_epochs}], got {starts!r}")
 
 
 def spectrum_scalars(curves: dict) -> dict:

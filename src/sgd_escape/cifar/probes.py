@@ -44,7 +44,7 @@ def not_positive(values) -> np.ndarray:
 def first_counted_epoch(epochs: int) -> int:
     """The first epoch that Figure 5's claim covers (Chapter 4): 5, or the last probed epoch
     ``epochs - 1`` for runs shorter than six epochs."""
-    return min(5, epochs - 1)
+    return min(5, require_int_at_least("epochs", epochs, 1) - 1)
 
 
 def counted_ball_epochs(ball_epochs, epochs: int) -> np.ndarray:

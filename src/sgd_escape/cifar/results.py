@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-#: Version of the files' layout; a loader refuses other versions.
 #: Result format version per experiment kind, bumped when what a kind's results hold changes
 #: (spectrum 2: the whole-trajectory probe; 3: the distance moved in each epoch), so that older
 #: results are refused, never half read.
@@ -360,7 +359,7 @@ def refused_caches(experiment: str, root: str | Path | None = None) -> dict[str,
 
 
 def result_differences(first: CachedResult, second: CachedResult) -> dict:
-    """How far two results of one experiment and preset differ, number by number.
+    """How far two results of one experiment and preset differ, number by number (Chapter 4).
 
     For every scalar and curve: the largest absolute difference and the largest relative one,
     ``|a - b| / max(|a|, |b|)`` (0 where both are 0). The GPU determinism check of Chapter 4's

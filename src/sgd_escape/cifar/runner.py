@@ -192,7 +192,7 @@ def stack_on_cpu(lists: dict) -> dict:
 
 def replicate_into(model, source_state: dict, source_optimizer: dict | None, optimizer) -> None:
     """Make every member of ``model`` a copy of a one-member model (weights, buffers, momentum):
-    the branches of Chapter 5 start from their shared point. In place; returns None."""
+    the branches start from their shared point (Chapter 5). In place; returns None."""
     members = model.members
     with torch.no_grad():
         for key, tensor in model.state_dict().items():
@@ -206,6 +206,6 @@ def replicate_into(model, source_state: dict, source_optimizer: dict | None, opt
 
 def load_snapshot_members(model, snapshots: list[dict]) -> None:
     """Member ``k`` of ``model`` takes weights and buffers from one-member ``snapshots[k]``: the
-    restarts of Chapter 6 start from epochs of the run at 0.1. In place; returns None."""
+    restarts start from epochs of the run at 0.1 (Chapter 6). In place; returns None."""
     load_members(list(model.parameters()), torch.cat([s["params"] for s in snapshots]))
     load_members(float_buffers(model), torch.cat([s["buffers"] for s in snapshots]))

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from ..checks import require_positive
-from .experiments import EXPERIMENTS, PRESETS, check_names, require_real_data
+from .experiments import EXPERIMENTS, check_names, check_preset, require_real_data
 from .results import (code_and_machine, data_root, find_repository_root, is_cached,
                       load_result, result_differences, utc_now)
 from .runner import EXIT_BUDGET
@@ -151,8 +151,7 @@ class Session:
     def __init__(self, state: Path, out: Path, minutes: float, preset: str, data: str, device: str,
                  experiments: list[str], command: str):
         require_positive("minutes", minutes)          # NaN and infinity too: a session must end
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+        check_preset(preset)
         self.state, self.out, self.preset, self.data, self.device = state, out, preset, data, device
         self.experiments, self.command = experiments, command
         self.deadline, self.failed, self.out_of_time = time.monotonic() + 60 * minutes, False, False
@@ -330,7 +329,8 @@ def run_session(*, out: str | Path, data: str, minutes: float, preset: str = "re
     configure_backends(device)       # so that the reports record the switches the runs use
     unknown = set(steps) - set(STEPS)
     if unknown:
-        raise ValueError(f"unknown steps {sorted(unknown)}; valid steps: {', '.join(STEPS)}")
+        raise ValueError(f"steps must be some of the valid steps: {', '.join(STEPS)}; "
+                         f"got unknown steps {sorted(unknown)}")
     if data != "synthetic" and not Path(data).is_file():
         raise ValueError(f"data must be 'synthetic' or a dataset archive; no file {data!r}")
     require_real_data(data, preset)

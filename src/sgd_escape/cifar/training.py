@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import require_int_at_least
+from ..checks import require_choice, require_int_at_least
 from .datasets import CifarArrays
 from .models import set_batchnorm_updates
 
@@ -68,11 +68,12 @@ def require_device(device) -> torch.device:
     return parsed
 
 
-def subset_indices(total: int, count: int | None, seed: int) -> np.ndarray:
+def subset_indices(total: int, count: int | None, seed: int, name: str = "count") -> np.ndarray:
     """A fixed random subset of ``count`` of ``total`` indices (all of them, shuffled, if None),
-    as an int array (Chapter 4)."""
-    if count is not None and not 1 <= require_int_at_least("count", count, 1) <= total:
-        raise ValueError(f"count must lie in [1, {total}] (the images there are), got {count!r}")
+    as an int array (Chapter 4). Errors call ``count`` by the caller's ``name`` for it."""
+    if count is not None and not 1 <= require_int_at_least(name, count, 1) <= total:
+        raise ValueError(f"{name} must lie in [1, {total}] (the images there are), got {count!r}")
+    require_int_at_least("seed", seed, 0)
     order = np.random.default_rng(seed).permutation(total)
     return order if count is None else order[:count]
 
@@ -82,11 +83,9 @@ def to_device(arrays: CifarArrays, train_examples: int | None, test_examples: in
     """Move the chosen subsets to ``device`` as uint8 (padding the training images once);
     images are normalised with ``dataset``'s channel statistics. Returns :class:`DeviceData`
     (Chapter 4)."""
-    if dataset not in CHANNEL_STATS:
-        raise ValueError(f"dataset must be one of {', '.join(CHANNEL_STATS)}, got {dataset!r}")
-    mean, std = CHANNEL_STATS[dataset]
-    train = subset_indices(len(arrays.train_labels), train_examples, seed)
-    test = np.sort(subset_indices(len(arrays.test_labels), test_examples, seed + 1))
+    mean, std = CHANNEL_STATS[require_choice("dataset", dataset, CHANNEL_STATS)]
+    train = subset_indices(len(arrays.train_labels), train_examples, seed, name="train_examples")
+    test = np.sort(subset_indices(len(arrays.test_labels), test_examples, seed + 1, name="test_examples"))
 
     def images(x):
         return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(device)
@@ -117,7 +116,7 @@ def epoch_plan(seeds, epoch: int, train_size: int, batch_size: int, device) -> E
     require_int_at_least("batch_size", batch_size, 1)
     steps = train_size // batch_size
     if steps < 1:
-        raise ValueError(f"batch_size ({batch_size}) exceeds the training subset ({train_size})")
+        raise ValueError(f"batch_size must be <= the training subset's size ({train_size}), got {batch_size}")
     parts = []
     for seed in seeds:
         generator = torch.Generator().manual_seed(int(seed) * 100_003 + epoch)
@@ -247,7 +246,10 @@ def probe_gradient(model, images_uint8, labels, data: DeviceData, batch_size: in
     gradient is that of the data loss only (no weight decay term). Fewer images than
     ``batch_size`` make one batch; more must fill whole batches (none is dropped).
     """
-    batch_size = min(require_int_at_least("batch_size", batch_size, 1), len(labels))
+    require_int_at_least("batch_size", batch_size, 1)
+    if len(labels) == 0:        # else the check below blames batch_size
+        raise ValueError("labels must hold at least one probe image, got none")
+    batch_size = min(batch_size, len(labels))
     if batch_size == 0 or len(labels) % batch_size:
         raise ValueError(f"batch_size must divide the number of probe images ({len(labels)}), "
                          f"got {batch_size}: the last, partial batch would otherwise be dropped")
