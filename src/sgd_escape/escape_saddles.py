@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .checks import require_choice, require_int_at_least, require_nonnegative, require_positive
-from .escape_stats import first_escape_steps
+from .escape_stats import first_escape_steps, sample_mean_escape_time
 
 METHODS = ("gd", "perturbed_gd", "sgd")
 #: Distance from the saddle at which every trial starts, on its stable manifold.
@@ -249,9 +249,9 @@ def escape_time_versus_dimension(landscape_class, method: SaddleMethod, dims, tr
     for index, dim in enumerate(dims):
         run = simulate_saddle_escape(landscape_class(int(dim)), method, trials, horizon, seed + index)
         escaped = np.isfinite(run.times)
-        mean = run.times.mean() if escaped.all() else np.nan
-        spread = run.times.std(ddof=1) / np.sqrt(trials) if escaped.all() and trials > 1 else np.nan
-        rows.append((mean, spread, escaped.mean()))
+        estimate = sample_mean_escape_time(run.times) if escaped.all() else None
+        rows.append((estimate.mean if estimate else np.nan, estimate.standard_error if estimate else np.nan,
+                     escaped.mean()))
     mean, spread, fraction = map(np.array, zip(*rows))
     return DimensionSweep(dims, mean, spread, fraction)
 
