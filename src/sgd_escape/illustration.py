@@ -53,12 +53,16 @@ class SharpWellFunction:
         well = np.exp(-np.sum(offset ** 2, axis=-1, keepdims=True) / (2 * self.width ** 2))
         return self.bowl * x + self.depth * well * offset / self.width ** 2
 
+    @property
+    def descent_step(self) -> float:
+        """A GD step below ``1/L`` (``L <= bowl + depth / width^2``), so that GD never climbs."""
+        return 0.5 / (self.bowl + self.depth / self.width ** 2)
+
     def _descend(self, start) -> np.ndarray:
-        """GD from ``start`` with a step below ``1/L``, long enough to settle in its basin."""
+        """GD from ``start`` with :attr:`descent_step`, long enough to settle in its basin."""
         x = np.asarray(start, dtype=float)
-        step = 0.5 / (self.bowl + self.depth / self.width ** 2)
         for _ in range(2000):
-            x = x - step * self.grad(x)
+            x = x - self.descent_step * self.grad(x)
         return x
 
     def well_minimum(self) -> np.ndarray:
@@ -106,8 +110,7 @@ def in_bad_basin(f: SharpWellFunction, x, max_steps: int = 5000) -> np.ndarray:
     x = _points("x", x, f)
     max_steps = require_int_at_least("max_steps", max_steps, 1)
     x_o = f.well_minimum()
-    near, floor = f.width / 10, f.value(x_o)
-    step = 0.5 / (f.bowl + f.depth / f.width ** 2)
+    near, floor, step = f.width / 10, f.value(x_o), f.descent_step
     for _ in range(max_steps):
         settled = (np.linalg.norm(x - x_o, axis=-1) < near) | (f.value(x) < floor)
         if settled.all():
