@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .bounded_noise import BoundedNoise
 from .checks import require_choice, require_int_at_least, require_nonnegative, require_positive
 from .escape_stats import first_escape_steps, sample_mean_escape_time
 
@@ -152,9 +153,7 @@ def uniform_ball(rng: np.random.Generator, count: int, dim: int, radius: float) 
     require_int_at_least("count", count, 1)
     require_int_at_least("dim", dim, 1)
     require_positive("radius", radius)
-    direction = rng.standard_normal((count, dim))
-    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    return direction * (radius * rng.random(count) ** (1.0 / dim))[:, None]
+    return BoundedNoise("ball", radius, dim).sample((count,), rng)
 
 
 def stable_manifold_start(dim: int, trials: int, rng: np.random.Generator, radius: float = START_RADIUS) -> np.ndarray:

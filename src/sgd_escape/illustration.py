@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bounded_noise import BoundedNoise
 from .checks import require_choice, require_finite, require_int_at_least, require_nonnegative, require_positive
 from .landscapes import sign_changes, uniform_average
 
@@ -148,11 +149,9 @@ def escape_probability(f: SharpWellFunction, x_t, step_size: float, noise: float
     noise = require_nonnegative("noise", noise)
     samples = require_int_at_least("samples", samples, 1)
     rng = np.random.default_rng(rng)
-    dim = f.dim
-    direction = rng.normal(size=(samples, dim))
-    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    radius = noise * rng.uniform(size=(samples, 1)) ** (1 / dim)  # uniform in the ball
-    _, x_next = noisy_step(f, x_t, step_size, direction * radius)
+    kicks = (BoundedNoise("ball", noise, f.dim).sample((samples,), rng) if noise > 0
+             else np.zeros((samples, f.dim)))
+    _, x_next = noisy_step(f, x_t, step_size, kicks)
     return float(np.mean(~still_in(f, x_next)))
 
 
