@@ -202,13 +202,14 @@ def test_large_step_moves_gd_away_and_small_step_does_not():
 
 
 def test_chapter2_settings_meet_theorem1_and_corollary2():
-    from sgd_escape.theorem_experiments import HIGH_DIM, ONE_DIM, corollary2_setting
+    from sgd_escape.theorem_experiments import HIGH_DIM, ONE_DIM, SECOND_STAGE_ETA, shrinking_schedule
+    from sgd_escape.theory import Corollary2Setting
 
     for experiment in (ONE_DIM, HIGH_DIM):
         s = experiment.setting                          # the constructor enforces the conditions;
         assert s.eta <= 0.9 * min(1 / (2 * s.L), s.c / s.L**2, 1 / (2 * s.c))   # these keep 10% to spare
         assert experiment.f.local_minima_per_coordinate() > 1  # spurious minima exist
-    coro = corollary2_setting()
+    coro = Corollary2Setting(*shrinking_schedule(ONE_DIM, (SECOND_STAGE_ETA,)).stages)   # Chapter 2's two stages
     assert coro.second.c >= 1.1 * coro.first.c and coro.final_radius_sq < coro.first.markov_radius_sq
 
 

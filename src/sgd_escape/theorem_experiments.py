@@ -155,11 +155,6 @@ def shrinking_schedule(experiment: Experiment = ONE_DIM,
     return ShrinkingSchedule((experiment.setting, *later))
 
 
-def corollary2_setting(experiment: Experiment = ONE_DIM, eta2: float = SECOND_STAGE_ETA) -> Corollary2Setting:
-    """Both stages' Theorem 1 settings, with the exact one-point constants (Chapter 2)."""
-    return Corollary2Setting(*shrinking_schedule(experiment, (eta2,)).stages)
-
-
 class ShrinkingRun(NamedTuple):
     """A run of :func:`run_shrinking` (Chapter 2): the ``schedule``; ``sq``, the squared distances
     ||y_t - x*||^2 of shape (sum of lengths + 1, trials); the stage ``lengths``; and ``restart_sq``,
