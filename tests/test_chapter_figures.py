@@ -6,6 +6,7 @@ chapters' own calls.
 """
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import matplotlib
@@ -104,10 +105,17 @@ def test_figure2_draws_the_path_and_its_three_points_just_above_the_surface():
     np.testing.assert_allclose([labels[n] for n in ("$x_t$", "$y_t$", "$x_{t+1}$")], path)
 
 
-def test_figure2_surface_reaches_down_to_the_bad_minimum():
+def test_figure2_surface_reaches_down_to_the_bad_minimum_where_it_lies():
     f, ax, _ = _figure2()
     heights = ax.collections[0].get_array()      # the colour of each face: its height
     assert heights.min() == pytest.approx(float(f.value(f.well_minimum())), abs=0.01)
+    # Faces come row by row from a square grid spanning the data limits (the path lies inside).
+    cells = math.isqrt(heights.size)
+    assert cells**2 == heights.size
+    row, column = divmod(int(np.argmin(heights)), cells)
+    (x0, x1), (y0, y1) = ax.xy_dataLim.intervalx, ax.xy_dataLim.intervaly
+    centre = [x0 + (column + 0.5) * (x1 - x0) / cells, y0 + (row + 0.5) * (y1 - y0) / cells]
+    np.testing.assert_allclose(centre, f.well_minimum(), atol=1.5 * max(x1 - x0, y1 - y0) / cells)
 
 
 # -- Chapter 1: Figure 3 ----------------------------------------------------------------------
