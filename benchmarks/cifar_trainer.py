@@ -24,7 +24,7 @@ import torch
 from sgd_escape.cifar.datasets import load_cifar
 from sgd_escape.cifar.experiments import EXPERIMENTS, image_passes, preset_config
 from sgd_escape.cifar.models import build_ensemble
-from sgd_escape.cifar.results import code_and_machine, utc_now
+from sgd_escape.cifar.provenance import code_and_machine, utc_now
 from sgd_escape.cifar.training import (CHANNEL_STATS, configure_backends, epoch_plan, make_optimizer,
                                        to_device, train_epoch)
 

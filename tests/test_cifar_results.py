@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sgd_escape.cifar import results
+from sgd_escape.cifar import provenance, results
 from sgd_escape.cifar.results import CachedResult, result_differences
 
 
@@ -19,7 +19,7 @@ def a_result(**curves) -> CachedResult:
 
 
 def test_commit_comes_from_git_inside_a_clone():
-    commit, source = results._git_commit(Path(__file__).resolve().parents[1])
+    commit, source = provenance._git_commit(Path(__file__).resolve().parents[1])
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                           cwd=Path(__file__).parent).stdout.strip()
     assert source == "git" and commit.startswith(head)
@@ -27,10 +27,10 @@ def test_commit_comes_from_git_inside_a_clone():
 
 def test_commit_falls_back_to_the_environment_without_git(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_DIR", str(tmp_path / "no-repository"))      # git finds no repository
-    monkeypatch.setenv(results.COMMIT_ENV, "0123abc")
-    assert results._git_commit(tmp_path) == ("0123abc", f"${results.COMMIT_ENV} (no git repository where it ran)")
-    monkeypatch.delenv(results.COMMIT_ENV)
-    assert results._git_commit(tmp_path) == ("unknown", "none")
+    monkeypatch.setenv(provenance.COMMIT_ENV, "0123abc")
+    assert provenance._git_commit(tmp_path) == ("0123abc", f"${provenance.COMMIT_ENV} (no git repository where it ran)")
+    monkeypatch.delenv(provenance.COMMIT_ENV)
+    assert provenance._git_commit(tmp_path) == ("unknown", "none")
 
 
 def test_identical_results_differ_by_nothing():
@@ -89,12 +89,28 @@ def test_uncommitted_changes_to_the_experiment_code_mark_the_commit(tmp_path):
     git("commit", "-q", "-m", "code")
     head = git("rev-parse", "HEAD")
     (tmp_path / "notes.txt").write_text("not code")                 # outside the experiment code
-    assert results._git_commit(tmp_path) == (head, "git")
+    assert provenance._git_commit(tmp_path) == (head, "git")
     source.write_text("a = 2\n")
-    assert results._git_commit(tmp_path) == (head + "+uncommitted-src-changes", "git")
+    assert provenance._git_commit(tmp_path) == (head + "+uncommitted-src-changes", "git")
 
 
 def test_the_relative_difference_divides_by_the_larger_magnitude_either_way_round():
     four, five = a_result(extra=np.array([4.0])), a_result(extra=np.array([5.0]))
     for first, second in ((four, five), (five, four)):
         assert result_differences(first, second)["per_key"]["curve extra"] == {"abs": 1.0, "rel": 0.2}
+
+
+def test_provenance_names_the_processor_and_the_thread_count_that_did_the_arithmetic():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        record = provenance.code_and_machine("cpu")
+        assert record["cpu_threads"] == 1 and record["device_name"].endswith("1 thread)")
+        torch.set_num_threads(2)
+        assert provenance.code_and_machine("cpu")["cpu_threads"] == 2
+    finally:
+        torch.set_num_threads(before)
+    assert record["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert isinstance(record["cpu_model"], str) and record["cpu_model"]

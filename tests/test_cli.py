@@ -170,7 +170,7 @@ def test_fresh_discards_the_saved_progress_of_a_run(tmp_path):
 def test_a_result_records_when_its_run_began_not_when_it_was_resumed(tmp_path):
     import time
 
-    from sgd_escape.cifar.results import utc_now
+    from sgd_escape.cifar.provenance import utc_now
 
     before = utc_now()
     code, state = smoke_run(tmp_path, "--max-minutes", "0")

@@ -20,7 +20,8 @@ from .experiments import check_names, preset_config, total_units
 from .models import build_ensemble, load_members
 from .probes import (all_pairs_inner_products, ball_probe, counted_ball_epochs, first_counted_epoch,
                      not_positive, one_point_inner_products, pairwise_distances)
-from .results import data_root, find_repository_root, make_command, provenance, write_result
+from .provenance import provenance
+from .results import data_root, find_repository_root, make_command, write_result
 from .runner import Run, load_snapshot_members, probe_phase, replicate_into, train_phase
 from .training import configure_backends, probe_gradient, require_device, to_device
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .models import flatten_members, float_buffers, load_members
-from .results import utc_now
+from .provenance import utc_now
 from .training import evaluate, learning_rate, make_optimizer, train_epoch
 
 #: Exit status of the command line when it stopped at its time budget (run it again to resume).

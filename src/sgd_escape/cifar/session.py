@@ -30,8 +30,8 @@ from pathlib import Path
 
 from ..checks import require_positive
 from .experiments import EXPERIMENTS, check_names, check_preset, require_real_data
-from .results import (code_and_machine, data_root, find_repository_root, is_cached,
-                      load_result, result_differences, utc_now)
+from .provenance import code_and_machine, utc_now
+from .results import data_root, find_repository_root, is_cached, load_result, result_differences
 from .runner import EXIT_BUDGET
 from .unpack import STEP_REPORTS, report_path
 
