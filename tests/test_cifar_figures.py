@@ -53,7 +53,10 @@ def test_a_refused_result_more_faithful_than_the_one_shown_is_a_warning(tmp_path
     for net in ("resnet", "densenet"):
         shutil.copytree(ROOT / "data" / f"slope-{net}-cifar10" / "mini", tmp_path / f"slope-{net}-cifar10" / "mini")
     monkeypatch.setenv("SGD_ESCAPE_DATA", str(tmp_path))
-    assert "Where these results come from" in tables.provenance_note("slope").html
+    shown = tables.provenance_note("slope")
+    assert "Where these results come from" in shown.html
+    prov = json.loads((tmp_path / "slope-resnet-cifar10" / "mini" / "result.json").read_text())["provenance"]
+    assert f"computed on {prov['device_name']}, {prov['cpu_model']} ({prov['cpu_capability']}) in" in shown.markdown
     stale = shutil.copytree(tmp_path / "slope-resnet-cifar10" / "mini", tmp_path / "slope-resnet-cifar10" / "reduced")
     record = json.loads((stale / "result.json").read_text())
     (stale / "result.json").write_text(json.dumps(record | {"preset": "reduced"}))

@@ -61,8 +61,10 @@ def cache_notice(kind: str) -> tuple[list[str], bool]:
             warn = warn or name.endswith("cifar10")
         else:
             prov = result.provenance
+            on_cpu = prov["device"] == "cpu" and "cpu_model" in prov     # older results do not name it
+            processor = f", {prov['cpu_model']} ({prov['cpu_capability']})" if on_cpu else ""
             lines.append(f"`{name}`: preset {result.preset} ({PRESET_NOTES[result.preset]}); "
-                         f"computed on {prov['device_name']} in {prov['wall_seconds'] / 60:.1f} min "
+                         f"computed on {prov['device_name']}{processor} in {prov['wall_seconds'] / 60:.1f} min "
                          f"from the {prov['dataset_source']}; commit `{prov['git_commit'][:10]}`.")
         shown = PRESET_PREFERENCE.index(result.preset) if result else len(PRESET_PREFERENCE)
         for preset, why in refused_caches(name).items():
