@@ -69,15 +69,15 @@ def code_and_machine(device) -> dict:
     (Chapter 4)."""
     import torch
 
-    threads = torch.get_num_threads()
+    cpu = cpu_description()
+    threads = cpu["cpu_threads"]
     device_name = (torch.cuda.get_device_name(device) if torch.device(device).type == "cuda"
                    else f"CPU ({platform.processor() or platform.machine()}, "
                         f"{threads} thread{'s' if threads != 1 else ''})")
     commit, commit_source = _git_commit(find_repository_root(required=False))
     record = {"git_commit": commit, "git_commit_source": commit_source, "device": str(device),
               "device_name": device_name, "torch_version": torch.__version__,
-              "cuda_version": torch.version.cuda, "python_version": platform.python_version(),
-              **cpu_description()}
+              "cuda_version": torch.version.cuda, "python_version": platform.python_version(), **cpu}
     if torch.device(device).type == "cuda":
         record["backend_flags"] = _backend_flags()
     return record
