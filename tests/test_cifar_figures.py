@@ -290,6 +290,31 @@ def test_motion_summary_compares_each_restart_with_the_epoch_that_led_to_its_sta
         "grows in some networks, shrinks in others, levels off in the rest"
 
 
+def test_restart_origins_split_each_trend_into_start_point_and_restart():
+    curves = {"restart_epochs": np.array([1, 3]), "restart_distance_from_init": np.array([1.5, 3.2]),
+              "base_distance_from_init": np.array([0, 1.2, 2.0, 3.0]),
+              "restart_train_loss": np.array([[2.0, 1.8], [1.5, 1.1]]),           # rows: start, end
+              "inner_distance": np.array([[0.4, 0.5], [0.1, 0.1]])}               # row 0: ||x_T - x_s||
+    origins = spectrum_tables.restart_origins(curves)
+    np.testing.assert_allclose(origins["start_distance"], [1.2, 3.0])            # epochs 1 and 3 of the run at 0.1
+    np.testing.assert_allclose(origins["separation"], [1.7])
+    np.testing.assert_allclose(origins["moved"], [0.4, 0.5])
+    summary = spectrum_tables.origin_summary({"a": SimpleNamespace(curves=curves), "b": None})
+    np.testing.assert_allclose(summary["own_change"], [0.3, 0.2])
+    np.testing.assert_allclose(summary["start_gap"], [1.8])
+    np.testing.assert_allclose(summary["loss_fall"], [0.5, 0.7])
+    assert summary["distance_inherited"] and summary["ends_apart"]              # 0.3 < 1.8 / 2, 1.7 > 0.5
+    close = spectrum_tables.origin_summary({"a": SimpleNamespace(curves=dict(curves, restart_distance_from_init=np.array([1.5, 1.9])))})
+    assert not close["ends_apart"] and not close["distance_inherited"]           # 0.4 < 0.5; |1.9 - 3.0| > 0.9
+    rows = spectrum_tables.restart_origin_rows({"resnet": SimpleNamespace(curves=curves, preset="mini"), "densenet": None})
+    assert rows == [["resnet (mini)", 1, "2.000 → 1.500", "1.2 → 1.5", "0.4", "(first restart)"],
+                    ["resnet (mini)", 3, "1.800 → 1.100", "3 → 3.2", "0.5", "1.7"]]
+    with pytest.raises(ValueError, match="restart_epochs"):
+        spectrum_tables.restart_origins(dict(curves, restart_epochs=np.array([3, 1])))
+    with pytest.raises(ValueError, match="results"):
+        spectrum_tables.origin_summary({"a": None})
+
+
 def test_slope_against_paper_divides_each_network_by_its_own_paper_fraction():
     def result(fraction):
         return SimpleNamespace(scalars={"fraction_nonpositive_to_other_finals": fraction})

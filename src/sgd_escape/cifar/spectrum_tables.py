@@ -80,3 +80,54 @@ def motion_summary(curves: dict) -> dict:
             "restart_change": float(np.median(restarts[-1] / restarts[0])),
             "late_change": float(np.median(restarts[-1] / restarts[len(restarts) // 2])),
             "restart_path": float(np.median(restarts.sum(axis=0) / curves["inner_distance"][0]))}
+
+
+def restart_origins(curves: dict) -> dict:
+    """Section 5.4 (Chapter 6): how much of Figure 6's trends the restarts make themselves and how
+    much they inherit from their start points, per restart in start order (arrays of length R).
+    ``start_loss``, ``end_loss``: training loss at a restart's start and end; ``start_distance``,
+    ``end_distance``: distance from ``x_0`` at both; ``moved``: how far the restart moves its point,
+    ``||x_T,k - x_s_k||``; ``separation`` (length R - 1): ``|d_k+1 - d_k|`` of consecutive end
+    distances, by the triangle inequality a lower bound on ``||x_T,k+1 - x_T,k||``."""
+    starts, ends = curves["restart_epochs"], curves["restart_distance_from_init"]
+    if np.any(np.diff(starts) <= 0):
+        raise ValueError(f"restart_epochs must increase, got {starts}")
+    return {"start_loss": curves["restart_train_loss"][0], "end_loss": curves["restart_train_loss"][-1],
+            "start_distance": curves["base_distance_from_init"][starts], "end_distance": ends,
+            "moved": curves["inner_distance"][0], "separation": np.abs(np.diff(ends))}
+
+
+def restart_origin_rows(results: dict) -> list[list]:
+    """One row per restart of Section 5.4 (Chapter 6): training loss and distance from ``x_0`` at
+    its start and end, how far it moves its point, and how far its end lies at least from the
+    previous restart's end (:func:`restart_origins`)."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            continue
+        o = restart_origins(result.curves)
+        for k, start in enumerate(result.curves["restart_epochs"]):
+            apart = f"{o['separation'][k - 1]:.3g}" if k else "(first restart)"
+            rows.append([f"{net} ({result.preset})", int(start), f"{o['start_loss'][k]:.3f} → {o['end_loss'][k]:.3f}",
+                         f"{o['start_distance'][k]:.3g} → {o['end_distance'][k]:.3g}", f"{o['moved'][k]:.3g}", apart])
+    return rows
+
+
+def origin_summary(results: dict) -> dict:
+    """:func:`restart_origins` pooled over the shown networks (Chapter 6): arrays ``own_change``
+    (a restart's change of its distance from ``x_0``), ``start_gap`` (between consecutive start
+    points), ``loss_fall`` (training loss a restart removes), ``separation`` and ``moved``; and two
+    verdicts: ``distance_inherited``, every restart changes its distance by less than half the
+    smallest gap between start points; ``ends_apart``, every separation exceeds every ``moved``."""
+    origins = [restart_origins(r.curves) for r in results.values() if r is not None]
+    if not origins:
+        raise ValueError("results must hold at least one cached spectrum result")
+    def pooled(values):
+        return np.concatenate(list(values))
+    summary = {"own_change": pooled(o["end_distance"] - o["start_distance"] for o in origins),
+               "start_gap": pooled(np.diff(o["start_distance"]) for o in origins),
+               "loss_fall": pooled(o["start_loss"] - o["end_loss"] for o in origins),
+               "separation": pooled(o["separation"] for o in origins), "moved": pooled(o["moved"] for o in origins)}
+    summary["distance_inherited"] = bool(np.abs(summary["own_change"]).max() < np.abs(summary["start_gap"]).min() / 2)
+    summary["ends_apart"] = bool(summary["separation"].min() > summary["moved"].max())
+    return summary
