@@ -146,7 +146,7 @@ def fig5_verdict(results: dict) -> dict:
              for r, bad in zip(cached, failed)]
     return {"ball_mean_mixed": int(sum((bad & (c["ball_raw_max"] > 0)).sum() for (c, _), bad in zip(balls, failed))),
             "ball_mean_reach": max((float(x.max()) for x in reach if x.size), default=float("nan")),
-"nonpositive": sum(r.scalars["negative_inner_from_epoch_5"] for r in cached),
+            "nonpositive": sum(r.scalars["negative_inner_from_epoch_5"] for r in cached),
             "total": sum(r.scalars["inner_products_from_epoch_5"] for r in cached),
             "ball_nonpositive": int(sum(not_positive(c["ball_raw_min"][f]).sum() for c, f in balls)),
             "ball_mean_nonpositive": int(sum(not_positive(c["ball_raw_mean"][f]).sum() for c, f in balls)),
