@@ -145,6 +145,7 @@ def test_flat_basin_preference_finds_the_window_the_agreement_and_the_null_beyon
     assert found["gibbs_gap_se"] == pytest.approx(0.05 / binomial_standard_error(0.25, 2 * trials))
     assert found["beyond_null_se"] == pytest.approx(0.02 / binomial_standard_error(0.5, trials))
     assert found["beyond_null_low"] == found["beyond_null_high"] == 0.5
+    assert found["beyond_radius_low"] == found["beyond_radius_high"] == 0.8    # the radius above the window
     assert binomial_standard_error(0.5, 100) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="radii"):
         flat_basin_preference(from_sharp, from_flat, null, gibbs, radii[:3], trials)

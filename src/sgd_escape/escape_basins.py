@@ -246,7 +246,8 @@ def flat_basin_preference(from_sharp: dict, from_flat: dict, bowl_only: dict, gi
     starts' mean from the Gibbs fraction, and ``gibbs_gap_se``, the same in standard errors; and,
     at radii above the window, ``beyond_null_se`` (the largest distance of either start from
     the null, in standard errors), ``beyond_null_low`` and ``beyond_null_high`` (the null's
-    range there). NaN where a quantity has nothing to range over.
+    range there), ``beyond_radius_low`` and ``beyond_radius_high`` (the radii there). NaN where a
+    quantity has nothing to range over.
     """
     steps = list(from_sharp)
     null, gib = (np.array([d[s] for s in steps]) for d in (bowl_only, gibbs))
@@ -270,4 +271,6 @@ def flat_basin_preference(from_sharp: dict, from_flat: dict, bowl_only: dict, gi
             "gibbs_gap_se": float((gap / binomial_standard_error(gib[agree], 2 * trials)).max()) if gap.size else nan,
             "beyond_null_se": float(beyond.max()) if beyond.size else nan,
             "beyond_null_low": float(null[above].min()) if above.any() else nan,
-            "beyond_null_high": float(null[above].max()) if above.any() else nan}
+            "beyond_null_high": float(null[above].max()) if above.any() else nan,
+            "beyond_radius_low": float(radii[above[0]].min()) if above.any() else nan,
+            "beyond_radius_high": float(radii[above[0]].max()) if above.any() else nan}
