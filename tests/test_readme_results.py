@@ -56,6 +56,13 @@ def test_figure6_row_claims_all_observations_only_when_they_all_hold():
     assert (claim in row) == everything, f"README says {claim!r}: {claim in row}; the caches: {everything}"
 
 
+def test_figure6_row_states_where_the_distance_trend_comes_from():
+    row, origins = _row("Figure 6 (CIFAR-10"), spectrum_tables.origin_summary(_cifar10("spectrum"))
+    assert f"distance from x_0 by {tables.value_range(origins['own_change'], '.2g')}" in row
+    assert f"start points lie {tables.value_range(origins['start_gap'], '.2g')} apart" in row
+    assert ("the distance trend is the run at 0.1 travelling" in row) == origins["distance_inherited"]
+
+
 def _missing_gpu_rows(readme: str, root=None) -> list:
     """The rows of the GPU report tables (from ``root``'s benchmarks, default data/) that ``readme`` lacks;
     none when no report exists (a table is then one line saying so)."""
