@@ -23,20 +23,31 @@ TINY = {
 }
 
 
-def reduced_results(kind, tmp_path, monkeypatch) -> dict:
-    monkeypatch.setitem(KIND_PRESETS[kind], "reduced", TINY[kind])
-    for net in ("resnet", "densenet"):
-        run_experiment(f"{kind}-{net}-cifar10", "reduced", data="synthetic", out=tmp_path / "data",
-                       work=tmp_path / "work" / net, progress=False)
-    monkeypatch.setenv("SGD_ESCAPE_DATA", str(tmp_path / "data"))
+@pytest.fixture(scope="module")
+def reduced_data(tmp_path_factory):
+    """A data folder with a `reduced` result of every kind and network, trained once (TINY sizes)."""
+    root = tmp_path_factory.mktemp("reduced")
+    with pytest.MonkeyPatch.context() as patch:
+        for kind, tiny in TINY.items():
+            patch.setitem(KIND_PRESETS[kind], "reduced", tiny)
+            for net in ("resnet", "densenet"):
+                run_experiment(f"{kind}-{net}-cifar10", "reduced", data="synthetic", out=root / "data",
+                               work=root / "work" / kind / net, progress=False)
+    return root / "data"
+
+
+def reduced_results(kind, data, monkeypatch) -> dict:
+    for each, tiny in TINY.items():                   # the loader checks a cache against its preset
+        monkeypatch.setitem(KIND_PRESETS[each], "reduced", tiny)
+    monkeypatch.setenv("SGD_ESCAPE_DATA", str(data))
     results = figures.load_cached(kind)
     assert {label: r.preset for label, r in results.items()} == {"resnet": "reduced", "densenet": "reduced"}
     return results
 
 
 @pytest.mark.slow
-def test_figure5_with_the_papers_networks_reaches_the_chapter(tmp_path, monkeypatch):
-    results = reduced_results("fig5", tmp_path, monkeypatch)
+def test_figure5_with_the_papers_networks_reaches_the_chapter(reduced_data, monkeypatch):
+    results = reduced_results("fig5", reduced_data, monkeypatch)
     assert [r.config["architecture"] for r in results.values()] == ["resnet34", "densenet100"]
     fig, axes = plt.subplots(1, 3)
     figures.plot_figure5(axes, results)
@@ -54,10 +65,55 @@ def test_figure5_with_the_papers_networks_reaches_the_chapter(tmp_path, monkeypa
 @pytest.mark.slow
 @pytest.mark.parametrize("kind, plot, rows", [("slope", figures.plot_slope, tables.slope_rows),
                                               ("spectrum", figures.plot_figure6, spectrum_tables.spectrum_rows)])
-def test_reduced_slope_and_spectrum_results_reach_the_chapters(kind, plot, rows, tmp_path, monkeypatch):
-    results = reduced_results(kind, tmp_path, monkeypatch)
+def test_reduced_slope_and_spectrum_results_reach_the_chapters(kind, plot, rows, reduced_data, monkeypatch):
+    results = reduced_results(kind, reduced_data, monkeypatch)
     fig, axes = plt.subplots(1, 2)
     plot(axes, results)
     plt.close(fig)
     labels = {row[0] for row in rows(results)}
     assert {"resnet (reduced)", "densenet (reduced)"} <= labels
+
+
+def _executed_glue(notebook) -> dict:
+    """``{name: text}`` of every value a chapter glued (myst-nb's scrapbook outputs)."""
+    glued = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook")
+            if record:
+                glued[record["name"]] = output["data"].get("application/papermill.record/text/plain", "")
+    return glued
+
+
+#: Run first in every chapter kernel of the test below: the same TINY presets as in this process.
+_KERNEL_STARTUP = """\
+from sgd_escape.cifar.experiments import KIND_PRESETS
+for _kind, _tiny in {tiny!r}.items():
+    KIND_PRESETS[_kind]["reduced"] = _tiny
+"""
+
+
+@pytest.mark.slow
+def test_chapters_4_to_6_run_on_reduced_results(reduced_data, tmp_path, monkeypatch):
+    """Once the GPU's `reduced` results replace the CPU ones, Chapters 4-6 must still run top to
+    bottom: every glue cell, table and figure on results of the paper's networks and shapes."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from conftest import ROOT
+
+    startup = tmp_path / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-tiny-presets.py").write_text(_KERNEL_STARTUP.format(tiny=TINY))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("SGD_ESCAPE_DATA", str(reduced_data))
+    monkeypatch.setenv("SGD_ESCAPE_STATIC", "1")
+    glued = {}
+    for chapter in ("ch04_one_point_convex_trajectory", "ch05_loss_surface_slope", "ch06_spectrum_of_minima"):
+        notebook = nbformat.read(ROOT / "chapters" / f"{chapter}.ipynb", as_version=4)
+        NotebookClient(notebook, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(ROOT / "chapters")}}).execute()
+        glued.update(_executed_glue(notebook))
+    assert "paper's own" in glued["ch4_sol1_scale_clause"]      # resnet34 and densenet100 are shown
+    assert glued["ch4_sol2_trials"] == "'2'"
+    assert int(glued["ch6_restarts"]) == 2 * len(TINY["spectrum"]["restart_epochs"])
