@@ -313,6 +313,9 @@ def test_restart_origins_split_each_trend_into_start_point_and_restart():
         spectrum_tables.restart_origins(dict(curves, restart_epochs=np.array([3, 1])))
     with pytest.raises(ValueError, match="results"):
         spectrum_tables.origin_summary({"a": None})
+    single = {key: value[..., :1] for key, value in curves.items()}                     # one restart: no pairs
+    alone = spectrum_tables.origin_summary({"a": SimpleNamespace(curves=dict(single, base_distance_from_init=curves["base_distance_from_init"]))})
+    assert alone["separation"].size == 0 and not alone["ends_apart"] and not alone["distance_inherited"]
 
 
 def test_slope_against_paper_divides_each_network_by_its_own_paper_fraction():

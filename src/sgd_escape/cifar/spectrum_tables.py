@@ -128,6 +128,7 @@ def origin_summary(results: dict) -> dict:
                "start_gap": pooled(np.diff(o["start_distance"]) for o in origins),
                "loss_fall": pooled(o["start_loss"] - o["end_loss"] for o in origins),
                "separation": pooled(o["separation"] for o in origins), "moved": pooled(o["moved"] for o in origins)}
-    summary["distance_inherited"] = bool(np.abs(summary["own_change"]).max() < np.abs(summary["start_gap"]).min() / 2)
-    summary["ends_apart"] = bool(summary["separation"].min() > summary["moved"].max())
+    gaps, separation = np.abs(summary["start_gap"]), summary["separation"]     # empty with one restart each
+    summary["distance_inherited"] = bool(gaps.size and np.abs(summary["own_change"]).max() < gaps.min() / 2)
+    summary["ends_apart"] = bool(separation.size and separation.min() > summary["moved"].max())
     return summary
