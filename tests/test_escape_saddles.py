@@ -6,7 +6,7 @@ import pytest
 
 from sgd_escape.escape_saddles import (
     QuarticSaddle, RankOneFactorisation, SaddleMethod, escape_time_versus_dimension, gradient_descent,
-    perturbed_gradient_descent, predicted_log_dimension_slope, simulate_saddle_escape,
+    paired_escape_time_differences, perturbed_gradient_descent, predicted_log_dimension_slope, simulate_saddle_escape,
     stochastic_gradient_descent, uniform_ball,
 )
 
@@ -51,6 +51,17 @@ def test_escape_time_grows_with_dimension_about_as_derived():
     assert 0.6 < growth / predicted_log_dimension_slope(0.1) < 1.4
     stalled = escape_time_versus_dimension(QuarticSaddle, gradient_descent(0.1), [10], trials=5, horizon=300)
     assert np.isnan(stalled.mean[0]) and stalled.fraction_escaped[0] == 0
+
+
+def test_a_ten_times_larger_perturbation_saves_the_same_steps_in_every_trial():
+    wide = perturbed_gradient_descent(0.1, radius=0.1, gradient_threshold=0.01, interval=100)
+    differences = paired_escape_time_differences(QuarticSaddle, PGD, wide, [10, 1000], trials=30, horizon=600)
+    assert differences.shape == (2, 30)
+    saved = np.log(10) / np.log1p(0.1 * QuarticSaddle(2).negative_curvature)  # 24.16 steps
+    assert np.all(np.abs(differences - saved) < 1.0)
+    narrow_sweep = escape_time_versus_dimension(QuarticSaddle, PGD, [10, 1000], trials=30, horizon=600)
+    wide_sweep = escape_time_versus_dimension(QuarticSaddle, wide, [10, 1000], trials=30, horizon=600)
+    assert np.allclose(differences.mean(axis=1), narrow_sweep.mean - wide_sweep.mean)  # same trials
 
 
 def test_uniform_ball_fills_the_ball():
