@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sgd_escape.cifar import figures, spectrum_tables, tables  # noqa: E402
 from sgd_escape.cifar.experiments import KIND_PRESETS  # noqa: E402
 from sgd_escape.cifar.pipeline import run_experiment  # noqa: E402
+from sgd_escape.cifar.results import load_result  # noqa: E402
 
 #: Smoke-sized settings that keep what the chapters read: epochs past 5, two ball epochs, restarts.
 TINY = {
@@ -93,10 +94,8 @@ for _kind, _tiny in {tiny!r}.items():
 """
 
 
-@pytest.mark.slow
-def test_chapters_4_to_6_run_on_reduced_results(reduced_data, tmp_path, monkeypatch):
-    """Once the GPU's `reduced` results replace the CPU ones, Chapters 4-6 must still run top to
-    bottom: every glue cell, table and figure on results of the paper's networks and shapes."""
+def _run_chapters_4_to_6(data, tmp_path, monkeypatch) -> dict:
+    """Execute Chapters 4-6 on the results in ``data`` (TINY `reduced` presets); their glue."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -106,7 +105,7 @@ def test_chapters_4_to_6_run_on_reduced_results(reduced_data, tmp_path, monkeypa
     startup.mkdir(parents=True)
     (startup / "00-tiny-presets.py").write_text(_KERNEL_STARTUP.format(tiny=TINY))
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    monkeypatch.setenv("SGD_ESCAPE_DATA", str(reduced_data))
+    monkeypatch.setenv("SGD_ESCAPE_DATA", str(data))
     monkeypatch.setenv("SGD_ESCAPE_STATIC", "1")
     glued = {}
     for chapter in ("ch04_one_point_convex_trajectory", "ch05_loss_surface_slope", "ch06_spectrum_of_minima"):
@@ -114,6 +113,37 @@ def test_chapters_4_to_6_run_on_reduced_results(reduced_data, tmp_path, monkeypa
         NotebookClient(notebook, timeout=600, kernel_name="python3",
                        resources={"metadata": {"path": str(ROOT / "chapters")}}).execute()
         glued.update(_executed_glue(notebook))
+    return glued
+
+
+@pytest.mark.slow
+def test_chapters_4_to_6_run_on_reduced_results(reduced_data, tmp_path, monkeypatch):
+    """Once the GPU's `reduced` results replace the CPU ones, Chapters 4-6 must still run top to
+    bottom: every glue cell, table and figure on results of the paper's networks and shapes."""
+    glued = _run_chapters_4_to_6(reduced_data, tmp_path, monkeypatch)
     assert "paper's own" in glued["ch4_sol1_scale_clause"]      # resnet34 and densenet100 are shown
     assert glued["ch4_sol2_trials"] == "'2'"
     assert int(glued["ch6_restarts"]) == 2 * len(TINY["spectrum"]["restart_epochs"])
+
+
+@pytest.mark.slow
+def test_chapters_4_to_6_run_when_only_resnet_has_reduced_results(reduced_data, tmp_path, monkeypatch):
+    """A GPU session may end after one network (each cache complete or absent): the chapters then
+    show ResNet at `reduced` beside DenseNet at the committed CPU preset, and still run."""
+    import shutil
+
+    from conftest import ROOT
+
+    mixed = tmp_path / "data"
+    shutil.copytree(ROOT / "data", mixed)
+    for kind in TINY:
+        experiment = f"{kind}-resnet-cifar10"
+        shutil.copytree(reduced_data / experiment / "reduced", mixed / experiment / "reduced")
+    glued = _run_chapters_4_to_6(mixed, tmp_path, monkeypatch)
+    densenet_fig5 = load_result("fig5-densenet-cifar10", "cpu", mixed)
+    densenet_spectrum = load_result("spectrum-densenet-cifar10", "cpu", mixed)
+    assert (glued["ch4_sol1_resnet_preset"], glued["ch4_sol1_densenet_preset"]) == ("'reduced'", "'cpu'")
+    assert glued["ch4_sol2_resnet_trials"] == str(TINY["fig5"]["trials"])
+    assert glued["ch4_sol2_densenet_trials"] == str(densenet_fig5.config["trials"])
+    assert int(glued["ch6_restarts"]) == (len(TINY["spectrum"]["restart_epochs"])
+                                          + len(densenet_spectrum.config["restart_epochs"]))
