@@ -167,7 +167,7 @@ def test_figure3_setup_requires_every_noise_level():
 
 # -- finding 9: NaN or inf starting points --------------------------------------------------------
 def test_starting_points_must_be_finite():
-    from sgd_escape.assumption import estimate_one_point_constant
+    from sgd_escape.assumption import estimate_one_point_constant, hoeffding_lower_bound, hoeffding_samples_needed
     from sgd_escape.large_step import fraction_moving_away, gd_path
     from sgd_escape.sgd import run_sgd
     from sgd_escape.ysequence import simulate_y
@@ -177,6 +177,10 @@ def test_starting_points_must_be_finite():
         ("x0", lambda: gd_path(identity, [np.inf, 1], 0.1, 3)),
         ("y0", lambda: simulate_y(identity, [[np.nan]], 0.01, BALL1, 3, rng())),
         ("points", lambda: estimate_one_point_constant(identity, [[np.nan]], 0.01, BALL1, rng(), draws=4)),
+        ("mean", lambda: hoeffding_lower_bound([np.nan], [0.0], [1.0], 4)),
+        ("high", lambda: hoeffding_samples_needed([0.5], [1.0], [0.0])),
+        ("confidence", lambda: hoeffding_lower_bound(0.5, 0.0, 1.0, 4, confidence=1.0)),
+        ("samples", lambda: hoeffding_lower_bound(0.5, 0.0, 1.0, 0)),
         ("grad", lambda: fraction_moving_away([np.nan, 0], [1, 0], 0.0, [0.1], SPHERE2, 10, rng())),
         ("x", lambda: fraction_moving_away([1, 0], [1, np.nan], 0.0, [0.1], SPHERE2, 10, rng())),
     ])

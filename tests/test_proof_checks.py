@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sgd_escape.assumption import estimate_one_point_constant
+from sgd_escape.assumption import estimate_one_point_constant, hoeffding_lower_bound, hoeffding_samples_needed
 from sgd_escape.bounded_noise import BoundedNoise
 from sgd_escape.large_step import Flower, gd_path
 from sgd_escape.proof_checks import STEP1_CHAIN, chain_slack, step1_chain, supermartingale
@@ -597,3 +597,22 @@ def test_azuma_deviation_stays_finite_where_q_to_the_t_alone_would_overflow():
     expected_log = np.log(np.sqrt(2) * tail.M * np.sqrt(np.log(tail.zeta))) + (log_q * (t + 1) - np.log(np.expm1(log_q))) / 2
     assert np.isfinite(deviation).all() and deviation[0] < deviation[1]
     assert np.log(deviation[1]) == pytest.approx(expected_log, rel=1e-9)
+
+
+def test_hoeffding_lower_bound_covers_the_mean_at_least_as_often_as_promised():
+    # Lemma 6 on uniform [0, 1] samples of mean 0.5: the bound may fail at most 5% of the time
+    samples = np.random.default_rng(3).uniform(0.0, 1.0, size=(20_000, 10))
+    bound = hoeffding_lower_bound(samples.mean(axis=1), np.zeros(20_000), np.ones(20_000), 10, 0.95)
+    assert np.mean(bound > 0.5) <= 0.05
+    assert bound[0] == pytest.approx(samples[0].mean() - np.sqrt(np.log(20) / 20))  # margin sqrt(ln(1/alpha) / 2n)
+    assert hoeffding_lower_bound(0.3, 0.3, 0.3, 1) == 0.3  # no spread, no margin
+
+
+def test_hoeffding_samples_needed_is_the_first_count_with_a_positive_bound():
+    mean, low, high = np.array([0.01, 0.2, -0.1, 0.5]), np.array([0.0, 0.1, -0.2, 0.5]), np.array([0.1, 0.3, 0.0, 0.5])
+    needed = hoeffding_samples_needed(mean, low, high, 0.95)
+    assert np.isinf(needed[2]) and needed[3] == 1       # a mean <= 0 never, a point mass at once
+    for i in (0, 1):
+        n = int(needed[i])
+        assert hoeffding_lower_bound(mean[i], low[i], high[i], n, 0.95) > 0
+        assert n == 1 or hoeffding_lower_bound(mean[i], low[i], high[i], n - 1, 0.95) <= 0

@@ -85,3 +85,33 @@ def estimate_one_point_constant(grad, points, eta: float, noise: BoundedNoise, r
         c_hat[rows] = pairs.mean(axis=0)
         stderr[rows] = pairs.std(axis=0, ddof=1) / np.sqrt(draws // 2)
     return OnePointEstimate(points, c_hat, stderr)
+
+
+def _hoeffding_margin_per_sample(low, high, confidence: float):
+    """``(high - low) sqrt(ln(1 / (1 - confidence)) / 2)``, checked: Lemma 6's deviation times sqrt(n)."""
+    confidence = checks.require_in_interval("confidence", confidence, 0.0, 1.0)
+    low, high = checks.require_finite_array("low", low), checks.require_finite_array("high", high)
+    if np.any(high < low):
+        raise ValueError("high must be >= low everywhere (the range of the samples)")
+    return (high - low) * np.sqrt(np.log(1.0 / (1.0 - confidence)) / 2.0)
+
+
+def hoeffding_lower_bound(mean, low, high, samples: int, confidence: float = 0.95):
+    """Lemma 6 turned around (Chapter 4; the lemma is in Chapter 3): a value that the expectation
+    exceeds with probability at least ``confidence``, given the ``mean`` of ``samples`` i.i.d. draws
+    that lie in ``[low, high]``, namely ``mean - (high - low) sqrt(ln(1 / (1 - confidence)) / (2 samples))``.
+    Element-wise over arrays of the same shape."""
+    samples = checks.require_int_at_least("samples", samples, 1)
+    margin = _hoeffding_margin_per_sample(low, high, confidence)
+    return checks.require_finite_array("mean", mean) - margin / np.sqrt(samples)
+
+
+def hoeffding_samples_needed(mean, low, high, confidence: float = 0.95):
+    """The fewest i.i.d. samples in ``[low, high]`` whose ``mean`` would make
+    :func:`hoeffding_lower_bound` positive (Chapter 4): ``inf`` where the mean is not positive,
+    at least 1. Element-wise over arrays of the same shape."""
+    margin = _hoeffding_margin_per_sample(low, high, confidence)
+    mean = checks.require_finite_array("mean", mean)
+    with np.errstate(divide="ignore"):
+        needed = np.floor((margin / np.where(mean > 0, mean, np.nan)) ** 2) + 1   # strictly positive bound
+    return np.where(mean > 0, np.maximum(needed, 1.0), np.inf)

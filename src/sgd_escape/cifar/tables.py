@@ -11,6 +11,7 @@ import html
 
 import numpy as np
 
+from ..assumption import hoeffding_lower_bound, hoeffding_samples_needed
 from .experiments import EXPERIMENTS, PRESET_NOTES
 from .probes import counted_ball_epochs, not_positive
 from .results import PRESET_PREFERENCE, best_cached, make_command, refused_caches
@@ -208,6 +209,29 @@ def ball_nonpositive_rows(results: dict) -> list[list]:
                             + [f"{c['inner_raw'][epoch, trial]:.2g}",
                                f"{radius / c['inner_distance'][epoch, trial]:.3g}"])
     return rows or [["none"] + [""] * 7]
+
+
+def hoeffding_ball_rows(results: dict, confidence: float = 0.95) -> list[list]:
+    """Lemma 6 applied to Figure 5b's balls from epoch 5 on (Chapter 4), one row per network: the
+    balls, the points in each, how many balls the bound certifies to have a positive mean over the
+    whole ball at ``confidence`` (taking each ball's smallest and largest observed value as the
+    range that Lemma 6 assumes known), how many have a mean that is not positive (never certified;
+    a NaN from a diverged probe counts here), and the most points any ball with a positive mean
+    would need."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            continue
+        keep = _ball_from_epoch_5(result)
+        mean, low, high = (result.curves[f"ball_raw_{k}"][keep] for k in ("mean", "min", "max"))
+        finite = np.isfinite(mean) & np.isfinite(low) & np.isfinite(high)
+        mean, low, high, points = mean[finite], low[finite], high[finite], result.config["ball_points"]
+        certified = hoeffding_lower_bound(mean, low, high, points, confidence) > 0
+        needed = hoeffding_samples_needed(mean, low, high, confidence)
+        needed = needed[np.isfinite(needed)]
+        rows.append([f"{net} ({result.preset})", finite.size, points, int(certified.sum()),
+                     int(finite.size - (mean > 0).sum()), int(needed.max()) if needed.size else "none"])
+    return rows or [["none"] + [""] * 5]
 
 
 def slope_rows(results: dict) -> list[list]:
