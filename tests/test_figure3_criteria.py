@@ -4,7 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sgd_escape.figure3 import (CRITERIA, SEARCH_MARGIN, criteria_hold, criteria_over_seeds, figure3_criteria,
+from sgd_escape.figure3 import (CRITERIA, SEARCH_MARGIN, centre_region_shape, criteria_hold, criteria_over_seeds, figure3_criteria,
                                 gd_orbit_width, panel_plan, simulate_figure3, stage_handoffs, stage_names,
                                 trapped_in_spurious_basins)
 from sgd_escape.landscapes import FIGURE3, SpikyFunction, figure3_function
@@ -159,3 +159,14 @@ def test_spread_ratio_is_that_of_standard_deviations():
     results["medium"] = np.array([-1.0, 1.0, -1.0, 1.0])                # std 1, range 2
     results["large"] = np.array([-4.0, 4.0, 0.0, 0.0])                  # std sqrt(8), range 8
     assert figure3_criteria(F, results, FIGURE3)["spread_ratio_large_to_medium"] == pytest.approx(np.sqrt(8))
+
+
+def test_small_noise_smooths_the_restart_region_into_one_point_convexity_without_convexity():
+    span, centre = FIGURE3.init_half_width + SEARCH_MARGIN, FIGURE3.centre_half_width
+    raw = centre_region_shape(F, 0.0, centre, span)
+    assert raw["basin_edge"] < 0.2 and raw["one_point_c"] < 0          # f itself: spikes right next to x*
+    small = centre_region_shape(F, FIGURE3.step_size * FIGURE3.noise_levels["small"], centre, span)
+    assert small["basin_edge"] > centre and small["one_point_c"] > 0   # row 3's restart region is one basin
+    assert 0.1 < small["nonconvex_share"] < 0.9                        # yet not convex there
+    with pytest.raises(ValueError, match="centre"):
+        centre_region_shape(F, 0.1, span, span)

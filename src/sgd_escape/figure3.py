@@ -123,6 +123,24 @@ def trapped_in_spurious_basins(f: SpikyFunction, last, half_width: float, span: 
     return spurious, np.abs(last - basin_minimum)
 
 
+def centre_region_shape(f: SpikyFunction, half_width: float, centre: float, span: float,
+                        resolution: float = 1e-3) -> dict:
+    """The convolved ``f`` (window ``half_width``) on the restart region ``[-centre, centre]``
+    around x* = 0 (Chapter 1): ``basin_edge``, the distance from x* to the nearest local maximum
+    in ``[-span, span]`` (inf if none: the central basin's edge); ``one_point_c``, the smallest
+    ``g'(x) x / x^2`` over the region (positive: one-point strongly convex towards x* there);
+    ``nonconvex_share``, the fraction of the region where ``g'' < 0``."""
+    require_nonnegative("half_width", half_width)
+    require_in_interval("centre", centre, 0.0, span)
+    grid = np.arange(-centre, centre + resolution / 2, resolution)
+    slope = f.convolved_grad(grid, half_width)
+    away = np.abs(grid) > resolution / 2                        # the ratio is 0/0 at x* itself
+    maxima = np.abs(f.local_maxima(-span, span, half_width))
+    return {"basin_edge": float(maxima.min()) if maxima.size else float("inf"),
+            "one_point_c": float(np.min(slope[away] / grid[away])),
+            "nonconvex_share": float(np.mean(np.gradient(slope, grid) < 0))}
+
+
 def figure3_criteria(f: SpikyFunction, results: dict, setup: Figure3Setup = FIGURE3,
                      criteria: Figure3Criteria = CRITERIA) -> dict:
     """The five measured properties of Figure 3 that the book states (Chapter 1)."""
