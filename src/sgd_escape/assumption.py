@@ -108,10 +108,10 @@ def hoeffding_lower_bound(mean, low, high, samples: int, confidence: float = 0.9
 
 def hoeffding_samples_needed(mean, low, high, confidence: float = 0.95):
     """The fewest i.i.d. samples in ``[low, high]`` whose ``mean`` would make
-    :func:`hoeffding_lower_bound` positive (Chapter 4): ``inf`` where the mean is not positive,
-    at least 1. Element-wise over arrays of the same shape."""
+    :func:`hoeffding_lower_bound` positive (Chapter 4): ``inf`` where the mean is not positive.
+    Element-wise over arrays of the same shape."""
     margin = _hoeffding_margin_per_sample(low, high, confidence)
     mean = checks.require_finite_array("mean", mean)
     with np.errstate(divide="ignore"):
         needed = np.floor((margin / np.where(mean > 0, mean, np.nan)) ** 2) + 1   # strictly positive bound
-    return np.where(mean > 0, np.maximum(needed, 1.0), np.inf)
+    return np.where(mean > 0, needed, np.inf)
