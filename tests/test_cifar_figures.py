@@ -117,16 +117,16 @@ def test_fig5_verdict_counts_signs_from_epoch_5_and_the_longest_step():
     # the value at x_6 itself, and radius 0.5 over the distance 0.25 still to go at epoch 6
     assert tables.ball_nonpositive_rows({"a": result}) == [["a (mini, 4 points)", 6, 0, "-0.5", "nan", "0.5", "0.5", "2"]]
     # Lemma 6: the one ball from epoch 5 on has a NaN mean, so it is counted as not positive
-    assert tables.hoeffding_ball_rows({"a": result, "b": None}) == [["a (mini)", 1, 4, 0, 1, "none"]]
+    assert tables.hoeffding_ball_rows({"a": result, "b": None}) == [["a (mini)", 1, 4, 0, 1, "none", "none"]]
 
 
 def test_hoeffding_ball_rows_certify_tight_balls_and_count_the_points_wide_ones_need():
     curves = {"ball_epochs": np.array([5, 6, 7]), "ball_raw_mean": np.array([[1.0], [0.1], [-0.1]]),
               "ball_raw_min": np.array([[0.9], [-1.0], [-0.2]]), "ball_raw_max": np.array([[1.1], [1.0], [0.0]])}
     result = SimpleNamespace(curves=curves, config={"epochs": 8, "ball_points": 4}, preset="mini")
-    # wide ball: 2 sqrt(ln 20 / (2 n)) < 0.1 needs n > 599.1, so 600 points
-    assert tables.hoeffding_ball_rows({"a": result}) == [["a (mini)", 3, 4, 1, 1, 600]]
-    assert tables.hoeffding_ball_rows({"b": None}) == [["none", "", "", "", "", ""]]
+    # wide ball: range 2 over mean 0.1; 2 sqrt(ln 20 / (2 n)) < 0.1 needs n > 599.1, so 600 points
+    assert tables.hoeffding_ball_rows({"a": result}) == [["a (mini)", 3, 4, 1, 1, "20", 600]]
+    assert tables.hoeffding_ball_rows({"b": None}) == [["none", "", "", "", "", "", ""]]
 
 
 def test_gradient_norm_rows_compare_the_first_two_learning_rates_only():

@@ -216,7 +216,8 @@ def hoeffding_ball_rows(results: dict, confidence: float = 0.95) -> list[list]:
     balls, the points in each, how many balls the bound certifies to have a positive mean over the
     whole ball at ``confidence`` (taking each ball's smallest and largest observed value as the
     range that Lemma 6 assumes known), how many have a mean that is not positive (never certified;
-    a NaN from a diverged probe counts here), and the most points any ball with a positive mean
+    a NaN from a diverged probe counts here), the largest range over mean among the balls with a
+    positive mean (the paper's "small variances", measured), and the most points any of them
     would need."""
     rows = []
     for net, result in results.items():
@@ -229,9 +230,11 @@ def hoeffding_ball_rows(results: dict, confidence: float = 0.95) -> list[list]:
         certified = hoeffding_lower_bound(mean, low, high, points, confidence) > 0
         needed = hoeffding_samples_needed(mean, low, high, confidence)
         needed = needed[np.isfinite(needed)]
+        spread = ((high - low) / mean)[mean > 0]
         rows.append([f"{net} ({result.preset})", finite.size, points, int(certified.sum()),
-                     int(finite.size - (mean > 0).sum()), int(needed.max()) if needed.size else "none"])
-    return rows or [["none"] + [""] * 5]
+                     int(finite.size - (mean > 0).sum()), f"{spread.max():.2g}" if spread.size else "none",
+                     int(needed.max()) if needed.size else "none"])
+    return rows or [["none"] + [""] * 6]
 
 
 def slope_rows(results: dict) -> list[list]:
