@@ -88,10 +88,11 @@ def test_y_sequence_and_step1_chain_refuse_points_of_another_dimension():
 
 # -- finding 4: azuma_deviation's steps ----------------------------------------------------------
 def test_azuma_deviation_refuses_negative_and_fractional_steps():
-    from sgd_escape.proof_checks import azuma_deviation
+    from sgd_escape.proof_checks import azuma_deviation, step4_factor
 
     setting = Theorem1Setting(0.01, 1, 2, 1)
     check([("steps", lambda: azuma_deviation(setting, 10, [-3, 0, 1])),
+           ("T2", lambda: step4_factor(setting, 0)),
            ("steps", lambda: azuma_deviation(setting, 10, [2.7])),
            ("steps", lambda: azuma_deviation(setting, 10, [[1, 2]]))])
     assert azuma_deviation(setting, 10, [2.0]) == azuma_deviation(setting, 10, [2])   # whole floats pass

@@ -5,7 +5,7 @@ import pytest
 from sgd_escape.assumption import estimate_one_point_constant, hoeffding_lower_bound, hoeffding_samples_needed
 from sgd_escape.bounded_noise import BoundedNoise
 from sgd_escape.large_step import Flower, gd_path
-from sgd_escape.proof_checks import STEP1_CHAIN, chain_slack, step1_chain, supermartingale
+from sgd_escape.proof_checks import STEP1_CHAIN, chain_slack, step1_chain, step4_factor, supermartingale
 from sgd_escape.spiky_quadratic import SINC_MIN, SPURIOUS_MINIMA_RATIO, SpikyQuadratic
 from sgd_escape.theory import Theorem1Setting
 from sgd_escape.ysequence import simulate_y, starting_points
@@ -616,3 +616,13 @@ def test_hoeffding_samples_needed_is_the_first_count_with_a_positive_bound():
         n = int(needed[i])
         assert hoeffding_lower_bound(mean[i], low[i], high[i], n, 0.95) > 0
         assert n == 1 or hoeffding_lower_bound(mean[i], low[i], high[i], n - 1, 0.95) <= 0
+
+
+@pytest.mark.parametrize("eta, c, L", [(0.05, 1.0, 2.0), (0.01, 0.5, 5.0), (0.2, 2.0, 2.0)])
+def test_step4_factor_is_below_one_and_reaches_its_geometric_limit(eta, c, L):
+    setting = Theorem1Setting(eta, c, L, 1.0)
+    lam = setting.lam
+    limit = np.sqrt(eta * c / (lam * (2 - lam)))        # sum of (1 - lambda)^(2k) over k >= 0 is 1 / (lambda (2 - lambda))
+    long_window = int(np.ceil(30 / lam))
+    assert step4_factor(setting, long_window) == pytest.approx(limit, rel=1e-6)
+    assert step4_factor(setting, 1) < step4_factor(setting, long_window) < 1

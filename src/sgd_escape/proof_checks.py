@@ -176,6 +176,17 @@ def azuma_deviation(setting: Theorem1Setting, T2: int, steps) -> np.ndarray:
     return np.exp(log_result)
 
 
+def step4_factor(setting: Theorem1Setting, T2: int) -> float:
+    """The largest ``(1 - lambda)^t r_t sqrt(eta c) / M`` over the window ``t = 1..T2`` (Chapter 3,
+    Step 4), with ``r_t`` the Azuma scale of :func:`azuma_deviation`. Step 4 uses that it is at most 1:
+    the geometric sum is below ``1 / lambda`` and ``lambda >= eta c``."""
+    steps = np.arange(1, checks.require_int_at_least("T2", T2, 1) + 1)
+    tail = setting.tail(T2)
+    r_t = azuma_deviation(setting, T2, steps) / (np.sqrt(2) * np.sqrt(np.log(tail.zeta)))
+    decay = np.exp(steps * np.log1p(-setting.lam))
+    return float(np.max(decay * r_t) * np.sqrt(setting.eta * setting.c) / tail.M)
+
+
 def _step_counts(steps) -> np.ndarray:
     """``steps`` as a 1-D int array, refusing what ``dtype=int`` would truncate or negative counts."""
     t = checks.require_finite_array("steps", steps)
