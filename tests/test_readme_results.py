@@ -38,6 +38,8 @@ def test_figure5_row_states_the_cached_counts():
     assert f"{verdict['nonpositive']} of {verdict['total']} inner products from epoch 5 not positive" in row
     assert f"{verdict['ball_mean_nonpositive']} of {verdict['ball_probed']} balls probed from epoch 5" in row
     assert f"learning rate times gradient norm {verdict['max_step']:.2g}" in row
+    certified = sum(line[3] for line in tables.hoeffding_ball_rows(_cifar10("fig5")) if line[0] != "none")
+    assert f"certifies a positive mean for {certified} of the {verdict['ball_probed']} at 95% confidence" in row
 
 
 def test_section53_row_states_the_cached_counts():
