@@ -335,3 +335,10 @@ def test_slope_against_paper_divides_each_network_by_its_own_paper_fraction():
     ratios = tables.slope_against_paper({"resnet": result(2 / 343_000), "densenet": result(0.01), "gone": None})
     assert ratios == {"resnet": pytest.approx(1.0), "densenet": pytest.approx(10.0)}
     assert tables.paper_slope_fraction("densenet") == 0.001
+
+
+def test_ball_cosines_from_epoch_5_skip_earlier_balls_and_missing_networks():
+    curves = {"ball_epochs": np.array([0, 5, 7]), "ball_cosine_mean": np.array([[0.1, 0.4], [0.2, 0.5], [0.3, 0.6]])}
+    result = SimpleNamespace(curves=curves, config={"epochs": 8})
+    assert tables.ball_cosines_from_epoch_5({"a": result, "b": None}).tolist() == [0.2, 0.5, 0.3, 0.6]
+    assert tables.ball_cosines_from_epoch_5({"b": None}).size == 0

@@ -211,6 +211,12 @@ def ball_nonpositive_rows(results: dict) -> list[list]:
     return rows or [["none"] + [""] * 7]
 
 
+def ball_cosines_from_epoch_5(results: dict) -> np.ndarray:
+    """The mean cosine of every ball probed from epoch 5 on, over all cached networks (Chapter 4)."""
+    cosines = [r.curves["ball_cosine_mean"][_ball_from_epoch_5(r)].ravel() for r in results.values() if r is not None]
+    return np.concatenate(cosines) if cosines else np.empty(0)
+
+
 def hoeffding_ball_rows(results: dict, confidence: float = 0.95) -> list[list]:
     """Lemma 6 applied to Figure 5b's balls from epoch 5 on (Chapter 4), one row per network: the
     balls, the points in each, how many balls the bound certifies to have a positive mean over the
