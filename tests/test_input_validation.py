@@ -18,7 +18,6 @@ from sgd_escape.bounded_noise import BoundedNoise
 from sgd_escape.escape_basins import (SharpFlatLandscape, basin_fractions, binomial_standard_error,
                                       critical_radius, stationary_sharp_fraction)
 from sgd_escape.escape_saddles import (QuarticSaddle, SaddleMethod, escape_time_versus_dimension,
-                                       paired_escape_time_differences,
                                        perturbed_gradient_descent, simulate_saddle_escape,
                                        stable_manifold_start, stochastic_gradient_descent, uniform_ball)
 from sgd_escape.theory import Theorem1Setting
@@ -141,8 +140,6 @@ def test_saddle_sweeps_and_helpers_refuse_invalid_dimensions_and_radii():
         ("dims", lambda: escape_time_versus_dimension(QuarticSaddle, SGD, [2.5], 2, 10)),
         ("dims", lambda: escape_time_versus_dimension(QuarticSaddle, SGD, [], 2, 10)),
         ("dims", lambda: escape_time_versus_dimension(QuarticSaddle, SGD, [1], 2, 10)),
-        ("dims", lambda: paired_escape_time_differences(QuarticSaddle, SGD, PGD, [[10]], 2, 10)),
-        ("seed", lambda: paired_escape_time_differences(QuarticSaddle, SGD, PGD, [10], 2, 10, seed=-1)),
         ("dim", lambda: stable_manifold_start(1, 2, rng())),
         ("radius", lambda: stable_manifold_start(3, 2, rng(), radius=0.0)),
         ("radius", lambda: uniform_ball(rng(), 2, 2, -1.0)),

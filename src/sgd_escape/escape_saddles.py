@@ -221,25 +221,19 @@ def simulate_saddle_escape(landscape, method: SaddleMethod, trials: int, horizon
 
 
 class DimensionSweep(NamedTuple):
-    """Per dimension: mean escape step, its standard error, fraction of trials escaped (Chapter 7).
+    """Per dimension: mean escape step, its standard error, fraction of trials escaped (Chapter 7),
+    and every trial's escape step (``times``, shape (len(dims), trials), inf where it did not escape).
 
-    Every field has shape (len(dims),); mean and standard error are NaN where a trial did not escape.
+    The other fields have shape (len(dims),); mean and standard error are NaN where a trial did not
+    escape. Sweeps with the same seed start trial ``i`` from the same point, so their ``times`` can be
+    compared trial by trial.
     """
 
     dims: np.ndarray
     mean: np.ndarray
     standard_error: np.ndarray
     fraction_escaped: np.ndarray
-
-
-def _checked_dimensions(dims, seed: int) -> np.ndarray:
-    dims = np.asarray(dims)
-    if dims.ndim != 1 or dims.size == 0:
-        raise ValueError(f"dims must be a non-empty 1-D list of dimensions, got {dims!r}")
-    for dim in dims:                 # int(dim) later would otherwise run another dimension than reported
-        require_int_at_least("dims", dim.item(), 2)
-    require_int_at_least("seed", seed, 0)
-    return dims
+    times: np.ndarray | None = None
 
 
 def escape_time_versus_dimension(landscape_class, method: SaddleMethod, dims, trials: int,
@@ -248,34 +242,22 @@ def escape_time_versus_dimension(landscape_class, method: SaddleMethod, dims, tr
 
     The mean is NaN where some trial did not escape within ``horizon`` steps.
     """
-    dims = _checked_dimensions(dims, seed)
-    rows = []
+    dims = np.asarray(dims)
+    if dims.ndim != 1 or dims.size == 0:
+        raise ValueError(f"dims must be a non-empty 1-D list of dimensions, got {dims!r}")
+    for dim in dims:                 # int(dim) below would otherwise run another dimension than reported
+        require_int_at_least("dims", dim.item(), 2)
+    require_int_at_least("seed", seed, 0)
+    rows, times = [], []
     for index, dim in enumerate(dims):
         run = simulate_saddle_escape(landscape_class(int(dim)), method, trials, horizon, seed + index)
+        times.append(run.times)
         escaped = np.isfinite(run.times)
         estimate = sample_mean_escape_time(run.times) if escaped.all() else None
         rows.append((estimate.mean if estimate else np.nan, estimate.standard_error if estimate else np.nan,
                      escaped.mean()))
     mean, spread, fraction = map(np.array, zip(*rows))
-    return DimensionSweep(dims, mean, spread, fraction)
-
-
-def paired_escape_time_differences(landscape_class, method: SaddleMethod, other: SaddleMethod, dims,
-                                   trials: int, horizon: int, seed: int = 0) -> np.ndarray:
-    """Each trial's escape step under ``method`` minus under ``other``, per dimension (Chapter 7).
-
-    Both runs of a dimension use the seed of :func:`escape_time_versus_dimension`, ``seed + index``, so
-    trial ``i`` starts from the same point in both; while the two methods draw the same random numbers
-    in the same order, the difference shows only what the change of method does. Shape
-    ``(len(dims), trials)``; an entry is NaN or infinite where a trial did not escape under one of them.
-    """
-    dims = _checked_dimensions(dims, seed)
-    differences = []
-    for index, dim in enumerate(dims):
-        runs = [simulate_saddle_escape(landscape_class(int(dim)), each, trials, horizon, seed + index)
-                for each in (method, other)]
-        differences.append(runs[0].times - runs[1].times)
-    return np.array(differences)
+    return DimensionSweep(dims, mean, spread, fraction, np.array(times))
 
 
 def predicted_log_dimension_slope(step_size: float, negative_curvature: float = 1.0) -> float:
