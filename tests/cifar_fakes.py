@@ -21,6 +21,10 @@ def consistent_curves(config: dict, seed: int = 0) -> dict:
         curves["inner_cosine"] = curves["inner_raw"] / 10
         curves["test_accuracy"] = rng.uniform(0.1, 1.0, curves["train_loss"].shape)
         curves["ball_epochs"] = np.arange(0, config["epochs"], config["ball_every"])
+        low, shape = curves["step_raw_min"], curves["step_raw_min"].shape
+        curves.update(step_raw_mean=low + 0.5, step_raw_max=low + 1.0, step_cosine_mean=(low + 0.5) / 10,
+                      step_length_min=rng.uniform(0.01, 0.1, shape), step_length_mean=np.full(shape, 0.2),
+                      step_length_max=rng.uniform(0.3, 0.5, shape))
     elif kind == "slope":
         curves["inner_cosine"] = curves["inner_raw"] / 10
     else:

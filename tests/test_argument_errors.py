@@ -10,7 +10,7 @@ from sgd_escape.bounded_noise import BoundedNoise
 from sgd_escape.cifar.datasets import load_cifar, synthetic_cifar
 from sgd_escape.cifar.figures import plot_figure5
 from sgd_escape.cifar.pipeline import check_restart_epochs
-from sgd_escape.cifar.probes import ball_points, uniform_ball
+from sgd_escape.cifar.probes import ball_points, sgd_step_points, uniform_ball
 from sgd_escape.cifar.training import epoch_plan, probe_gradient, subset_indices
 from sgd_escape.figure3 import criteria_over_seeds
 from sgd_escape.landscapes import figure3_function
@@ -48,6 +48,8 @@ CASES = [
     ("dataset", lambda: load_cifar("mnist")),
     ("radius", lambda: uniform_ball(torch.zeros(4), -1.0, 2, 0)),
     ("count", lambda: ball_points(torch.zeros(4), 0.5, 0, 0)),
+    ("lr", lambda: sgd_step_points(None, torch.zeros(4), 0.0, 2, 0, None, 8)),
+    ("count", lambda: sgd_step_points(None, torch.zeros(4), 0.1, 0, 0, None, 8)),
     ("batch_size", lambda: epoch_plan([0], 0, 100, 0, "cpu")),
     ("count", lambda: subset_indices(10, -1, 0)),
     ("count", lambda: subset_indices(10, 11, 0)),

@@ -38,6 +38,9 @@ def test_smoke_run_writes_a_cache_the_loader_accepts(experiment, smoke_root, tmp
         assert result.curves["grad_norm_max"].shape == (config["epochs"], config["trials"])
         assert np.all(result.curves["grad_norm_min"] <= result.curves["grad_norm_max"])
         assert np.all(result.curves["ball_raw_min"] <= result.curves["ball_raw_max"])
+        assert np.all(result.curves["step_raw_min"] <= result.curves["step_raw_max"])
+        assert result.curves["step_length_min"].shape == result.curves["ball_raw_min"].shape
+        assert np.all(result.curves["step_length_min"] > 0)
     elif kind == "slope":
         branches = config["branches"]
         assert result.curves["inner_raw"].shape == (config["branch_epochs"], branches, branches)
@@ -89,8 +92,11 @@ def test_fig5_headline_numbers_are_the_minimum_from_epoch_5_and_the_maxima_aroun
     norms[2, 1], norms[6, 0] = 4.0, 12.0                       # before and after the drop at 5
     curves = {"inner_raw": raw, "inner_cosine": raw / 10, "ball_epochs": np.array([0, 4, 6]),
               "ball_raw_min": np.array([[-1.0], [-2.0], [0.5]]), "grad_norm_max": norms,
+              "step_raw_min": np.array([[-3.0], [-4.0], [0.75]]),
+              "step_length_max": np.array([[0.5], [0.25], [0.125]]),
               "test_accuracy": np.full((9, 2), 0.5), "train_loss": np.full((9, 2), 2.0)}
     scalars = fig5_scalars(curves, {"lr_milestones": [5], "epochs": 8})
+    assert scalars["min_step_inner_from_epoch_5"] == 0.75 and scalars["max_step_length"] == 0.5
     assert scalars["min_inner_from_epoch_5"] == -0.5 and scalars["min_cosine_from_epoch_5"] == -0.05
     assert scalars["negative_inner_from_epoch_5"] == 1 and scalars["inner_products_from_epoch_5"] == 6
     assert scalars["min_ball_inner_from_epoch_5"] == 0.5
@@ -240,6 +246,7 @@ def test_a_diverged_probe_counts_as_not_positive():
     raw[6, 1] = np.nan
     fig5 = fig5_scalars({"inner_raw": raw, "inner_cosine": raw, "ball_epochs": np.array([0]),
                          "ball_raw_min": np.ones((1, 1)), "grad_norm_max": np.ones((7, 2)),
+                         "step_raw_min": np.ones((1, 1)), "step_length_max": np.ones((1, 1)),
                          "test_accuracy": np.ones((8, 2)), "train_loss": np.ones((8, 2))},
                         {"lr_milestones": [3], "epochs": 7})
     assert fig5["negative_inner_from_epoch_5"] == 1
@@ -306,9 +313,11 @@ def test_short_runs_count_from_their_last_epoch_and_a_run_without_a_counted_ball
     raw = np.ones((4, 1))
     curves = {"inner_raw": raw, "inner_cosine": raw, "ball_epochs": np.array([0, 2]),
               "ball_raw_min": np.array([[-1.0], [-2.0]]), "grad_norm_max": raw,
+              "step_raw_min": np.array([[-1.0], [-2.0]]), "step_length_max": np.ones((2, 1)),
               "test_accuracy": np.ones((5, 1)), "train_loss": np.ones((5, 1))}
     scalars = fig5_scalars(curves, {"lr_milestones": [2], "epochs": 4})
     assert np.isnan(scalars["min_ball_inner_from_epoch_5"])   # balls at 0 and 2 come before epoch 3
+    assert np.isnan(scalars["min_step_inner_from_epoch_5"])
     assert scalars["inner_products_from_epoch_5"] == 1
 
 

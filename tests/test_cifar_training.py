@@ -118,6 +118,46 @@ def test_ball_probe_does_not_depend_on_how_many_points_share_the_device(data):
         torch.testing.assert_close(value, probes[1][key], rtol=1e-4, atol=1e-6)
 
 
+def test_sgd_step_points_are_one_plain_step_on_each_points_own_minibatch(data):
+    from sgd_escape.cifar.models import build_ensemble, flatten_members, load_members
+    from sgd_escape.cifar.probes import sgd_step_points
+
+    center = flatten_members(build_ensemble("resnet14", 1, 10, seed=0).parameters(), 1)[0]
+    points = [sgd_step_points(build_ensemble("resnet14", chunk, 10), center, 0.1, 5, 2, data, 8)
+              for chunk in (2, 5)]
+    torch.testing.assert_close(points[0], points[1], rtol=1e-4, atol=1e-6)   # the chunk size does not matter
+    alone = build_ensemble("resnet14", 1, 10)
+    load_members(list(alone.parameters()), center[None])
+    plan = epoch_plan([2 * 1000 + 3], 0, data.train_size, 8, "cpu")      # point 3's minibatch
+    x, y = augmented_batch(data, plan.indices[:, 0], plan.offsets[:, 0], plan.flips[:, 0])
+    member_losses(alone(x), y).sum().backward()
+    gradient = torch.cat([p.grad.reshape(-1) for p in alone.parameters()])
+    torch.testing.assert_close(points[0][3], center - 0.1 * gradient, rtol=1e-4, atol=1e-6)
+    assert len({round(float((p - center).norm()), 6) for p in points[0]}) == 5   # five different minibatches
+
+
+def test_minibatch_gradient_wants_one_seed_per_member(data):
+    from sgd_escape.cifar.models import build_ensemble
+    from sgd_escape.cifar.training import minibatch_gradient
+
+    with pytest.raises(ValueError, match="seeds must hold one seed per member"):
+        minibatch_gradient(build_ensemble("resnet14", 2, 10), data, [1, 2, 3], 8)
+
+
+def test_sgd_step_probe_reports_the_steps_lengths(data):
+    from sgd_escape.cifar.models import build_ensemble, flatten_members
+    from sgd_escape.cifar.probes import sgd_step_points, sgd_step_probe
+
+    center = flatten_members(build_ensemble("resnet14", 1, 10, seed=0).parameters(), 1)[0]
+    target = center + 0.1 * torch.randn_like(center)
+    images, labels = data.train_images(32), data.train_labels[:32]
+    probe = sgd_step_probe(build_ensemble("resnet14", 2, 10), center, target, 0.1, 3, 1, images, labels, data, 16, 8)
+    lengths = (sgd_step_points(build_ensemble("resnet14", 3, 10), center, 0.1, 3, 1, data, 8) - center).norm(dim=1)
+    assert probe["length_max"].item() == pytest.approx(lengths.max().item(), rel=1e-4)
+    assert probe["length_min"].item() == pytest.approx(lengths.min().item(), rel=1e-4)
+    assert probe["raw_min"] <= probe["raw_mean"] <= probe["raw_max"]
+
+
 def test_member_gradient_norms_equal_those_of_the_networks_trained_alone(data):
     from sgd_escape.cifar.models import build_ensemble
     from sgd_escape.cifar.training import member_grad_norms

@@ -2,7 +2,8 @@
 
 ``fig5-*`` (Chapter 4): several trials trained together; at every epoch start ``t`` the
 inner product ``<-grad f(x_t), x_T - x_t>`` (Figure 5a), the same at random points of the
-ball of radius 0.5 around ``x_t`` (Figure 5b), and the stochastic gradient norms (Figure 5c).
+ball of radius 0.5 around ``x_t`` (Figure 5b) and at points one SGD step away (footnote 7),
+and the stochastic gradient norms (Figure 5c).
 ``slope-*`` (Chapter 5, Section 5.3): one shared start, then many branches with different
 seeds; inner products of every branch's negative gradients with the vectors to every final
 point. ``spectrum-*`` (Chapter 6, Section 5.4, Figure 6): one long run at learning rate 0.1,
@@ -47,19 +48,19 @@ PROBES = dict(probe_batch_size=128, probe_loss="mean cross-entropy, no weight de
 FIG5 = {
     "smoke": dict(trials=2, epochs=3, lr_milestones=[2], train_examples=128, test_examples=64,
                   train_eval_examples=64, probe_examples=64, probe_batch_size=32, ball_points=3,
-                  ball_every=2, ball_examples=32, ball_trials=1, batch_size=32),
+                  step_points=3, ball_every=2, ball_examples=32, ball_trials=1, batch_size=32),
     "mini": dict(trials=2, epochs=10, lr_milestones=[5, 8], train_examples=1024, test_examples=256,
-                 train_eval_examples=128, probe_examples=128, ball_points=4, ball_every=2,
-                 ball_examples=64, ball_trials=1),
+                 train_eval_examples=128, probe_examples=128, ball_points=4, step_points=4,
+                 ball_every=2, ball_examples=64, ball_trials=1),
     "cpu": dict(trials=3, epochs=40, lr_milestones=[20, 30], train_examples=1024, test_examples=512,
-                train_eval_examples=512, probe_examples=1024, ball_points=4, ball_every=2,
-                ball_examples=128, ball_trials=1),
+                train_eval_examples=512, probe_examples=1024, ball_points=4, step_points=4,
+                ball_every=2, ball_examples=128, ball_trials=1),
     "reduced": dict(trials=5, epochs=10, lr_milestones=[5, 8], train_examples=25000,
                     test_examples=5000, train_eval_examples=5000, probe_examples=2560,
-                    ball_points=10, ball_every=2, ball_examples=1280, ball_trials=1),
+                    ball_points=10, step_points=10, ball_every=2, ball_examples=1280, ball_trials=1),
     "paper": dict(trials=5, epochs=300, lr_milestones=[150, 225], train_examples=None,
                   test_examples=None, train_eval_examples=10000, probe_examples=10240,
-                  ball_points=100, ball_every=1, ball_examples=2560, ball_trials=1),
+                  ball_points=100, step_points=100, ball_every=1, ball_examples=2560, ball_trials=1),
 }
 SLOPE = {
     "smoke": dict(branches=3, shared_epochs=1, branch_epochs=2, train_examples=128, test_examples=64,
@@ -140,7 +141,7 @@ def total_units(config: dict) -> int:
     """Units of work of a run (epochs trained, epochs probed): the progress bar's length (Chapter 4)."""
     kind = config["kind"]
     if kind == "fig5":
-        return 2 * config["epochs"] + 1 + len(range(0, config["epochs"], config["ball_every"]))
+        return 2 * config["epochs"] + 1 + 2 * len(range(0, config["epochs"], config["ball_every"]))
     if kind == "slope":
         return config["shared_epochs"] + 2 * config["branch_epochs"] + 2
     return config["base_epochs"] + 2 * config["restart_length"] + 2 + max(config["restart_epochs"])
@@ -162,8 +163,10 @@ def image_passes(config: dict) -> dict:
     kind, arch = config["kind"], config["architecture"]
     if kind == "fig5":
         members, epochs = config["trials"], config["epochs"]
-        ball = len(range(0, epochs, config["ball_every"])) * config["ball_trials"] * config["ball_points"]
-        passes = members * epochs * (n + config["probe_examples"]) + ball * config["ball_examples"]
+        probed = len(range(0, epochs, config["ball_every"])) * config["ball_trials"]
+        points = probed * (config["ball_points"] + config["step_points"])
+        passes = members * epochs * (n + config["probe_examples"]) + points * config["ball_examples"]
+        passes += probed * config["step_points"] * config["batch_size"]      # the steps' minibatches
         passes += members * (epochs + 1) * evals / 3
     elif kind == "slope":
         members, epochs = config["branches"], config["branch_epochs"]

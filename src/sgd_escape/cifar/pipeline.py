@@ -19,11 +19,11 @@ from .datasets import NUM_CLASSES, load_cifar
 from .experiments import check_names, preset_config, total_units
 from .models import build_ensemble, load_members
 from .probes import (all_pairs_inner_products, ball_probe, counted_ball_epochs, first_counted_epoch,
-                     not_positive, one_point_inner_products, pairwise_distances)
+                     not_positive, one_point_inner_products, pairwise_distances, sgd_step_probe)
 from .provenance import provenance
 from .results import data_root, find_repository_root, make_command, write_result
 from .runner import Run, load_snapshot_members, probe_phase, replicate_into, train_phase
-from .training import configure_backends, probe_gradient, require_device, to_device
+from .training import configure_backends, learning_rate, probe_gradient, require_device, to_device
 
 
 def schedule_of(config: dict, lr: float | None = None) -> dict:
@@ -79,17 +79,30 @@ def run_fig5(run: Run, config: dict, data) -> tuple[dict, dict]:
         return {key: torch.stack([p[key] for p in parts]) for key in parts[0]}
 
     neighbourhood = probe_phase(run, "ball", ball_epochs, ball)
+
+    def one_step(epoch):      # footnote 7: points one SGD step away instead of the ball
+        points = run.load_snapshot("train", epoch)["params"]
+        lr = learning_rate(epoch, config["lr"], config["lr_milestones"])
+        parts = [sgd_step_probe(ball_model, points[m], final[m], lr, config["step_points"],
+                                config["seed"] + 1000 * epoch + m, images, labels, data,
+                                config["probe_batch_size"], config["batch_size"])
+                 for m in range(config["ball_trials"])]
+        return {key: torch.stack([p[key] for p in parts]) for key in parts[0]}
+
+    steps = probe_phase(run, "step", ball_epochs, one_step)
     curves = {**_numpy(records), **_numpy(inner, "inner_"), **_numpy(neighbourhood, "ball_"),
-              "ball_epochs": np.asarray(ball_epochs)}
+              **_numpy(steps, "step_"), "ball_epochs": np.asarray(ball_epochs)}
     return fig5_scalars(curves, config), curves
 
 
 def fig5_scalars(curves: dict, config: dict) -> dict:
-    """Headline numbers of Figure 5: minimum inner products from epoch 5 on, gradient norms
-    (Chapter 4). Returns a dict of JSON numbers (NaN where nothing was probed)."""
+    """Headline numbers of Figure 5: minimum inner products from epoch 5 on (along the trajectory,
+    in the balls, one SGD step away), the longest such step, gradient norms (Chapter 4).
+    Returns a dict of JSON numbers (NaN where nothing was probed)."""
     raw, cos = curves["inner_raw"], curves["inner_cosine"]
     first = first_counted_epoch(raw.shape[0])
-    ball_min = curves["ball_raw_min"][counted_ball_epochs(curves["ball_epochs"], raw.shape[0])]
+    counted = counted_ball_epochs(curves["ball_epochs"], raw.shape[0])
+    ball_min, step_min = curves["ball_raw_min"][counted], curves["step_raw_min"][counted]
     milestone = (config["lr_milestones"] or [config["epochs"]])[0]
     norms_max = curves["grad_norm_max"]
     return {"min_inner_from_epoch_5": float(raw[first:].min()),
@@ -97,6 +110,8 @@ def fig5_scalars(curves: dict, config: dict) -> dict:
             "negative_inner_from_epoch_5": int(not_positive(raw[first:]).sum()),
             "inner_products_from_epoch_5": int(raw[first:].size),
             "min_ball_inner_from_epoch_5": float(ball_min.min()) if ball_min.size else float("nan"),
+            "min_step_inner_from_epoch_5": float(step_min.min()) if step_min.size else float("nan"),
+            "max_step_length": float(curves["step_length_max"].max()),
             "max_grad_norm_before_first_drop": float(norms_max[:milestone].max()),
             "max_grad_norm_after_first_drop": float(norms_max[milestone:].max()) if norms_max.shape[0] > milestone else float("nan"),
             "final_test_accuracy_mean": float(curves["test_accuracy"][-1].mean()),

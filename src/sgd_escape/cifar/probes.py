@@ -8,7 +8,7 @@ import torch
 
 from ..checks import require_int_at_least, require_positive
 from .models import load_members
-from .training import probe_gradient
+from .training import minibatch_gradient, probe_gradient
 
 
 def one_point_inner_products(gradients: torch.Tensor, points: torch.Tensor,
@@ -87,19 +87,21 @@ def ball_points(center: torch.Tensor, radius: float, count: int, seed: int) -> t
                       for start in range(0, count, DRAW_BLOCK)])
 
 
-def ball_probe(model, center, target, radius, count, seed, images, labels, data, batch_size) -> dict:
-    """Mean, min and max over ``count`` points ``w`` of the ball around ``center`` of
-    ``<-grad f(w), target - center>``, raw and cosine (Figure 5b, Chapter 4). ``model`` holds one
-    member per point and takes the points in chunks of its size; the chunk size does not change
-    the points. Returns 0-d tensors under ``raw_mean``, ``raw_min``, ``raw_max``, ``cosine_mean``,
+def _fill(part: torch.Tensor, chunk: int) -> torch.Tensor:
+    """``part`` padded to ``chunk`` rows with copies of its first row (a last, short chunk)."""
+    return torch.cat([part, part[:1].expand(chunk - len(part), -1)])
+
+
+def neighbourhood_probe(model, points, center, target, images, labels, data, batch_size) -> dict:
+    """Mean, min and max over the rows ``w`` of ``points`` of ``<-grad f(w), target - center>``, raw
+    and cosine (Chapter 4). ``model`` holds one member per point and takes the points in chunks of
+    its size. Returns 0-d tensors under ``raw_mean``, ``raw_min``, ``raw_max``, ``cosine_mean``,
     ``cosine_min`` and ``cosine_max``."""
-    chunk, values = model.members, {"raw": [], "cosine": []}
-    points = ball_points(center, radius, count, seed)
+    chunk, count, values = model.members, len(points), {"raw": [], "cosine": []}
     for start in range(0, count, chunk):
         part = points[start:start + chunk]
         size = len(part)
-        part = torch.cat([part, part[:1].expand(chunk - size, -1)])      # fill a last, short chunk
-        load_members(list(model.parameters()), part)
+        load_members(list(model.parameters()), _fill(part, chunk))
         gradients = probe_gradient(model, images, labels, data, batch_size)[:size]
         inner = one_point_inner_products(gradients, center.expand(size, -1), target.expand(size, -1))
         for key in values:
@@ -109,3 +111,37 @@ def ball_probe(model, center, target, radius, count, seed, images, labels, data,
         joined = torch.cat(parts)
         out.update({f"{key}_mean": joined.mean(), f"{key}_min": joined.min(), f"{key}_max": joined.max()})
     return out
+
+
+def ball_probe(model, center, target, radius, count, seed, images, labels, data, batch_size) -> dict:
+    """:func:`neighbourhood_probe` over ``count`` points of the ball of ``radius`` around ``center``
+    (:func:`ball_points`; Figure 5b, Chapter 4). The chunk size of ``model`` does not change the
+    points."""
+    points = ball_points(center, radius, count, seed)
+    return neighbourhood_probe(model, points, center, target, images, labels, data, batch_size)
+
+
+def sgd_step_points(model, center, lr, count, seed, data, batch_size) -> torch.Tensor:
+    """``[count, P]``: the points ``center - lr * g_k`` one plain SGD step away, ``g_k`` the
+    gradient on training minibatch ``k`` (:func:`~sgd_escape.cifar.training.minibatch_gradient`,
+    data seed ``seed * 1000 + k``; the paper's footnote 7, Chapter 4). The chunk size of ``model``
+    does not change the points."""
+    require_positive("lr", lr)
+    require_int_at_least("count", count, 1)
+    chunk, steps = model.members, []
+    for start in range(0, count, chunk):
+        seeds = [seed * 1000 + k for k in range(start, start + chunk)]     # a short chunk: extras unused
+        load_members(list(model.parameters()), center.expand(chunk, -1))
+        steps.append(minibatch_gradient(model, data, seeds, batch_size)[:count - start])
+    return center - lr * torch.cat(steps)
+
+
+def sgd_step_probe(model, center, target, lr, count, seed, images, labels, data, batch_size,
+                   step_batch_size) -> dict:
+    """:func:`neighbourhood_probe` over ``count`` points one SGD step of learning rate ``lr`` away
+    from ``center`` (:func:`sgd_step_points`, minibatches of ``step_batch_size``; footnote 7,
+    Chapter 4), plus the steps' lengths ``length_mean``, ``length_min`` and ``length_max``."""
+    points = sgd_step_points(model, center, lr, count, seed, data, step_batch_size)
+    lengths = (points.double() - center.double()).norm(dim=1)
+    out = neighbourhood_probe(model, points, center, target, images, labels, data, batch_size)
+    return {**out, "length_mean": lengths.mean(), "length_min": lengths.min(), "length_max": lengths.max()}

@@ -19,7 +19,7 @@ import numpy as np
 #: Result format version per experiment kind, bumped when what a kind's results hold changes
 #: (spectrum 2: the whole-trajectory probe; 3: the distance moved in each epoch), so that older
 #: results are refused, never half read.
-SCHEMA_VERSIONS = {"fig5": 1, "slope": 1, "spectrum": 3}
+SCHEMA_VERSIONS = {"fig5": 2, "slope": 1, "spectrum": 3}
 #: Presets from the most to the least faithful; chapters show the first one cached.
 PRESET_PREFERENCE = ("paper", "reduced", "cpu", "mini")
 DATA_ENV = "SGD_ESCAPE_DATA"
@@ -65,7 +65,11 @@ class CachedResult:
     - ``ball_raw_mean|min|max``, ``ball_cosine_mean|min|max``: (ball epoch, trial), ``(NB, ball_trials)``
       (the first ``ball_trials`` trials): over the ``ball_points`` points w of the ball of radius
       ``ball_radius`` around ``x_t``, ``<-grad f(w), x_T - x_t>``;
-    - ``ball_epochs``: ``(NB,)``, the epochs t probed with a ball.
+    - ``step_raw_mean|min|max``, ``step_cosine_mean|min|max``: as the ball's, over ``step_points``
+      points ``w = x_t - eta_t g`` one plain SGD step away (``g`` the gradient on one augmented
+      training minibatch, ``eta_t`` the learning rate of epoch t; footnote 7), and
+      ``step_length_mean|min|max``, the lengths ``||w - x_t||``;
+    - ``ball_epochs``: ``(NB,)``, the epochs t probed with a ball and with SGD steps.
 
     ``slope`` (L = ``branch_epochs``, N = ``branches``):
 
@@ -197,8 +201,8 @@ def expected_shapes(config: dict) -> dict:
     """The shapes of the main curves that a result of ``config`` must hold (Chapters 4-6).
 
     Returns ``{curve name: shape tuple}``: for ``fig5`` ``inner_raw`` and ``grad_norm_max``
-    (epochs, trials), ``train_loss`` (epochs + 1, trials), ``ball_raw_min`` (ball epochs,
-    ball_trials); for ``slope`` ``inner_raw`` (branch_epochs, branches, branches) and
+    (epochs, trials), ``train_loss`` (epochs + 1, trials), ``ball_raw_min`` and ``step_raw_min`` (ball
+    epochs, ball_trials); for ``slope`` ``inner_raw`` (branch_epochs, branches, branches) and
     ``final_distances`` (branches, branches); for ``spectrum`` ``inner_raw`` (restart_length,
     restarts), ``path_inner_raw`` (max(restart_epochs), restarts) and
     ``restart_distance_from_init`` (restarts,), ``base_epoch_distance`` (base_epochs,) and
@@ -209,7 +213,8 @@ def expected_shapes(config: dict) -> dict:
         trials, epochs = config["trials"], config["epochs"]
         balls = len(range(0, epochs, config["ball_every"]))
         return {"inner_raw": (epochs, trials), "grad_norm_max": (epochs, trials),
-                "train_loss": (epochs + 1, trials), "ball_raw_min": (balls, config["ball_trials"])}
+                "train_loss": (epochs + 1, trials), "ball_raw_min": (balls, config["ball_trials"]),
+                "step_raw_min": (balls, config["ball_trials"])}
     if kind == "slope":
         branches = config["branches"]
         return {"inner_raw": (config["branch_epochs"], branches, branches),

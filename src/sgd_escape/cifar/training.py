@@ -266,3 +266,23 @@ def probe_gradient(model, images_uint8, labels, data: DeviceData, batch_size: in
             (member_losses(model(x), y).sum() / batches).backward()
     set_batchnorm_updates(model, True)
     return torch.cat([p.grad.reshape(members, -1) for p in params], 1)
+
+
+def minibatch_gradient(model, data: DeviceData, seeds, batch_size: int) -> torch.Tensor:
+    """``[K, P]``: member ``k``'s gradient of the mean cross-entropy on one training minibatch, the
+    first batch of :func:`epoch_plan` for data seed ``seeds[k]``, cropped and flipped as in training
+    (Chapter 4). What one SGD step would use, without momentum or weight decay; BatchNorm uses the
+    batch's statistics and its running statistics are left unchanged."""
+    if len(seeds) != model.members:
+        raise ValueError(f"seeds must hold one seed per member ({model.members}), got {len(seeds)}")
+    plan = epoch_plan(seeds, 0, data.train_size, batch_size, data.train_labels.device)
+    model.train()
+    set_batchnorm_updates(model, False)
+    params = list(model.parameters())
+    for p in params:
+        p.grad = None
+    with full_precision_convolutions():
+        x, y = augmented_batch(data, plan.indices[:, 0], plan.offsets[:, 0], plan.flips[:, 0])
+        member_losses(model(x), y).sum().backward()
+    set_batchnorm_updates(model, True)
+    return torch.cat([p.grad.reshape(model.members, -1) for p in params], 1)
