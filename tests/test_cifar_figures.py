@@ -342,3 +342,41 @@ def test_ball_cosines_from_epoch_5_skip_earlier_balls_and_missing_networks():
     result = SimpleNamespace(curves=curves, config={"epochs": 8})
     assert tables.ball_cosines_from_epoch_5({"a": result, "b": None}).tolist() == [0.2, 0.5, 0.3, 0.6]
     assert tables.ball_cosines_from_epoch_5({"b": None}).size == 0
+
+
+def _step_result():
+    """Four ball epochs (0, 2, 4, 6) of an eight-epoch run, so that only epoch 6 counts."""
+    curves = {"inner_raw": np.ones((8, 1)), "ball_epochs": np.array([0, 2, 4, 6]),
+              "ball_raw_mean": np.array([[-1.0], [1.0], [1.0], [0.5]]), "ball_cosine_mean": np.full((4, 1), 0.1),
+              "step_raw_mean": np.array([[1.0], [1.0], [1.0], [-0.25]]), "step_raw_min": np.array([[1.0], [1.0], [1.0], [-1.0]]),
+              "step_cosine_mean": np.full((4, 1), -0.05), "step_length_min": np.array([[9.0], [0.1], [0.1], [0.2]]),
+              "step_length_max": np.array([[9.0], [0.3], [0.3], [0.4]])}
+    return SimpleNamespace(curves=curves, config={"ball_radius": 0.5, "step_points": 3}, preset="mini")
+
+
+def test_step_verdict_counts_from_epoch_5_and_compares_the_signs_with_the_ball():
+    from sgd_escape.cifar import step_tables
+
+    verdict = step_tables.step_verdict({"a": _step_result(), "b": None})
+    assert verdict["probed"] == 1 and verdict["step_nonpositive"] == 1 and verdict["step_mean_nonpositive"] == 1
+    assert verdict["ball_mean_nonpositive"] == 0 and verdict["same_sign"] == 0     # -0.25 beside 0.5
+    assert (verdict["shortest"], verdict["longest"]) == (0.2, 0.4)                 # epoch 0's 9.0 comes before epoch 5
+    assert verdict["step_cosine"] == -0.05 and verdict["radius"] == 0.5
+    rows = step_tables.step_probe_rows({"a": _step_result(), "b": None})
+    assert rows == [["a (mini)", 1, 3, 1, "1 (ball: 0)", "-0.05", "0.1", "0.2 to 0.4 (ball: 0.5)"],
+                    ["b", "not cached", "", "", "", "", "", ""]]
+    assert step_tables.step_verdict({"b": None})["probed"] == 0
+
+
+def test_step_probe_figure_draws_the_ball_and_the_steps_for_each_network():
+    result = _step_result()
+    for probe in ("step", "ball"):
+        for key in ("min", "max"):
+            result.curves[f"{probe}_cosine_{key}"] = result.curves[f"{probe}_cosine_mean"] + (0.01 if key == "max" else -0.01)
+    fig, axes = plt.subplots(1, 2)
+    figures.plot_step_probe(axes, {"resnet": result, "densenet": None})
+    assert len(axes[0].lines) == 3 and axes[0].get_yscale() == "symlog"     # ball, steps, zero line
+    assert "not cached" in axes[1].texts[0].get_text()
+    with pytest.raises(ValueError, match="quantity must be"):
+        figures.plot_step_probe(axes, {}, "norm")
+    plt.close(fig)

@@ -2,7 +2,8 @@
 
 Chapters never train: they read ``data/`` through :func:`load_cached`, and a network whose
 result is missing is drawn as "not cached". The tables and notes beside the figures are in
-:mod:`sgd_escape.cifar.tables` and, for Section 5.4, :mod:`sgd_escape.cifar.spectrum_tables`.
+:mod:`sgd_escape.cifar.tables`, for footnote 7 :mod:`sgd_escape.cifar.step_tables` and, for
+Section 5.4, :mod:`sgd_escape.cifar.spectrum_tables`.
 """
 from __future__ import annotations
 
@@ -231,3 +232,30 @@ def plot_motion_per_epoch(axes, results: dict) -> None:
     handles = axes[0].get_legend_handles_labels()[0] or axes[-1].get_legend_handles_labels()[0]
     if handles:
         _legend(axes[-1], handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+
+
+def plot_step_probe(axes, results: dict, quantity: str = "cosine", first_epoch: int = 5) -> None:
+    """The paper's footnote 7 (Chapter 4): on one axis per network, the mean over points one SGD
+    step away from ``x_t`` with their min-max band, beside Figure 5b's ball (grey), for the first
+    trial. ``quantity`` is ``"raw"`` or ``"cosine"``; the y axis is symmetric-log, as in
+    :func:`plot_figure5`."""
+    if quantity not in ("raw", "cosine"):
+        raise ValueError(f"quantity must be 'raw' or 'cosine', got {quantity!r}")
+    for ax, (net, result) in zip(axes, results.items()):
+        ax.set_title(net, fontsize=9)
+        if result is None:
+            _not_cached(ax, net)
+            continue
+        c, bands = result.curves, []
+        for probe, color, label in (("ball", "0.55", "ball of radius 0.5"), ("step", color_of(net), "one SGD step")):
+            band = [c[f"{probe}_{quantity}_{k}"][:, 0] for k in ("min", "mean", "max")]
+            _band(ax, c["ball_epochs"], *band, color, label)
+            bands.extend(band)
+        ax.set_yscale("symlog", linthresh=symlog_threshold(np.concatenate(bands)), linscale=1.0)
+        ax.yaxis.get_major_locator().set_params(numticks=7)
+        ax.axhline(0, color="0.2", lw=1.0)
+        ax.axvspan(-0.5, first_epoch - 0.5, color="0.9", zorder=0)
+        ax.set_xlabel("epoch $t$")
+        ax.set_ylabel(("inner product" if quantity == "raw" else "cosine") + " (symlog)")
+        ax.xaxis.set_major_locator(_integer_ticks())
+        _legend(ax, fontsize=8)

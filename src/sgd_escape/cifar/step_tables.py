@@ -1,0 +1,75 @@
+"""The paper's footnote 7 in numbers: points one SGD step away from ``x_t`` against the ball of
+Figure 5b (Chapter 4, :ref:`ch4-one-step`).
+
+Both probes ask for the sign of ``<-grad f(w), x_T - x_t>`` at points ``w`` near ``x_t``; the ball
+draws ``w`` uniformly within radius 0.5, the step probe takes ``w = x_t - eta_t g`` for gradients
+``g`` of training minibatches, the points that SGD itself would reach. Only epochs from epoch 5 on
+count, as in Figure 5.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .probes import counted_ball_epochs, not_positive
+
+
+def counted_probes(result) -> dict:
+    """The step and ball curves of one Figure 5 result at the probed epochs from epoch 5 on, as
+    flat arrays (Chapter 4): ``step_mean``, ``step_min``, ``ball_mean``, ``step_cosine``,
+    ``ball_cosine``, ``length_min``, ``length_max`` (one entry per epoch and probed trial)."""
+    c = result.curves
+    keep = counted_ball_epochs(c["ball_epochs"], c["inner_raw"].shape[0])
+    names = {"step_mean": "step_raw_mean", "step_min": "step_raw_min", "ball_mean": "ball_raw_mean",
+             "step_cosine": "step_cosine_mean", "ball_cosine": "ball_cosine_mean",
+             "length_min": "step_length_min", "length_max": "step_length_max"}
+    return {short: c[name][keep].ravel() for short, name in names.items()}
+
+
+def _median(values) -> float:
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return float(np.median(finite)) if finite.size else float("nan")
+
+
+def step_probe_rows(results: dict) -> list[list]:
+    """One row per cached network of :func:`~sgd_escape.cifar.figures.load_cached` (Chapter 4):
+    setting, epochs probed from epoch 5, points per epoch, epochs with a step point whose value is
+    not positive, epochs whose mean over the steps is not positive (beside the ball's count), the
+    median mean cosine of the steps and of the balls, and the range of the steps' lengths against
+    the ball's radius. Eight cells per row, for :func:`~sgd_escape.cifar.tables.show_table`."""
+    rows = []
+    for net, result in results.items():
+        if result is None:
+            rows.append([net, "not cached"] + [""] * 6)
+            continue
+        p = counted_probes(result)
+        lengths = (f"{p['length_min'].min():.2g} to {p['length_max'].max():.2g} (ball: {result.config['ball_radius']:g})"
+                   if p["length_min"].size else "none")
+        rows.append([f"{net} ({result.preset})", p["step_mean"].size, result.config["step_points"],
+                     int(not_positive(p["step_min"]).sum()),
+                     f"{int(not_positive(p['step_mean']).sum())} (ball: {int(not_positive(p['ball_mean']).sum())})",
+                     f"{_median(p['step_cosine']):.3g}", f"{_median(p['ball_cosine']):.3g}", lengths])
+    return rows
+
+
+def step_verdict(results: dict) -> dict:
+    """Totals over the cached Figure 5 runs, from epoch 5 on (Chapter 4): epochs probed
+    (``probed``); of them, those with a step point whose value is not positive
+    (``step_nonpositive``), whose step mean is not positive (``step_mean_nonpositive``), whose
+    ball mean is not positive (``ball_mean_nonpositive``), and where the two means have the same
+    sign (``same_sign``); the shortest and longest step (``shortest``, ``longest``); the median
+    mean cosines ``step_cosine`` and ``ball_cosine``; and the ball radius ``radius``."""
+    probes = [counted_probes(r) for r in results.values() if r is not None]
+    joined = {key: np.concatenate([p[key] for p in probes]) if probes else np.zeros(0) for key in
+              ("step_mean", "step_min", "ball_mean", "step_cosine", "ball_cosine", "length_min", "length_max")}
+    step_positive, ball_positive = joined["step_mean"] > 0, joined["ball_mean"] > 0
+    radii = {r.config["ball_radius"] for r in results.values() if r is not None}
+    return {"probed": int(joined["step_mean"].size),
+            "step_nonpositive": int(not_positive(joined["step_min"]).sum()),
+            "step_mean_nonpositive": int(not_positive(joined["step_mean"]).sum()),
+            "ball_mean_nonpositive": int(not_positive(joined["ball_mean"]).sum()),
+            "same_sign": int((step_positive == ball_positive).sum()),
+            "shortest": float(joined["length_min"].min()) if joined["length_min"].size else float("nan"),
+            "longest": float(joined["length_max"].max()) if joined["length_max"].size else float("nan"),
+            "step_cosine": _median(joined["step_cosine"]), "ball_cosine": _median(joined["ball_cosine"]),
+            "radius": radii.pop() if len(radii) == 1 else float("nan")}
