@@ -362,10 +362,12 @@ def test_step_verdict_counts_from_epoch_5_and_compares_the_signs_with_the_ball()
     assert verdict["ball_mean_nonpositive"] == 0 and verdict["same_sign"] == 0     # -0.25 beside 0.5
     assert (verdict["shortest"], verdict["longest"]) == (0.2, 0.4)                 # epoch 0's 9.0 comes before epoch 5
     assert verdict["step_cosine"] == -0.05 and verdict["radius"] == 0.5
+    assert verdict["cosine_gap"] == pytest.approx(0.15)                          # |-0.05 - 0.1|
     rows = step_tables.step_probe_rows({"a": _step_result(), "b": None})
     assert rows == [["a (mini)", 1, 3, 1, "1 (ball: 0)", "-0.05", "0.1", "0.2 to 0.4 (ball: 0.5)"],
                     ["b", "not cached", "", "", "", "", "", ""]]
     assert step_tables.step_verdict({"b": None})["probed"] == 0
+    assert step_tables.early_sign_differences({"a": _step_result(), "b": None}) == [("a", 0)]   # -1 beside 1
 
 
 def test_step_probe_figure_draws_the_ball_and_the_steps_for_each_network():
@@ -376,7 +378,7 @@ def test_step_probe_figure_draws_the_ball_and_the_steps_for_each_network():
     fig, axes = plt.subplots(1, 2)
     figures.plot_step_probe(axes, {"resnet": result, "densenet": None})
     assert len(axes[0].lines) == 3 and axes[0].get_yscale() == "symlog"     # ball, steps, zero line
-    assert "not cached" in axes[1].texts[0].get_text()
+    assert "not cached" in axes[1].texts[0].get_text() and axes[0].get_title() == "resnet (mini)"
     with pytest.raises(ValueError, match="quantity must be"):
         figures.plot_step_probe(axes, {}, "norm")
     plt.close(fig)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import ROOT
-from sgd_escape.cifar import figures, reports, spectrum_tables, tables
+from sgd_escape.cifar import figures, reports, spectrum_tables, step_tables, tables
 
 README = (ROOT / "README.md").read_text()
 
@@ -40,6 +40,14 @@ def test_figure5_row_states_the_cached_counts():
     assert f"learning rate times gradient norm {verdict['max_step']:.2g}" in row
     certified = sum(line[3] for line in tables.hoeffding_ball_rows(_cifar10("fig5")) if line[0] != "none")
     assert f"certifies a positive mean for {certified} of the {verdict['ball_probed']} at 95% confidence" in row
+
+
+def test_figure5_row_states_the_one_step_probe_of_footnote_7():
+    row, step = _row("Figure 5a-c (CIFAR-10"), step_tables.step_verdict(_cifar10("fig5"))
+    assert (f"points one SGD step away (footnote 7): {step['step_mean_nonpositive']} of {step['probed']} "
+            "epochs probed from epoch 5 have a non-positive mean") in row
+    assert f"steps at most {step['longest']:.2g} long" in row
+    assert ("the same epochs as the balls" in row) == (step["same_sign"] == step["probed"])
 
 
 def test_section53_row_states_the_cached_counts():

@@ -242,7 +242,7 @@ def plot_step_probe(axes, results: dict, quantity: str = "cosine", first_epoch: 
     if quantity not in ("raw", "cosine"):
         raise ValueError(f"quantity must be 'raw' or 'cosine', got {quantity!r}")
     for ax, (net, result) in zip(axes, results.items()):
-        ax.set_title(net, fontsize=9)
+        ax.set_title(net if result is None else f"{net} ({result.preset})", fontsize=9)
         if result is None:
             _not_cached(ax, net)
             continue

@@ -58,7 +58,8 @@ def step_verdict(results: dict) -> dict:
     (``step_nonpositive``), whose step mean is not positive (``step_mean_nonpositive``), whose
     ball mean is not positive (``ball_mean_nonpositive``), and where the two means have the same
     sign (``same_sign``); the shortest and longest step (``shortest``, ``longest``); the median
-    mean cosines ``step_cosine`` and ``ball_cosine``; and the ball radius ``radius``."""
+    mean cosines ``step_cosine`` and ``ball_cosine``, and the median over epochs of the gap
+    between the two, ``cosine_gap``; and the ball radius ``radius``."""
     probes = [counted_probes(r) for r in results.values() if r is not None]
     joined = {key: np.concatenate([p[key] for p in probes]) if probes else np.zeros(0) for key in
               ("step_mean", "step_min", "ball_mean", "step_cosine", "ball_cosine", "length_min", "length_max")}
@@ -72,4 +73,19 @@ def step_verdict(results: dict) -> dict:
             "shortest": float(joined["length_min"].min()) if joined["length_min"].size else float("nan"),
             "longest": float(joined["length_max"].max()) if joined["length_max"].size else float("nan"),
             "step_cosine": _median(joined["step_cosine"]), "ball_cosine": _median(joined["ball_cosine"]),
+            "cosine_gap": _median(np.abs(joined["step_cosine"] - joined["ball_cosine"])),
             "radius": radii.pop() if len(radii) == 1 else float("nan")}
+
+
+def early_sign_differences(results: dict) -> list[tuple]:
+    """``(network, epoch)`` for each probed epoch before epoch 5 (which Figure 5 leaves out) where
+    the means over the steps and over the ball, for the first trial, differ in sign (Chapter 4)."""
+    found = []
+    for net, result in results.items():
+        if result is None:
+            continue
+        c = result.curves
+        early = ~counted_ball_epochs(c["ball_epochs"], c["inner_raw"].shape[0])
+        differ = (c["step_raw_mean"][:, 0] > 0) != (c["ball_raw_mean"][:, 0] > 0)
+        found += [(net, int(epoch)) for epoch in c["ball_epochs"][early & differ]]
+    return found

@@ -343,13 +343,13 @@ def preset_rows(experiment: str, keys: list[str]) -> list[list]:
 #: The settings in which a preset departs from the paper's protocol, by experiment kind.
 PROTOCOL_KEYS = {
     "fig5": ["architecture", "trials", "epochs", "lr_milestones", "train_examples", "probe_examples",
-             "ball_points", "ball_every", "ball_examples"],
+             "ball_points", "step_points", "ball_every", "ball_examples"],
     "slope": ["architecture", "branches", "shared_epochs", "branch_epochs", "train_examples",
               "probe_examples"],
     "spectrum": ["architecture", "base_epochs", "restart_epochs", "restart_length", "train_examples"],
 }
 #: Settings the paper does not state: their ``paper`` preset values are the book's choice.
-BOOK_CHOICES = {"probe_examples", "ball_examples", "restart_epochs"}
+BOOK_CHOICES = {"probe_examples", "ball_examples", "step_points", "restart_epochs"}
 
 
 def protocol_gap(results: dict) -> Rich:
