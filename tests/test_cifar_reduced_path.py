@@ -9,16 +9,17 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sgd_escape.cifar import figures, spectrum_tables, tables  # noqa: E402
+from sgd_escape.cifar import figures, spectrum_tables, step_tables, tables  # noqa: E402
 from sgd_escape.cifar.experiments import KIND_PRESETS  # noqa: E402
 from sgd_escape.cifar.pipeline import run_experiment  # noqa: E402
 from sgd_escape.cifar.results import load_result  # noqa: E402
 
-#: Smoke-sized settings that keep what the chapters read: epochs past 5, two ball epochs, restarts.
+#: Smoke-sized settings that keep what the chapters read: epochs past 5, two ball epochs (one from
+#: epoch 5 on), restarts.
 TINY = {
     "fig5": dict(trials=2, epochs=6, lr_milestones=[3, 5], train_examples=8, test_examples=8,
                  train_eval_examples=8, probe_examples=8, probe_batch_size=8, ball_points=2,
-                 ball_every=3, ball_examples=8, ball_trials=1, batch_size=8),
+                 step_points=2, ball_every=5, ball_examples=8, ball_trials=1, batch_size=8),
     "slope": dict(KIND_PRESETS["slope"]["smoke"]),
     "spectrum": dict(KIND_PRESETS["spectrum"]["smoke"]),
 }
@@ -58,6 +59,10 @@ def test_figure5_with_the_papers_networks_reaches_the_chapter(reduced_data, monk
     verdict = tables.fig5_verdict(results)
     assert verdict["total"] == 2 * 2 * 1                  # epoch 5 of 6, two trials, two networks
     assert "epochs 6 (paper preset: 300)" in tables.protocol_gap(results).markdown
+    fig, axes = plt.subplots(1, 2)
+    figures.plot_step_probe(axes, results)                # footnote 7, the paper's networks
+    plt.close(fig)
+    assert step_tables.step_verdict(results)["probed"] == 2   # ball epochs 0 and 5: one per network counts
     failures = int(sum((r.curves["inner_raw"][5:] <= 0).sum() for r in results.values()))
     listed = [row for row in tables.nonpositive_rows(results) if row[0] != "none"]
     assert len(listed) == failures == verdict["nonpositive"]
