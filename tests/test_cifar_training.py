@@ -240,3 +240,25 @@ def test_probe_gradients_turn_tf32_convolutions_off_and_restore_the_switch(data,
     with pytest.raises(RuntimeError), training.full_precision_convolutions():
         raise RuntimeError("a failing probe")
     assert torch.backends.cudnn.allow_tf32 is True                     # restored after an error too
+
+
+def test_smooth_schedule_shrinks_the_rate_every_epoch_and_refuses_milestones():
+    assert learning_rate(0, 0.1, [], per_epoch=0.99) == 0.1
+    assert learning_rate(150, 0.1, [], per_epoch=0.99) == pytest.approx(0.1 * 0.99 ** 150)
+    with pytest.raises(ValueError, match="milestones must be empty"):
+        learning_rate(3, 0.1, [2], per_epoch=0.99)
+    with pytest.raises(ValueError, match="per_epoch must be > 0"):
+        learning_rate(3, 0.1, [], per_epoch=0.0)
+
+
+def test_smooth_runs_shrink_the_rate_over_the_run_as_the_paper_does_over_300_epochs():
+    from sgd_escape.cifar.experiments import PRESETS, preset_config
+
+    for preset in PRESETS:
+        config = preset_config("fig5smooth-densenet-cifar10", preset)
+        plain = preset_config("fig5-densenet-cifar10", preset)
+        assert config["lr_milestones"] == [] and "lr_per_epoch" not in plain
+        assert config["lr_per_epoch"] ** config["epochs"] == pytest.approx(0.99 ** 300)
+        assert {k: v for k, v in config.items() if k not in ("experiment", "lr_milestones", "lr_per_epoch")} == \
+               {k: v for k, v in plain.items() if k not in ("experiment", "lr_milestones")}
+    assert preset_config("fig5smooth-resnet-cifar10", "paper")["lr_per_epoch"] == pytest.approx(0.99)

@@ -22,6 +22,12 @@ EXPERIMENTS = {
                            ("spectrum", ("cifar10", "cifar100")))
     for net in ("resnet", "densenet") for dataset in datasets
 }
+#: Section 5.1's side remark: Figure 5 with the rate shrunk smoothly, by 0.99 every epoch. These
+#: runs are ``fig5`` runs whose schedule differs (see :func:`smooth_schedule`).
+SMOOTH = {f"fig5smooth-{net}-cifar10": ("fig5", net, "cifar10") for net in ("resnet", "densenet")}
+EXPERIMENTS.update(SMOOTH)
+#: The paper's smooth schedule: the learning rate times this factor every epoch, for 300 epochs.
+PAPER_SMOOTH_FACTOR, PAPER_EPOCHS = 0.99, 300
 PRESETS = ("smoke", "mini", "cpu", "reduced", "paper")
 PRESET_NOTES = {
     "smoke": "seconds on a CPU, tiny subsets and tiny networks: for the tests only",
@@ -134,7 +140,17 @@ def preset_config(experiment: str, preset: str) -> dict:
     if kind == "spectrum":
         config["restart_lr"] = 0.01
     config.update(copy.deepcopy(KIND_PRESETS[kind][preset]))
+    if experiment in SMOOTH:
+        config.update(smooth_schedule(config["epochs"]))
     return config
+
+
+def smooth_schedule(epochs: int) -> dict:
+    """The smooth schedule of a run of ``epochs`` epochs (Chapter 4): no milestones, and the
+    learning rate times ``lr_per_epoch`` every epoch, the factor that shrinks it over the run as
+    much as 0.99 does over the paper's 300 epochs (0.99 itself at 300 epochs; the book's choice
+    for shorter runs). Returns the config keys ``lr_milestones`` and ``lr_per_epoch``."""
+    return {"lr_milestones": [], "lr_per_epoch": PAPER_SMOOTH_FACTOR ** (PAPER_EPOCHS / epochs)}
 
 
 def total_units(config: dict) -> int:

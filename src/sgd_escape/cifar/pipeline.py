@@ -32,6 +32,8 @@ def schedule_of(config: dict, lr: float | None = None) -> dict:
     keys = ("lr", "momentum", "weight_decay", "batch_size", "train_eval_examples")
     schedule = {k: config[k] for k in keys}
     schedule["lr_milestones"] = config.get("lr_milestones", [])
+    if "lr_per_epoch" in config:                  # the smooth schedule of the fig5smooth runs
+        schedule["lr_per_epoch"] = config["lr_per_epoch"]
     if lr is not None:
         schedule["lr"] = lr
     return schedule
@@ -82,7 +84,7 @@ def run_fig5(run: Run, config: dict, data) -> tuple[dict, dict]:
 
     def one_step(epoch):      # footnote 7: points one SGD step away instead of the ball
         points = run.load_snapshot("train", epoch)["params"]
-        lr = learning_rate(epoch, config["lr"], config["lr_milestones"])
+        lr = learning_rate(epoch, config["lr"], config["lr_milestones"], per_epoch=config.get("lr_per_epoch"))
         parts = [sgd_step_probe(ball_model, points[m], final[m], lr, config["step_points"],
                                 config["seed"] + 1000 * epoch + m, images, labels, data,
                                 config["probe_batch_size"], config["batch_size"])

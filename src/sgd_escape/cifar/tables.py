@@ -138,7 +138,8 @@ def fig5_verdict(results: dict) -> dict:
                 "ball_probed": 0, "ball_mean_mixed": 0, "ball_mean_reach": float("nan"), "max_step": float("nan")}
     steps = []
     for r in cached:
-        rates = np.array([learning_rate(e, r.config["lr"], r.config["lr_milestones"])
+        rates = np.array([learning_rate(e, r.config["lr"], r.config["lr_milestones"],
+                                        per_epoch=r.config.get("lr_per_epoch"))
                           for e in range(r.curves["grad_norm_max"].shape[0])])
         steps.append(float((rates[:, None] * r.curves["grad_norm_max"]).max()))
     balls = [(r.curves, _ball_from_epoch_5(r)) for r in cached]
@@ -349,7 +350,7 @@ PROTOCOL_KEYS = {
     "spectrum": ["architecture", "base_epochs", "restart_epochs", "restart_length", "train_examples"],
 }
 #: Settings the paper does not state: their ``paper`` preset values are the book's choice.
-BOOK_CHOICES = {"probe_examples", "ball_examples", "step_points", "restart_epochs"}
+BOOK_CHOICES = {"probe_examples", "ball_examples", "step_points", "restart_epochs", "lr_per_epoch"}
 
 
 def protocol_gap(results: dict) -> Rich:
@@ -369,8 +370,9 @@ def protocol_gap(results: dict) -> Rich:
         if result is None:
             continue
         paper = preset_config(result.experiment, "paper")
+        keys = PROTOCOL_KEYS[result.config["kind"]] + [k for k in ("lr_per_epoch",) if k in result.config]
         gaps = [f"{key} {shown(result.config[key])} ({source(key)}: {shown(paper[key])})"
-                for key in PROTOCOL_KEYS[result.config["kind"]] if result.config[key] != paper[key]]
+                for key in keys if result.config[key] != paper[key]]
         lines.append(f"{label}, preset {result.preset}: " + ("; ".join(gaps) or "as the paper preset"))
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     title = "How these runs differ from the paper preset (the paper's protocol where it states one)"

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import require_choice, require_int_at_least
+from ..checks import require_choice, require_int_at_least, require_positive
 from .datasets import CifarArrays
 from .models import set_batchnorm_updates
 
@@ -167,10 +167,16 @@ def make_optimizer(model, lr: float, momentum: float, weight_decay: float) -> to
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
-def learning_rate(epoch: int, base_lr: float, milestones, factor: float = 0.1) -> float:
-    """Step schedule: ``base_lr`` times ``factor`` per milestone reached (paper: 150, 225);
-    the learning rate of ``epoch`` (Chapter 4)."""
-    return base_lr * factor ** sum(epoch >= m for m in milestones)
+def learning_rate(epoch: int, base_lr: float, milestones, factor: float = 0.1,
+                  per_epoch: float | None = None) -> float:
+    """The learning rate of ``epoch`` (Chapter 4). Step schedule: ``base_lr`` times ``factor`` per
+    milestone reached (paper: 150, 225). With ``per_epoch``, the smooth schedule instead:
+    ``base_lr * per_epoch ** epoch`` (the paper's remark: 0.99), and ``milestones`` must be empty."""
+    if per_epoch is None:
+        return base_lr * factor ** sum(epoch >= m for m in milestones)
+    if milestones:
+        raise ValueError(f"milestones must be empty with a smooth schedule (per_epoch), got {milestones!r}")
+    return base_lr * require_positive("per_epoch", per_epoch) ** epoch
 
 
 def train_epoch(model, optimizer, data: DeviceData, plan: EpochPlan, lr: float) -> dict:
