@@ -355,19 +355,19 @@ def _step_result():
 
 
 def test_step_verdict_counts_from_epoch_5_and_compares_the_signs_with_the_ball():
-    from sgd_escape.cifar import step_tables
+    from sgd_escape.cifar import side_remarks
 
-    verdict = step_tables.step_verdict({"a": _step_result(), "b": None})
+    verdict = side_remarks.step_verdict({"a": _step_result(), "b": None})
     assert verdict["probed"] == 1 and verdict["step_nonpositive"] == 1 and verdict["step_mean_nonpositive"] == 1
     assert verdict["ball_mean_nonpositive"] == 0 and verdict["same_sign"] == 0     # -0.25 beside 0.5
     assert (verdict["shortest"], verdict["longest"]) == (0.2, 0.4)                 # epoch 0's 9.0 comes before epoch 5
     assert verdict["step_cosine"] == -0.05 and verdict["radius"] == 0.5
     assert verdict["cosine_gap"] == pytest.approx(0.15)                          # |-0.05 - 0.1|
-    rows = step_tables.step_probe_rows({"a": _step_result(), "b": None})
+    rows = side_remarks.step_probe_rows({"a": _step_result(), "b": None})
     assert rows == [["a (mini)", 1, 3, 1, "1 (ball: 0)", "-0.05", "0.1", "0.2 to 0.4 (ball: 0.5)"],
                     ["b", "not cached", "", "", "", "", "", ""]]
-    assert step_tables.step_verdict({"b": None})["probed"] == 0
-    assert step_tables.early_sign_differences({"a": _step_result(), "b": None}) == [("a", 0)]   # -1 beside 1
+    assert side_remarks.step_verdict({"b": None})["probed"] == 0
+    assert side_remarks.early_sign_differences({"a": _step_result(), "b": None}) == [("a", 0)]   # -1 beside 1
 
 
 def test_step_probe_figure_draws_the_ball_and_the_steps_for_each_network():
@@ -382,3 +382,14 @@ def test_step_probe_figure_draws_the_ball_and_the_steps_for_each_network():
     with pytest.raises(ValueError, match="quantity must be"):
         figures.plot_step_probe(axes, {}, "norm")
     plt.close(fig)
+
+
+def test_schedule_rows_put_each_networks_counts_under_both_schedules():
+    from sgd_escape.cifar import side_remarks
+
+    result = _step_result()
+    result.scalars = {"negative_inner_from_epoch_5": 2, "inner_products_from_epoch_5": 9,
+                      "min_cosine_from_epoch_5": -0.0125, "final_test_accuracy_mean": 0.5}
+    rows = side_remarks.schedule_rows({"a": result}, {"a": None})
+    assert rows == [["a, step schedule (mini)", "2 of 9", "-0.0125", "0 of 1", "1 of 1", "0.500"],
+                    ["a, smooth schedule", "not cached", "", "", "", ""]]

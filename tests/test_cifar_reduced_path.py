@@ -9,7 +9,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sgd_escape.cifar import figures, spectrum_tables, step_tables, tables  # noqa: E402
+from sgd_escape.cifar import figures, side_remarks, spectrum_tables, tables  # noqa: E402
 from sgd_escape.cifar.experiments import KIND_PRESETS  # noqa: E402
 from sgd_escape.cifar.pipeline import run_experiment  # noqa: E402
 from sgd_escape.cifar.results import load_result  # noqa: E402
@@ -62,7 +62,7 @@ def test_figure5_with_the_papers_networks_reaches_the_chapter(reduced_data, monk
     fig, axes = plt.subplots(1, 2)
     figures.plot_step_probe(axes, results)                # footnote 7, the paper's networks
     plt.close(fig)
-    assert step_tables.step_verdict(results)["probed"] == 2   # ball epochs 0 and 5: one per network counts
+    assert side_remarks.step_verdict(results)["probed"] == 2   # ball epochs 0 and 5: one per network counts
     failures = int(sum((r.curves["inner_raw"][5:] <= 0).sum() for r in results.values()))
     listed = [row for row in tables.nonpositive_rows(results) if row[0] != "none"]
     assert len(listed) == failures == verdict["nonpositive"]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import ROOT
-from sgd_escape.cifar import figures, reports, spectrum_tables, step_tables, tables
+from sgd_escape.cifar import figures, reports, side_remarks, spectrum_tables, tables
 
 README = (ROOT / "README.md").read_text()
 
@@ -43,11 +43,19 @@ def test_figure5_row_states_the_cached_counts():
 
 
 def test_figure5_row_states_the_one_step_probe_of_footnote_7():
-    row, step = _row("Figure 5a-c (CIFAR-10"), step_tables.step_verdict(_cifar10("fig5"))
+    row, step = _row("Figure 5a-c (CIFAR-10"), side_remarks.step_verdict(_cifar10("fig5"))
     assert (f"points one SGD step away (footnote 7): {step['step_mean_nonpositive']} of {step['probed']} "
             "epochs probed from epoch 5 have a non-positive mean") in row
     assert f"steps at most {step['longest']:.2g} long" in row
     assert ("the same epochs as the balls" in row) == (step["same_sign"] == step["probed"])
+
+
+def test_figure5_row_states_the_smooth_schedule_of_section_51():
+    row, smooth = _row("Figure 5a-c (CIFAR-10"), _cifar10("fig5smooth")
+    verdict, presets = tables.fig5_verdict(smooth), sorted({r.preset for r in smooth.values() if r is not None})
+    assert (f"smooth schedule (Section 5.1, {', '.join(f'`{p}`' for p in presets)}): {verdict['nonpositive']} of "
+            f"{verdict['total']} inner products from epoch 5 not positive, {verdict['ball_mean_nonpositive']} of "
+            f"{verdict['ball_probed']} balls with a non-positive mean") in row
 
 
 def test_section53_row_states_the_cached_counts():

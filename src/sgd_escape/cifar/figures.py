@@ -2,8 +2,8 @@
 
 Chapters never train: they read ``data/`` through :func:`load_cached`, and a network whose
 result is missing is drawn as "not cached". The tables and notes beside the figures are in
-:mod:`sgd_escape.cifar.tables`, for footnote 7 :mod:`sgd_escape.cifar.step_tables` and, for
-Section 5.4, :mod:`sgd_escape.cifar.spectrum_tables`.
+:mod:`sgd_escape.cifar.tables`, for Section 5's side remarks :mod:`sgd_escape.cifar.side_remarks`
+and, for Section 5.4, :mod:`sgd_escape.cifar.spectrum_tables`.
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""The paper's footnote 7 in numbers: points one SGD step away from ``x_t`` against the ball of
-Figure 5b (Chapter 4, :ref:`ch4-one-step`).
+"""Two side remarks of Section 5 in numbers (Chapter 4): the paper's footnote 7, points one SGD
+step away from ``x_t`` against the ball of Figure 5b (:ref:`ch4-one-step`), and Section 5.1's
+smooth schedule against the step schedule (:ref:`ch4-smooth`).
 
-Both probes ask for the sign of ``<-grad f(w), x_T - x_t>`` at points ``w`` near ``x_t``; the ball
-draws ``w`` uniformly within radius 0.5, the step probe takes ``w = x_t - eta_t g`` for gradients
-``g`` of training minibatches, the points that SGD itself would reach. Only epochs from epoch 5 on
-count, as in Figure 5.
+Both probes of footnote 7 ask for the sign of ``<-grad f(w), x_T - x_t>`` at points ``w`` near
+``x_t``; the ball draws ``w`` uniformly within radius 0.5, the step probe takes
+``w = x_t - eta_t g`` for gradients ``g`` of training minibatches, the points that SGD itself
+would reach. Only epochs from epoch 5 on count, as in Figure 5.
 """
 from __future__ import annotations
 
@@ -89,3 +90,25 @@ def early_sign_differences(results: dict) -> list[tuple]:
         differ = (c["step_raw_mean"][:, 0] > 0) != (c["ball_raw_mean"][:, 0] > 0)
         found += [(net, int(epoch)) for epoch in c["ball_epochs"][early & differ]]
     return found
+
+
+
+def schedule_rows(step_results: dict, smooth_results: dict) -> list[list]:
+    """Figure 5's counts under the two schedules, one row per network and schedule (Chapter 4):
+    setting, inner products not positive from epoch 5 (of all), the smallest cosine from epoch 5,
+    balls and steps from epoch 5 with a non-positive mean (of all), and the final test accuracy.
+    Six cells per row, for :func:`~sgd_escape.cifar.tables.show_table`."""
+    rows = []
+    for schedule, results in (("step", step_results), ("smooth", smooth_results)):
+        for net, result in results.items():
+            if result is None:
+                rows.append([f"{net}, {schedule} schedule", "not cached", "", "", "", ""])
+                continue
+            s, p = result.scalars, counted_probes(result)
+            rows.append([f"{net}, {schedule} schedule ({result.preset})",
+                         f"{s['negative_inner_from_epoch_5']} of {s['inner_products_from_epoch_5']}",
+                         f"{s['min_cosine_from_epoch_5']:.3g}",
+                         f"{int(not_positive(p['ball_mean']).sum())} of {p['ball_mean'].size}",
+                         f"{int(not_positive(p['step_mean']).sum())} of {p['step_mean'].size}",
+                         f"{s['final_test_accuracy_mean']:.3f}"])
+    return rows
