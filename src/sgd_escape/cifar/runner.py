@@ -152,7 +152,8 @@ def train_phase(run: Run, name: str, model, data, seeds, epochs: int, schedule: 
     (Chapters 4-6).
 
     ``schedule`` holds ``lr``, ``lr_milestones``, ``momentum``, ``weight_decay``, ``batch_size``,
-    ``train_eval_examples``, and ``lr_per_epoch`` for a smooth schedule. ``initialise(model, optimizer)`` runs once, before the first epoch.
+    ``train_eval_examples``, and ``lr_per_epoch`` for a smooth schedule. ``initialise(model,
+    optimizer)`` runs once, before the first epoch.
     Returns per-epoch records, each ``[epochs or epochs + 1, K]``.
     """
     state = run.phase(name)
@@ -175,7 +176,8 @@ def train_phase(run: Run, name: str, model, data, seeds, epochs: int, schedule: 
             from .training import epoch_plan
 
             plan = epoch_plan(seeds, epoch, data.train_size, schedule["batch_size"], data.train_labels.device)
-            lr = learning_rate(epoch, schedule["lr"], schedule["lr_milestones"], per_epoch=schedule.get("lr_per_epoch"))
+            lr = learning_rate(epoch, schedule["lr"], schedule["lr_milestones"],
+                               per_epoch=schedule.get("lr_per_epoch"))
             for key, value in train_epoch(model, optimizer, data, plan, lr).items():
                 records.setdefault(key, []).append(value.cpu())
         state.update(epoch=epoch + 1, model=model.state_dict(), optimizer=optimizer.state_dict())
