@@ -368,6 +368,7 @@ def test_step_verdict_counts_from_epoch_5_and_compares_the_signs_with_the_ball()
                     ["b", "not cached", "", "", "", "", "", ""]]
     assert side_remarks.step_verdict({"b": None})["probed"] == 0
     assert side_remarks.early_sign_differences({"a": _step_result(), "b": None}) == [("a", 0)]   # -1 beside 1
+    assert side_remarks.step_failures_at_x_t({"a": _step_result(), "b": None}) == [("a", 6, -0.25, 1.0)]
 
 
 def test_step_probe_figure_draws_the_ball_and_the_steps_for_each_network():

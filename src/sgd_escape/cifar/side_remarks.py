@@ -93,6 +93,22 @@ def early_sign_differences(results: dict) -> list[tuple]:
 
 
 
+def step_failures_at_x_t(results: dict) -> list[tuple]:
+    """``(network, epoch, step mean, value at x_t)`` for each epoch from epoch 5 on whose mean over
+    the steps (first trial) is not positive, beside panel (a)'s value at ``x_t`` itself (Chapter 4).
+    The steps take their gradients on the ball's images, panel (a) on ``probe_examples``."""
+    found = []
+    for net, result in results.items():
+        if result is None:
+            continue
+        c = result.curves
+        keep = counted_ball_epochs(c["ball_epochs"], c["inner_raw"].shape[0])
+        for epoch, mean in zip(c["ball_epochs"][keep], c["step_raw_mean"][keep, 0]):
+            if not mean > 0:
+                found.append((net, int(epoch), float(mean), float(c["inner_raw"][epoch, 0])))
+    return found
+
+
 def schedule_rows(step_results: dict, smooth_results: dict) -> list[list]:
     """Figure 5's counts under the two schedules, one row per network and schedule (Chapter 4):
     setting, inner products not positive from epoch 5 (of all), the smallest cosine from epoch 5,
