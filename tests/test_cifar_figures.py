@@ -379,6 +379,7 @@ def test_step_probe_figure_draws_the_ball_and_the_steps_for_each_network():
     fig, axes = plt.subplots(1, 2)
     figures.plot_step_probe(axes, {"resnet": result, "densenet": None})
     assert len(axes[0].lines) == 3 and axes[0].get_yscale() == "symlog"     # ball, steps, zero line
+    assert [line.get_label() for line in axes[0].lines[:2]] == ["ball of radius 0.5", "one SGD step"]
     assert "not cached" in axes[1].texts[0].get_text() and axes[0].get_title() == "resnet (mini)"
     with pytest.raises(ValueError, match="quantity must be"):
         figures.plot_step_probe(axes, {}, "norm")

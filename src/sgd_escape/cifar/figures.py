@@ -246,8 +246,8 @@ def plot_step_probe(axes, results: dict, quantity: str = "cosine", first_epoch: 
         if result is None:
             _not_cached(ax, net)
             continue
-        c, bands = result.curves, []
-        for probe, color, label in (("ball", "0.55", "ball of radius 0.5"), ("step", color_of(net), "one SGD step")):
+        c, bands, radius = result.curves, [], result.config["ball_radius"]
+        for probe, color, label in (("ball", "0.55", f"ball of radius {radius:g}"), ("step", color_of(net), "one SGD step")):
             band = [c[f"{probe}_{quantity}_{k}"][:, 0] for k in ("min", "mean", "max")]
             _band(ax, c["ball_epochs"], *band, color, label)
             bands.extend(band)
