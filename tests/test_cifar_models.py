@@ -9,7 +9,8 @@ from sgd_escape.cifar.models import (ARCHITECTURES, build_ensemble, flatten_memb
 
 #: Parameter counts: the paper's "about 1.2M" ResNet is matched best by ResNet-34's block layout
 #: at widths 16-128 (about 1.3M, as the book says); DenseNet-BC-100 "about 0.8M"; small nets 10K.
-TARGETS = {"resnet34": 1.3e6, "densenet100": 0.8e6, "resnet14": 1e4, "densenet34": 1e4}
+TARGETS = {"resnet34": 1.3e6, "densenet100": 0.8e6, "resnet14": 1e4, "densenet34": 1e4,
+           "vgg9": 1e6, "vgg6": 1e4}                 # footnote 6: a VGG of about 1M parameters
 
 
 @pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
@@ -18,7 +19,7 @@ def test_parameter_count_within_ten_percent_of_the_stated_size(architecture):
     assert abs(count - TARGETS[architecture]) <= 0.1 * TARGETS[architecture], count
 
 
-@pytest.mark.parametrize("architecture", ["resnet14", "densenet34"])
+@pytest.mark.parametrize("architecture", ["resnet14", "densenet34", "vgg6"])
 def test_member_k_of_an_ensemble_is_the_single_network_of_seed_plus_k(architecture):
     torch.manual_seed(0)
     ensemble = build_ensemble(architecture, 3, 10, seed=5).eval()
@@ -57,7 +58,7 @@ def _backward_functions(tensor: torch.Tensor) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("architecture", ["resnet14", "densenet34"])
+@pytest.mark.parametrize("architecture", ["resnet14", "densenet34", "vgg6"])
 def test_training_graph_has_no_backward_that_is_non_deterministic_on_cuda(architecture):
     """The GPU determinism check compares two identical runs; an atomic-add backward would make
     them differ for nothing. (``adaptive_avg_pool2d(x, 1)`` is safe: PyTorch computes it as a mean.)"""

@@ -91,12 +91,13 @@ def test_cheapest_experiments_run_first():
                                                       "slope-resnet-cifar10"]
 
 
-def test_the_smooth_schedule_runs_after_the_papers_figures_however_cheap():
+def test_the_side_remarks_run_after_the_papers_figures_however_cheap():
     names = ["fig5smooth-resnet-cifar10", "fig5-densenet-cifar10", "spectrum-resnet-cifar10"]
     hours = {"fig5smooth-resnet-cifar10": 0.01, "fig5-densenet-cifar10": 0.3, "spectrum-resnet-cifar10": 0.1}
     benchmark = {"projection_reduced": {"device_hours": hours}}
     assert run_order(names, benchmark, "reduced") == names[2:0:-1] + names[:1]
     assert run_order(names, None, "reduced") == names[2:0:-1] + names[:1]
+    assert run_order(["fig5-vgg-cifar10", "slope-resnet-cifar10"], None, "reduced")[-1] == "fig5-vgg-cifar10"
 
 
 def bundle(tmp_path, results_root, members=None):
@@ -185,7 +186,7 @@ def test_a_failing_step_is_recorded_and_the_session_exits_1(tmp_path):
 
 def test_by_default_a_session_runs_only_what_the_results_folder_lacks(tmp_path, smoke_results):
     everything = experiments_to_run(None, "smoke", tmp_path)
-    assert len(everything) == 8 and EXPERIMENT in everything      # six of the figures, two of the smooth schedule
+    assert len(everything) == 9 and EXPERIMENT in everything      # six of the figures, three of the side remarks
     assert EXPERIMENT not in experiments_to_run(None, "smoke", smoke_results)
     assert experiments_to_run([EXPERIMENT], "smoke", smoke_results) == [EXPERIMENT]     # named: run anyway
 

@@ -26,6 +26,11 @@ EXPERIMENTS = {
 #: runs are ``fig5`` runs whose schedule differs (see :func:`smooth_schedule`).
 SMOOTH = {f"fig5smooth-{net}-cifar10": ("fig5", net, "cifar10") for net in ("resnet", "densenet")}
 EXPERIMENTS.update(SMOOTH)
+#: Footnote 6's side remark: Figure 5 for a VGG network, which the paper says did not show it.
+VGG = {"fig5-vgg-cifar10": ("fig5", "vgg", "cifar10")}
+EXPERIMENTS.update(VGG)
+#: The side remarks' runs, which a GPU session runs after those of the paper's figures.
+SIDE_REMARKS = {**SMOOTH, **VGG}
 #: The paper's smooth schedule: the learning rate times this factor every epoch, for 300 epochs.
 PAPER_SMOOTH_FACTOR, PAPER_EPOCHS = 0.99, 300
 PRESETS = ("smoke", "mini", "cpu", "reduced", "paper")
@@ -40,8 +45,8 @@ PRESET_NOTES = {
               "of 100 points every epoch); the book's choices where it does not (Chapter 4)"),
 }
 #: The paper's networks, and the "about 10K parameter" versions.
-LARGE = {"resnet": "resnet34", "densenet": "densenet100"}
-SMALL = {"resnet": "resnet14", "densenet": "densenet34"}
+LARGE = {"resnet": "resnet34", "densenet": "densenet100", "vgg": "vgg9"}
+SMALL = {"resnet": "resnet14", "densenet": "densenet34", "vgg": "vgg6"}
 
 OPTIMIZER = dict(lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128, seed=0)
 #: Probe subsets are whole multiples of ``probe_batch_size`` (10,240 = 80 batches in the

@@ -14,7 +14,7 @@ from ..plotting import COLORS
 from .experiments import EXPERIMENTS
 from .results import best_cached
 
-NETWORK_COLORS = {"resnet": COLORS["iterate"], "densenet": COLORS["count"]}
+NETWORK_COLORS = {"resnet": COLORS["iterate"], "densenet": COLORS["count"], "vgg": COLORS["bound"]}
 
 
 def load_cached(kind: str) -> dict:

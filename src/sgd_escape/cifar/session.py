@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from ..checks import require_positive
-from .experiments import EXPERIMENTS, SMOOTH, check_names, check_preset, require_real_data
+from .experiments import EXPERIMENTS, SIDE_REMARKS, check_names, check_preset, require_real_data
 from .provenance import code_and_machine, utc_now
 from .results import data_root, find_repository_root, is_cached, load_result, result_differences
 from .runner import EXIT_BUDGET
@@ -119,12 +119,12 @@ def run_benchmark(data: str, device: str, target: Path) -> None:
 
 def run_order(experiments: list[str], benchmark: dict | None, preset: str) -> list[str]:
     """``experiments`` sorted cheapest first: by the benchmark's projected hours when there is
-    one, else by kind; the side remark's runs (:data:`~sgd_escape.cifar.experiments.SMOOTH`)
+    one, else by kind; the side remarks' runs (:data:`~sgd_escape.cifar.experiments.SIDE_REMARKS`)
     after all others, so that they never hold up the paper's figures (Chapter 4)."""
     hours = (benchmark or {}).get(f"projection_{preset}", {}).get("device_hours", {})
     if all(name in hours for name in experiments):
-        return sorted(experiments, key=lambda name: (name in SMOOTH, hours[name]))
-    return sorted(experiments, key=lambda name: (name in SMOOTH, CHEAP_FIRST.index(EXPERIMENTS[name][0])))
+        return sorted(experiments, key=lambda name: (name in SIDE_REMARKS, hours[name]))
+    return sorted(experiments, key=lambda name: (name in SIDE_REMARKS, CHEAP_FIRST.index(EXPERIMENTS[name][0])))
 
 
 def pack_results(results_root: Path, preset: str, target: Path) -> list[str]:
