@@ -386,12 +386,15 @@ def test_step_probe_figure_draws_the_ball_and_the_steps_for_each_network():
     plt.close(fig)
 
 
-def test_schedule_rows_put_each_networks_counts_under_both_schedules():
+def test_count_rows_put_each_networks_counts_under_each_group():
     from sgd_escape.cifar import side_remarks
 
     result = _step_result()
     result.scalars = {"negative_inner_from_epoch_5": 2, "inner_products_from_epoch_5": 9,
                       "min_cosine_from_epoch_5": -0.0125, "final_test_accuracy_mean": 0.5}
-    rows = side_remarks.schedule_rows({"a": result}, {"a": None})
+    rows = side_remarks.count_rows({"step schedule": {"a": result}, "smooth schedule": {"a": None}})
     assert rows == [["a, step schedule (mini)", "2 of 9", "-0.0125", "0 of 1", "1 of 1", "0.500"],
                     ["a, smooth schedule", "not cached", "", "", "", ""]]
+    share = side_remarks.failure_share({"nonpositive": 2, "total": 9, "ball_mean_nonpositive": 1, "ball_probed": 3})
+    assert share == 0.25 and np.isnan(side_remarks.failure_share({"nonpositive": 0, "total": 0,
+                                                                  "ball_mean_nonpositive": 0, "ball_probed": 0}))

@@ -288,8 +288,8 @@ def test_a_result_file_that_is_not_a_record_is_refused(tmp_path):
     (folder / "result.json").write_text("5")
     with pytest.raises(CacheError, match="holds a int, not a result.*--fresh"):
         load_result("fig5-resnet-cifar10", "mini", tmp_path)
-    with pytest.raises(ValueError, match="unknown experiment 'fig5-vgg-cifar10'"):
-        load_result("fig5-vgg-cifar10", "mini", tmp_path)
+    with pytest.raises(ValueError, match="unknown experiment 'fig5-mobilenet-cifar10'"):
+        load_result("fig5-mobilenet-cifar10", "mini", tmp_path)
 
 
 @pytest.mark.parametrize("experiment", list(EXPERIMENTS))

@@ -58,6 +58,18 @@ def test_figure5_row_states_the_smooth_schedule_of_section_51():
             f"{verdict['ball_probed']} balls with a non-positive mean") in row
 
 
+def test_figure5_row_states_the_vgg_of_footnote_6():
+    from sgd_escape.cifar.models import parameter_count
+    from sgd_escape.cifar.results import best_cached
+
+    row, result = _row("Figure 5a-c (CIFAR-10"), best_cached("fig5-vgg-cifar10")
+    verdict = tables.fig5_verdict({"vgg": result})
+    params = parameter_count(result.config["architecture"]) / 1000
+    assert (f"VGG (footnote 6, `{result.preset}`, {params:.1f}K parameters): {verdict['nonpositive']} of "
+            f"{verdict['total']} inner products from epoch 5 not positive, {verdict['ball_mean_nonpositive']} of "
+            f"{verdict['ball_probed']} balls with a non-positive mean") in row
+
+
 def test_section53_row_states_the_cached_counts():
     row = _row("Section 5.3 (CIFAR-10")
     scalars = [result.scalars for result in _cifar10("slope").values() if result is not None]

@@ -37,7 +37,7 @@ PRESETS = ("smoke", "mini", "cpu", "reduced", "paper")
 PRESET_NOTES = {
     "smoke": "seconds on a CPU, tiny subsets and tiny networks: for the tests only",
     "mini": "a 2-core CPU in minutes: small networks on a subset of the training set",
-    "cpu": ("a CPU in about 2 hours for all eight: the small networks trained on 1,024 images long "
+    "cpu": ("a CPU in about 2 hours for all nine: the small networks trained on 1,024 images long "
             "enough that their loss falls well below chance"),
     "reduced": ("one GPU, sized for about 20 H100-minutes (not measured yet): the paper's networks and "
                 "schedule shape, fewer epochs, subsets, fewer probe points"),

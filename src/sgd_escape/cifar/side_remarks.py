@@ -109,22 +109,32 @@ def step_failures_at_x_t(results: dict) -> list[tuple]:
     return found
 
 
-def schedule_rows(step_results: dict, smooth_results: dict) -> list[list]:
-    """Figure 5's counts under the two schedules, one row per network and schedule (Chapter 4):
-    setting, inner products not positive from epoch 5 (of all), the smallest cosine from epoch 5,
-    balls and steps from epoch 5 with a non-positive mean (of all), and the final test accuracy.
-    Six cells per row, for :func:`~sgd_escape.cifar.tables.show_table`."""
+def count_rows(groups: dict) -> list[list]:
+    """Figure 5's counts from epoch 5 on, one row per network of each group (Chapter 4): setting
+    (network, group, preset), inner products not positive (of all), the smallest cosine, balls and
+    steps with a non-positive mean (first trial, of all), and the final test accuracy. ``groups``
+    maps a label (``"smooth schedule"``, say) to results as
+    :func:`~sgd_escape.cifar.figures.load_cached` returns them. Six cells per row, for
+    :func:`~sgd_escape.cifar.tables.show_table`."""
     rows = []
-    for schedule, results in (("step", step_results), ("smooth", smooth_results)):
+    for group, results in groups.items():
         for net, result in results.items():
             if result is None:
-                rows.append([f"{net}, {schedule} schedule", "not cached", "", "", "", ""])
+                rows.append([f"{net}, {group}", "not cached", "", "", "", ""])
                 continue
             s, p = result.scalars, counted_probes(result)
-            rows.append([f"{net}, {schedule} schedule ({result.preset})",
+            rows.append([f"{net}, {group} ({result.preset})",
                          f"{s['negative_inner_from_epoch_5']} of {s['inner_products_from_epoch_5']}",
                          f"{s['min_cosine_from_epoch_5']:.3g}",
                          f"{int(not_positive(p['ball_mean']).sum())} of {p['ball_mean'].size}",
                          f"{int(not_positive(p['step_mean']).sum())} of {p['step_mean'].size}",
                          f"{s['final_test_accuracy_mean']:.3f}"])
     return rows
+
+
+def failure_share(verdict: dict) -> float:
+    """The share of Figure 5's sign tests from epoch 5 on that fail, from
+    :func:`~sgd_escape.cifar.tables.fig5_verdict`: inner products at the trajectory that are not
+    positive and balls whose mean is not positive, over all of both (NaN when none; Chapter 4)."""
+    tests = verdict["total"] + verdict["ball_probed"]
+    return (verdict["nonpositive"] + verdict["ball_mean_nonpositive"]) / tests if tests else float("nan")
