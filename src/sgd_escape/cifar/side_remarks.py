@@ -1,6 +1,8 @@
-"""Two side remarks of Section 5 in numbers (Chapter 4): the paper's footnote 7, points one SGD
-step away from ``x_t`` against the ball of Figure 5b (:ref:`ch4-one-step`), and Section 5.1's
-smooth schedule against the step schedule (:ref:`ch4-smooth`).
+"""The three side remarks of Section 5 in numbers (Chapter 4): the paper's footnote 7, points one
+SGD step away from ``x_t`` against the ball of Figure 5b (:ref:`ch4-one-step`); Section 5.1's
+smooth schedule against the step schedule (:ref:`ch4-smooth`); and footnote 6's VGG against the
+ResNet and DenseNet (:ref:`ch4-vgg`), the last two through :func:`count_rows` and
+:func:`failure_share`.
 
 Both probes of footnote 7 ask for the sign of ``<-grad f(w), x_T - x_t>`` at points ``w`` near
 ``x_t``; the ball draws ``w`` uniformly within radius 0.5, the step probe takes
