@@ -398,3 +398,13 @@ def test_count_rows_put_each_networks_counts_under_each_group():
     share = side_remarks.failure_share({"nonpositive": 2, "total": 9, "ball_mean_nonpositive": 1, "ball_probed": 3})
     assert share == 0.25 and np.isnan(side_remarks.failure_share({"nonpositive": 0, "total": 0,
                                                                   "ball_mean_nonpositive": 0, "ball_probed": 0}))
+
+
+def test_schedule_comparison_finds_where_the_smooth_rate_falls_below_a_tenth():
+    from sgd_escape.cifar import side_remarks
+
+    smooth = {"epochs": 40, "lr": 0.1, "lr_per_epoch": 0.99 ** 7.5}
+    compared = side_remarks.schedule_comparison(smooth, {"lr_milestones": [20, 30]})
+    assert compared["smooth_tenth_epoch"] == 31                   # 0.99 ** (7.5 * 31) < 0.1 < 0.99 ** (7.5 * 30)
+    assert compared["step_first_drop"] == 20 and compared["step_last_rate"] == pytest.approx(0.001)
+    assert compared["last_ratio"] == pytest.approx(0.99 ** (7.5 * 39) / 0.01)

@@ -70,6 +70,16 @@ def symlog_threshold(values, decades: int = 6) -> float:
     return float(10.0 ** max(np.floor(np.log10(size.min())), np.floor(np.log10(size.max())) - decades))
 
 
+def _sign_axis(ax, drawn: list, first_epoch: int) -> None:
+    """A probe's y axis: symmetric-log around the values ``drawn`` (a list of arrays), a dark zero
+    line, and the epochs before ``first_epoch`` shaded, where the paper's claim does not start."""
+    if drawn:
+        ax.set_yscale("symlog", linthresh=symlog_threshold(np.concatenate(drawn)), linscale=1.0)
+        ax.yaxis.get_major_locator().set_params(numticks=7)     # labels of every decade would collide
+    ax.axhline(0, color="0.2", lw=1.0)
+    ax.axvspan(-0.5, first_epoch - 0.5, color="0.9", zorder=0)
+
+
 def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 5) -> None:
     """Figure 5 (Chapter 4): (a) minimum over trials of the inner product at ``x_t``; (b) the
     ball probe, mean with min-max band; (c) stochastic gradient norms, mean with min-max band.
@@ -110,11 +120,7 @@ def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 
         ax.set_ylabel(ylabel)
         ax.xaxis.set_major_locator(_integer_ticks())
     for k, ax in enumerate(axes[:2]):
-        if drawn[k]:
-            ax.set_yscale("symlog", linthresh=symlog_threshold(np.concatenate(drawn[k])), linscale=1.0)
-            ax.yaxis.get_major_locator().set_params(numticks=7)     # labels of every decade would collide
-        ax.axhline(0, color="0.2", lw=1.0)
-        ax.axvspan(-0.5, first_epoch - 0.5, color="0.9", zorder=0)   # the paper starts at t = 5
+        _sign_axis(ax, drawn[k], first_epoch)
     if axes[0].get_legend_handles_labels()[0]:
         _legend(axes[0], fontsize=9)        # three panels: the figure is shown at ~60% size
 
@@ -251,10 +257,7 @@ def plot_step_probe(axes, results: dict, quantity: str = "cosine", first_epoch: 
             band = [c[f"{probe}_{quantity}_{k}"][:, 0] for k in ("min", "mean", "max")]
             _band(ax, c["ball_epochs"], *band, color, label)
             bands.extend(band)
-        ax.set_yscale("symlog", linthresh=symlog_threshold(np.concatenate(bands)), linscale=1.0)
-        ax.yaxis.get_major_locator().set_params(numticks=7)
-        ax.axhline(0, color="0.2", lw=1.0)
-        ax.axvspan(-0.5, first_epoch - 0.5, color="0.9", zorder=0)
+        _sign_axis(ax, bands, first_epoch)
         ax.set_xlabel("epoch $t$")
         ax.set_ylabel(("inner product" if quantity == "raw" else "cosine") + " (symlog)")
         ax.xaxis.set_major_locator(_integer_ticks())

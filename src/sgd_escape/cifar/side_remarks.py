@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .probes import counted_ball_epochs, not_positive
+from .training import learning_rate
 
 
 def counted_probes(result) -> dict:
@@ -140,3 +141,16 @@ def failure_share(verdict: dict) -> float:
     positive and balls whose mean is not positive, over all of both (NaN when none; Chapter 4)."""
     tests = verdict["total"] + verdict["ball_probed"]
     return (verdict["nonpositive"] + verdict["ball_mean_nonpositive"]) / tests if tests else float("nan")
+
+
+def schedule_comparison(smooth_config: dict, step_config: dict) -> dict:
+    """How the two schedules of one run length spend it (Chapter 4): the first epoch whose smooth
+    rate is at most a tenth of the start (``smooth_tenth_epoch``, -1 if none), the step schedule's
+    first drop (``step_first_drop``), and the last epoch's rates (``smooth_last_rate``,
+    ``step_last_rate``) and their ratio (``last_ratio``)."""
+    epochs, base = range(smooth_config["epochs"]), smooth_config["lr"]
+    smooth = [learning_rate(e, base, [], per_epoch=smooth_config["lr_per_epoch"]) for e in epochs]
+    step = [learning_rate(e, base, step_config["lr_milestones"]) for e in epochs]
+    return {"smooth_tenth_epoch": next((e for e, rate in enumerate(smooth) if rate <= base / 10), -1),
+            "step_first_drop": step_config["lr_milestones"][0], "smooth_last_rate": smooth[-1],
+            "step_last_rate": step[-1], "last_ratio": smooth[-1] / step[-1]}
