@@ -13,7 +13,9 @@ All lengths are in the pixels of the PNG (the figure's dpi); ``test_figure_layou
 them into pixels on the page and decides what is too much.
 
 What it sees of the data: lines (as drawn, steps included), markers, line collections, scatter
-points and bars. Not fills, contours or images: a legend on those is not measured. Texts are
+points, bars and filled areas (``fill_between``: the bands of a mean's spread). Not images,
+contours or spans across the axes (``axvspan``): the book draws them as backgrounds (level sets
+behind a path, say), on which a label or a legend may lie. Texts are
 compared by their upright boxes; labels rotated by other than a multiple of 90 degrees are not
 compared with each other (their boxes overlap where the texts do not).
 """
@@ -170,6 +172,28 @@ def _bar_boxes(ax) -> list:
             if patch.get_visible()]
 
 
+def _fill_areas(ax, spacing: float = 2.0) -> list[np.ndarray]:
+    """Each filled area of ``ax`` (``fill_between``: its polygon collections) as the display
+    pixels inside it and the axes, one every ``spacing`` pixels each way."""
+    from matplotlib.collections import PolyCollection
+
+    frame, areas = _box(ax.get_window_extent()), []
+    for collection in (c for c in ax.collections if c.get_visible()):
+        if not isinstance(collection, PolyCollection):
+            continue
+        for path in collection.get_paths():
+            outline = path.transformed(collection.get_transform())
+            low = np.maximum(outline.vertices.min(axis=0), frame[:2])
+            high = np.minimum(outline.vertices.max(axis=0), frame[2:])
+            if (high <= low).any():
+                continue
+            grid = np.stack(np.meshgrid(*(np.arange(a, b, spacing) for a, b in zip(low, high))), -1)
+            inside = grid.reshape(-1, 2)[outline.contains_points(grid.reshape(-1, 2))]
+            if len(inside):
+                areas.append(inside)
+    return areas
+
+
 # ---- measurements ----
 
 def data_under(boxes: list, samples: list) -> list[dict]:
@@ -201,14 +225,18 @@ def _legend_boxes(legend) -> tuple[bool, list]:
 
 def legend_cover(legend, ax, samples: list | None = None) -> dict:
     """What ``legend`` hides of ``ax``: whether it is ``opaque``, the lines and markers
-    ``covered`` (:func:`data_under`), and ``bar_fraction``, the largest share of one bar under it.
+    ``covered`` (:func:`data_under`), ``bar_fraction``, the largest share of one bar under it,
+    and ``fill_fraction``, the largest share of one filled area under it.
     ``samples``: ``_data_samples(ax)``, when already at hand."""
     opaque, boxes = _legend_boxes(legend)
     bar_fraction = max((sum(_overlap_area(bar, box) for box in boxes)
                         / max((bar[2] - bar[0]) * (bar[3] - bar[1]), 1e-9)
                         for bar in _bar_boxes(ax)), default=0.0)
+    fill_fraction = max((item["fraction"] for item in data_under(boxes, [
+        ("fill", False, area) for area in _fill_areas(ax)])), default=0.0)
     samples = _data_samples(ax) if samples is None else samples
-    return {"opaque": opaque, "covered": data_under(boxes, samples), "bar_fraction": bar_fraction}
+    return {"opaque": opaque, "covered": data_under(boxes, samples), "bar_fraction": bar_fraction,
+            "fill_fraction": fill_fraction}
 
 
 def text_on_data(ax, samples: list | None = None) -> list[dict]:

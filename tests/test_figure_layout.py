@@ -30,7 +30,8 @@ MIN_TEXT_PX = 8.0
 #: A legend without a frame, or a text in the axes, may touch a line, not lie on it: pixels of
 #: line under its entries. No marker may lie under either.
 MAX_LINE_PX_UNDER_LEGEND = 5
-#: A framed legend hides what is behind it: at most this share of a line's or a bar's drawing.
+#: A framed legend hides what is behind it: at most this share of a line's, a bar's or a filled
+#: area's drawing (a legend without a frame: of a bar's or a filled area's).
 MAX_SHARE_HIDDEN = 0.02
 
 
@@ -68,6 +69,9 @@ def layout_problems(record: dict, page_px: float = PAGE_FIGURE_PX) -> list[str]:
         if cover["bar_fraction"] > MAX_SHARE_HIDDEN:
             problems.append(f"axes {cover['axes']}: the legend hides {cover['bar_fraction']:.0%}"
                             " of a bar")
+        if cover["fill_fraction"] > MAX_SHARE_HIDDEN:
+            problems.append(f"axes {cover['axes']}: the legend hides {cover['fill_fraction']:.0%}"
+                            " of a filled area")
     for text in record["texts_on_data"]:
         problems += [f"axes {text['axes']}: the text {text['text']!r} lies on {hidden}"
                      for hidden in _data_hidden(text["covered"], opaque=False)]
@@ -119,6 +123,26 @@ def test_a_legend_on_bars_is_found_but_not_on_a_shaded_band(figure):
     ax.bar(np.arange(5) / 5 + 0.1, [1, 1, 1, 1, 1], width=0.18, label="bars")
     ax.legend(loc="center", frameon=True, fontsize=16)
     assert any("of a bar" in p for p in layout_problems(measure(fig)))
+
+
+def test_a_legend_on_a_filled_band_is_found_but_not_on_level_sets(figure):
+    fig, ax = figure
+    x = np.linspace(0, 1, 100)
+    ax.set(xlim=(0, 1), ylim=(-1, 2), xlabel="x", ylabel="y")
+    ax.fill_between(x, x - 0.5, x + 0.5, alpha=0.2, linewidth=0, label="spread")
+    ax.legend(loc="upper left", frameon=True, fontsize=10)    # above the band: nothing hidden
+    assert layout_problems(measure(fig)) == []
+    ax.legend(loc="center", frameon=True, fontsize=16)         # on the band's middle
+    record = measure(fig)
+    assert 0.02 < record["legend_covers"][0]["fill_fraction"] < 0.5
+    assert any("of a filled area" in p for p in layout_problems(record))
+    ax.cla()                                                     # level sets are a background
+    grid = np.linspace(-1, 1, 50)
+    ax.contour(grid, grid, np.add.outer(grid**2, grid**2), levels=[0.1, 0.3, 0.5], colors="0.75")
+    ax.plot([], [], label="a label long enough to cross the rings")
+    ax.set(xlabel="x", ylabel="y")
+    ax.legend(loc="center", frameon=False, fontsize=14)
+    assert layout_problems(measure(fig)) == []
 
 
 def test_a_text_on_a_line_or_a_marker_is_found_but_not_beside_them(figure):
