@@ -54,6 +54,15 @@ class SharpWellFunction:
         well = np.exp(-np.sum(offset ** 2, axis=-1, keepdims=True) / (2 * self.width ** 2))
         return self.bowl * x + self.depth * well * offset / self.width ** 2
 
+    def hessian(self, x):
+        """The Hessian of f at points ``x`` of shape (..., d); returns shape (..., d, d)."""
+        x = np.asarray(x, dtype=float)
+        offset = self._offset(x)
+        well = np.exp(-np.sum(offset ** 2, axis=-1) / (2 * self.width ** 2))[..., None, None]
+        eye = np.eye(self.dim)
+        outer = offset[..., :, None] * offset[..., None, :]
+        return self.bowl * eye + self.depth * well * (eye / self.width ** 2 - outer / self.width ** 4)
+
     @property
     def descent_step(self) -> float:
         """A GD step below ``1/L`` (``L <= bowl + depth / width^2``), so that GD never climbs."""
@@ -118,6 +127,18 @@ def in_bad_basin(f: SharpWellFunction, x, max_steps: int = 5000) -> np.ndarray:
             break
         x = x - step * f.grad(x)
     return np.linalg.norm(x - x_o, axis=-1) < near
+
+
+def gd_orbit(f: SharpWellFunction, start, step_size: float, steps: int) -> np.ndarray:
+    """The iterates ``x_1, ..., x_steps`` of plain GD with ``step_size`` from ``start`` (shape
+    (d,)); returns shape (steps, d). With ``step_size * f''(x_o) > 2`` GD does not settle at
+    ``x_o`` and may bounce inside the well instead (Chapter 1)."""
+    x = _points("start", start, f)
+    step_size = require_positive("step_size", step_size)
+    orbit = np.empty((require_int_at_least("steps", steps, 1), f.dim))
+    for t in range(len(orbit)):
+        x = orbit[t] = x - step_size * f.grad(x)
+    return orbit
 
 
 def noisy_step(f: SharpWellFunction, x_t, step_size: float, omega):
