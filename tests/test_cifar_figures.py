@@ -272,6 +272,10 @@ def test_motion_per_epoch_draws_each_restart_from_the_epoch_it_starts_at():
     assert axes[0].get_yscale() == "log" and "not cached" in axes[1].texts[0].get_text()
     assert [t.get_text() for t in axes[1].get_legend().get_texts()] == [
         "run at 0.1", "restart from epoch 2", "restart from epoch 4"]
+    fig.canvas.draw()
+    low, high = axes[0].get_ylim()
+    labels = [t.get_text() for t in axes[0].get_yticklabels() if low <= t.get_position()[1] <= high]
+    assert {"0.02", "0.05", "0.1", "0.2", "0.5"} <= set(labels)      # not the decades alone
     plt.close(fig)
 
 
@@ -319,7 +323,7 @@ def test_restart_origins_split_each_trend_into_start_point_and_restart():
     assert not close["ends_apart"] and not close["distance_inherited"]           # 0.4 < 0.5; |1.9 - 3.0| > 0.9
     rows = spectrum_tables.restart_origin_rows({"resnet": SimpleNamespace(curves=curves, preset="mini"), "densenet": None})
     assert rows == [["resnet (mini)", 1, "2.000 → 1.500", "1.2 → 1.5", "0.4", "(first restart)"],
-                    ["resnet (mini)", 3, "1.800 → 1.100", "3 → 3.2", "0.5", "1.7"]]
+                    ["resnet (mini)", 3, "1.800 → 1.100", "3 → 3.2", "0.5", "1.70"]]
     with pytest.raises(ValueError, match="restart_epochs"):
         spectrum_tables.restart_origins(dict(curves, restart_epochs=np.array([3, 1])))
     with pytest.raises(ValueError, match="results"):

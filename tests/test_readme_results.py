@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import ROOT
+from sgd_escape.book import bound_text
 from sgd_escape.cifar import figures, reports, side_remarks, spectrum_tables, tables
 
 README = (ROOT / "README.md").read_text()
@@ -46,7 +47,7 @@ def test_figure5_row_states_the_one_step_probe_of_footnote_7():
     row, step = _row("Figure 5a-c (CIFAR-10"), side_remarks.step_verdict(_cifar10("fig5"))
     assert (f"points one SGD step away (footnote 7): {step['step_mean_nonpositive']} of {step['probed']} "
             "epochs probed from epoch 5 have a non-positive mean") in row
-    assert f"steps at most {step['longest']:.2g} long" in row
+    assert f"steps at most {bound_text(step['longest'], 'upper')} long" in row       # rounded up: a bound
     assert ("the same epochs as the balls" in row) == (step["same_sign"] == step["probed"])
 
 
@@ -76,7 +77,7 @@ def test_section53_row_states_the_cached_counts():
     counted = sum(s["nonpositive_to_other_finals"] for s in scalars), sum(s["inner_products_to_other_finals"] for s in scalars)
     assert f"{counted[0]:,} of {counted[1]:,} not positive" in row
     closest = min(s["min_pairwise_final_distance"] for s in scalars)
-    assert f"final points >= {closest:.2g} apart" in row
+    assert f"final points >= {bound_text(closest, 'lower')} apart" in row                # rounded down: a bound
 
 
 def test_figure6_row_claims_all_observations_only_when_they_all_hold():
@@ -89,7 +90,8 @@ def test_figure6_row_claims_all_observations_only_when_they_all_hold():
 def test_figure6_row_states_where_the_distance_trend_comes_from():
     row, origins = _row("Figure 6 (CIFAR-10"), spectrum_tables.origin_summary(_cifar10("spectrum"))
     assert f"distance from x_0 by {tables.value_range(origins['own_change'], '.2g')}" in row
-    assert f"start points lie {tables.value_range(origins['start_gap'], '.2g')} apart" in row
+    assert (f"consecutive start points lie {tables.value_range(origins['start_gap'], '.2g')} farther from x_0"
+            " than the one before") in row
     assert ("the distance trend is the run at 0.1 travelling" in row) == origins["distance_inherited"]
 
 

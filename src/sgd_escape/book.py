@@ -6,6 +6,9 @@ Jupyter or Colab kernel, and the test suite. These helpers behave sensibly in al
 from __future__ import annotations
 
 import os
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from .checks import require_choice, require_finite, require_int_at_least
 
 #: Environment variable that the book build sets (see the Makefile). When it is set,
 #: explorers draw a static figure instead of live widgets, which a static site cannot run.
@@ -41,6 +44,30 @@ def glue_numbers(prefix: str, numbers: dict) -> None:
     setting's constants this way). Returns nothing."""
     for key, value in numbers.items():
         glue(f"{prefix}_{key}", value)
+
+
+def bound_text(value: float, side: str, digits: int = 2, percent: bool = False) -> str:
+    """``value`` as text, rounded outward to ``digits`` significant figures so that a bound stays
+    true once printed: up for ``side="upper"`` ("at most 0.11" for 0.1027), down for
+    ``side="lower"`` ("at least 1.4" for 1.458); rounding to the nearest would print "at most
+    0.1" and "at least 1.5" (Chapters 2-6 glue bounds this way). ``percent``: as a percentage of
+    ``value`` ("1.9%" for 0.01846). Values below 0.001 or from 100,000 on are written as
+    ``2.08e-04``. Returns a str."""
+    value = require_finite("value", value)
+    rounding = {"upper": ROUND_CEILING, "lower": ROUND_FLOOR}[require_choice("side", side, ("upper", "lower"))]
+    digits = require_int_at_least("digits", digits, 1)
+    if value == 0:
+        return "0%" if percent else "0"
+    exact = Decimal(repr(float(value))) * (100 if percent else 1)   # repr: 1.8 stays 1.8, not 1.80000000000000004
+    quantum = Decimal(1).scaleb(exact.adjusted() - digits + 1)
+    rounded = exact.quantize(quantum, rounding=rounding)
+    if rounded.adjusted() != exact.adjusted():               # 0.996 up to 1.0: one digit fewer
+        rounded = rounded.quantize(quantum.scaleb(1), rounding=rounding)
+    if 1e-3 <= abs(exact) < 1e5 or percent:
+        text = f"{rounded:f}"
+    else:
+        text = f"{float(rounded):.{digits - 1}e}"
+    return text + ("%" if percent else "")
 
 
 def show_explorer(build_widget, draw_static):

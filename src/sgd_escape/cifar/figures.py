@@ -8,7 +8,7 @@ and, for Section 5.4, :mod:`sgd_escape.cifar.spectrum_tables`.
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, StrMethodFormatter
 
 from ..plotting import COLORS
 from .experiments import EXPERIMENTS
@@ -111,7 +111,7 @@ def plot_figure5(axes, results: dict, quantity: str = "raw", first_epoch: int = 
         _band(axes[2], steps, c["grad_norm_min"].min(1), c["grad_norm_mean"].mean(1), c["grad_norm_max"].max(1),
               color, net, style_of(net))
     name = "inner product" if quantity == "raw" else "cosine"
-    titles = (f"(a) min over trials at $x_t$ (grey: $t < {first_epoch}$)", "(b) points of the ball around $x_t$",
+    titles = (f"(a) min over trials at $x_t$ (grey: $t < {first_epoch}$)", "(b) ball around $x_t$ (first trial)",
               "(c) stochastic gradient norm")
     ylabels = (f"smallest {name} (symlog)", f"{name} in the ball (symlog)", "stochastic gradient norm")
     for ax, title, ylabel in zip(axes, titles, ylabels):
@@ -230,6 +230,7 @@ def plot_motion_per_epoch(axes, results: dict) -> None:
                     label=f"restart from epoch {start}")
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))   # a short log axis needs more than decades
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))      # the log formatter labels decades only
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_title(f"{net} ({result.preset})", fontsize=9)
         ax.set_xlabel("epoch $t + 1$")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..book import bound_text
+
 
 def spectrum_rows(results: dict) -> list[list]:
     """One row per restart of Section 5.4 (Chapter 6): where it started, where it ended."""
@@ -107,7 +109,7 @@ def restart_origin_rows(results: dict) -> list[list]:
             continue
         o = restart_origins(result.curves)
         for k, start in enumerate(result.curves["restart_epochs"]):
-            apart = f"{o['separation'][k - 1]:.3g}" if k else "(first restart)"
+            apart = bound_text(o["separation"][k - 1], "lower", 3) if k else "(first restart)"   # a bound: rounded down
             rows.append([f"{net} ({result.preset})", int(start), f"{o['start_loss'][k]:.3f} → {o['end_loss'][k]:.3f}",
                          f"{o['start_distance'][k]:.3g} → {o['end_distance'][k]:.3g}", f"{o['moved'][k]:.3g}", apart])
     return rows
