@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -127,3 +128,72 @@ def test_readme_states_the_cpu_time_the_cached_runs_took(preset, claim):
     seconds = sum(load_result(name, preset).provenance["wall_seconds"] for name in EXPERIMENTS
                   if name.endswith("cifar10"))
     assert claim.format(seconds / (60 if preset == "mini" else 3600)) in README
+
+
+def _whole_trajectory_inner(result) -> list:
+    """Per restart, the inner products along its whole trajectory: the run at 0.1 up to its
+    start, then the restart (Chapter 6's count)."""
+    c = result.curves
+    return [np.concatenate([c["path_inner_raw"][:start, k], c["inner_raw"][:, k]])
+            for k, start in enumerate(c["restart_epochs"])]
+
+
+def test_figure5_row_states_where_the_failures_lie():
+    row, results = _row("Figure 5a-c (CIFAR-10"), _cifar10("fig5")
+    failures = [(net, r.curves["inner_cosine"][e, t], int(e), int(t), r) for net, r in results.items() if r is not None
+                for e, t in zip(*np.nonzero(r.curves["inner_raw"] <= 0)) if e >= 5]
+    if failures:
+        epochs = [f[2] for f in failures]
+        config = failures[0][4].config
+        assert f"epochs {min(epochs)}-{max(epochs)} of {config['epochs']}" in row
+        assert f"cosines {tables.value_range([f[1] for f in failures], '.2g')})" in row
+        one_trial = len({(f[0], f[3]) for f in failures}) == 1
+        assert ("all in one ResNet trial" in row) == (one_trial and failures[0][0] == "resnet")
+        assert ("after the second rate drop" in row) == (min(epochs) >= config["lr_milestones"][1])
+    balls = [(net, int(r.curves["ball_epochs"][i]), r) for net, r in results.items() if r is not None
+             for i in np.nonzero(r.curves["ball_raw_mean"][:, 0] <= 0)[0] if r.curves["ball_epochs"][i] >= 5]
+    if balls:
+        named = {"resnet": "ResNet", "densenet": "DenseNet"}
+        assert f"({', '.join(sorted({named[b[0]] for b in balls}))}, epochs {' and '.join(str(b[1]) for b in balls)}" in row
+        every = all((b[2].curves["ball_raw_max"][b[2].curves["ball_epochs"] == b[1], 0] <= 0).all() for b in balls)
+        assert ("every point negative" in row) == every
+        assert f"the balls use {balls[0][2].config['ball_examples']} images" in row
+
+
+@pytest.mark.parametrize("kind, start, sizes", [
+    ("fig5", "Figure 5a-c (CIFAR-10", "{trials} trials of {epochs} epochs"),
+    ("slope", "Section 5.3 (CIFAR-10", "{branches} branches of {branch_epochs} epochs after {shared_epochs} shared"),
+    ("spectrum", "Figure 6 (CIFAR-10", "{base_epochs} epochs at {lr:g}, {restarts} restarts of {restart_length} epochs at {restart_lr:g}")])
+def test_each_cifar10_row_states_the_size_of_its_runs(kind, start, sizes):
+    row = _row(start)
+    for result in filter(None, _cifar10(kind).values()):
+        config = dict(result.config, restarts=len(result.config.get("restart_epochs", [])))
+        assert sizes.format(**config) in row
+
+
+def test_section53_row_states_the_ratios_to_the_papers_fractions():
+    row, results = _row("Section 5.3 (CIFAR-10"), _cifar10("slope")
+    ratios = tables.slope_against_paper(results)
+    for net, name, spec in (("densenet", "DenseNet", ".2g"), ("resnet", "ResNet", ".3g")):
+        if net in ratios:
+            s = results[net].scalars
+            counts = f"{name} {s['nonpositive_to_other_finals']} of {s['inner_products_to_other_finals']}"
+            assert f"{counts}, {ratios[net]:{spec}} times" in row
+    if "resnet" in ratios:
+        single = 1 / results["resnet"].scalars["inner_products_to_other_finals"] / tables.paper_slope_fraction("resnet")
+        assert f"a single pair in {results['resnet'].scalars['inner_products_to_other_finals']} would already be {single:.3g} times" in row
+
+
+def test_figure6_row_states_the_losses_and_the_failing_restart():
+    row, results = _row("Figure 6 (CIFAR-10"), _cifar10("spectrum")
+    cached = [r for r in results.values() if r is not None]
+    ends = np.concatenate([r.curves["restart_train_loss"][-1] for r in cached])
+    assert f"restarts end at training losses {tables.value_range(ends, '.3g')} (chance: {np.log(10):.2f})" in row
+    for net, r in results.items():
+        whole = _whole_trajectory_inner(r) if r is not None else []
+        failing = [k for k, values in enumerate(whole) if (values <= 0).any()]
+        total = sum(values.size for values in whole)
+        for k in failing:
+            values = whole[k]
+            assert (f"its restart from epoch {r.curves['restart_epochs'][k]} is not one-point convex "
+                    f"({(values <= 0).sum()} of its {total} whole-trajectory inner products, {values.min():.2g})") in row
