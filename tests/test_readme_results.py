@@ -10,6 +10,8 @@ import pytest
 from conftest import ROOT
 from sgd_escape.book import bound_text
 from sgd_escape.cifar import figures, reports, side_remarks, spectrum_tables, tables
+from sgd_escape.cifar.pipeline import whole_trajectory_mask
+from sgd_escape.cifar.probes import not_positive
 
 README = (ROOT / "README.md").read_text()
 
@@ -130,18 +132,10 @@ def test_readme_states_the_cpu_time_the_cached_runs_took(preset, claim):
     assert claim.format(seconds / (60 if preset == "mini" else 3600)) in README
 
 
-def _whole_trajectory_inner(result) -> list:
-    """Per restart, the inner products along its whole trajectory: the run at 0.1 up to its
-    start, then the restart (Chapter 6's count)."""
-    c = result.curves
-    return [np.concatenate([c["path_inner_raw"][:start, k], c["inner_raw"][:, k]])
-            for k, start in enumerate(c["restart_epochs"])]
-
-
 def test_figure5_row_states_where_the_failures_lie():
     row, results = _row("Figure 5a-c (CIFAR-10"), _cifar10("fig5")
     failures = [(net, r.curves["inner_cosine"][e, t], int(e), int(t), r) for net, r in results.items() if r is not None
-                for e, t in zip(*np.nonzero(r.curves["inner_raw"] <= 0)) if e >= 5]
+                for e, t in zip(*np.nonzero(not_positive(r.curves["inner_raw"]))) if e >= 5]
     if failures:
         epochs = [f[2] for f in failures]
         config = failures[0][4].config
@@ -151,7 +145,7 @@ def test_figure5_row_states_where_the_failures_lie():
         assert ("all in one ResNet trial" in row) == (one_trial and failures[0][0] == "resnet")
         assert ("after the second rate drop" in row) == (min(epochs) >= config["lr_milestones"][1])
     balls = [(net, int(r.curves["ball_epochs"][i]), r) for net, r in results.items() if r is not None
-             for i in np.nonzero(r.curves["ball_raw_mean"][:, 0] <= 0)[0] if r.curves["ball_epochs"][i] >= 5]
+             for i in np.nonzero(not_positive(r.curves["ball_raw_mean"][:, 0]))[0] if r.curves["ball_epochs"][i] >= 5]
     if balls:
         named = {"resnet": "ResNet", "densenet": "DenseNet"}
         assert f"({', '.join(sorted({named[b[0]] for b in balls}))}, epochs {' and '.join(str(b[1]) for b in balls)}" in row
@@ -189,11 +183,13 @@ def test_figure6_row_states_the_losses_and_the_failing_restart():
     cached = [r for r in results.values() if r is not None]
     ends = np.concatenate([r.curves["restart_train_loss"][-1] for r in cached])
     assert f"restarts end at training losses {tables.value_range(ends, '.3g')} (chance: {np.log(10):.2f})" in row
-    for net, r in results.items():
-        whole = _whole_trajectory_inner(r) if r is not None else []
-        failing = [k for k, values in enumerate(whole) if (values <= 0).any()]
-        total = sum(values.size for values in whole)
-        for k in failing:
-            values = whole[k]
-            assert (f"its restart from epoch {r.curves['restart_epochs'][k]} is not one-point convex "
-                    f"({(values <= 0).sum()} of its {total} whole-trajectory inner products, {values.min():.2g})") in row
+    for r in cached:
+        c, scalars = r.curves, r.scalars
+        on_the_way = whole_trajectory_mask(c["path_inner_raw"].shape[0], c["restart_epochs"])
+        for k, convex in enumerate(scalars["whole_trajectory_one_point_convex"]):
+            if not convex:
+                values = np.concatenate([c["path_inner_raw"][on_the_way[:, k], k], c["inner_raw"][:, k]])
+                assert (f"its restart from epoch {c['restart_epochs'][k]} is not one-point convex "
+                        f"({scalars['nonpositive_inner_whole_trajectory']} of its "
+                        f"{scalars['inner_products_whole_trajectory']} whole-trajectory inner products, "
+                        f"{values.min():.2g})") in row

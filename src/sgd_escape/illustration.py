@@ -129,18 +129,6 @@ def in_bad_basin(f: SharpWellFunction, x, max_steps: int = 5000) -> np.ndarray:
     return np.linalg.norm(x - x_o, axis=-1) < near
 
 
-def gd_orbit(f: SharpWellFunction, start, step_size: float, steps: int) -> np.ndarray:
-    """The iterates ``x_1, ..., x_steps`` of plain GD with ``step_size`` from ``start`` (shape
-    (d,)); returns shape (steps, d). With ``step_size * f''(x_o) > 2`` GD does not settle at
-    ``x_o`` and may bounce inside the well instead (Chapter 1)."""
-    x = _points("start", start, f)
-    step_size = require_positive("step_size", step_size)
-    orbit = np.empty((require_int_at_least("steps", steps, 1), f.dim))
-    for t in range(len(orbit)):
-        x = orbit[t] = x - step_size * f.grad(x)
-    return orbit
-
-
 def noisy_step(f: SharpWellFunction, x_t, step_size: float, omega):
     """``(y_t, x_{t+1})`` for one SGD step from ``x_t`` with noise ``omega`` (Chapter 1, Figure 1)."""
     step_size = require_positive("step_size", step_size)
