@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from sgd_escape.cifar.datasets import load_cifar
-from sgd_escape.cifar.experiments import EXPERIMENTS, image_passes, preset_config
+from sgd_escape.cifar.experiments import SECTION5_CIFAR10, image_passes, preset_config
 from sgd_escape.cifar.models import build_ensemble
 from sgd_escape.cifar.provenance import code_and_machine, utc_now
 from sgd_escape.cifar.training import (CHANNEL_STATS, configure_backends, epoch_plan, make_optimizer,
@@ -98,10 +98,10 @@ def throughput(arrays, architecture, device, members, steps=10) -> float:
 
 
 def projection(arrays, device, preset, steps, rates: dict) -> dict:
-    """Projected device-hours of every CIFAR-10 experiment at ``preset`` from measured throughput.
+    """Projected device-hours of every CIFAR-10 experiment of Section 5 at ``preset`` from measured throughput.
     ``rates`` caches the throughput of each (network, members) across presets: each is measured once."""
     hours, used = {}, {}
-    for name in (n for n in EXPERIMENTS if n.endswith("cifar10")):
+    for name in SECTION5_CIFAR10:
         work = image_passes(preset_config(name, preset))
         key = (work["architecture"], work["members"])
         if key not in rates:

@@ -15,11 +15,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
 from sgd_escape.cifar import figures, spectrum_tables, tables  # noqa: E402
-from sgd_escape.cifar.experiments import EXPERIMENTS  # noqa: E402
+from sgd_escape.cifar.experiments import SECTION5_CIFAR10  # noqa: E402
 from sgd_escape.cifar.results import best_cached  # noqa: E402
 
 
-@pytest.mark.parametrize("experiment", [n for n in EXPERIMENTS if n.endswith("cifar10")])
+@pytest.mark.parametrize("experiment", SECTION5_CIFAR10)
 def test_every_cifar10_experiment_has_a_valid_committed_cache(experiment):
     result = best_cached(experiment, ROOT / "data")
     assert result is not None, f"data/{experiment} holds no cache that matches its preset"
@@ -172,7 +172,7 @@ def test_benchmark_projections_measure_each_network_once_across_presets(monkeypa
     rates = {}
     projections = [module.projection(None, "cpu", preset, 10, rates) for preset in ("reduced", "paper")]
     wanted = {(w["architecture"], w["members"]) for w in (image_passes(preset_config(n, p))
-              for n in EXPERIMENTS if n.endswith("cifar10") for p in ("reduced", "paper"))}
+              for n in SECTION5_CIFAR10 for p in ("reduced", "paper"))}
     assert sorted(measured) == sorted(wanted)                     # each once, though both presets use most
     for preset, projection in zip(("reduced", "paper"), projections):
         name = "fig5-resnet-cifar10"

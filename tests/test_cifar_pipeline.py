@@ -329,3 +329,36 @@ def test_presets_grow_in_work_and_chapters_prefer_the_larger(experiment):
     passes = [image_passes(preset_config(experiment, preset))["passes"] for preset in PRESETS]
     assert passes == sorted(passes) and len(set(passes)) == len(passes), dict(zip(PRESETS, passes))
     assert PRESET_PREFERENCE == tuple(reversed(PRESETS[1:]))      # smoke is for the tests only
+
+
+@pytest.mark.slow
+def test_exercise_5_3_branches_start_at_the_same_point_with_zeroed_buffers(smoke_root, tmp_path):
+    """Exercise 5.3's run differs from Section 5.3's only in the branches' momentum buffers: the
+    branch point is the same, the branches' first epoch is not."""
+    for name in ("slope-resnet-cifar10", "slopezero-resnet-cifar10"):
+        smoke(name, tmp_path, tmp_path / name)
+    shared, zeroed = (load_result(name, "smoke", tmp_path) for name in ("slope-resnet-cifar10", "slopezero-resnet-cifar10"))
+    assert zeroed.config == {**shared.config, "experiment": "slopezero-resnet-cifar10", "branch_momentum": "zeroed"}
+    for key in ("test_loss", "train_loss"):                       # evaluated at the branch point
+        np.testing.assert_array_equal(zeroed.curves[key][0], shared.curves[key][0])
+        assert not np.allclose(zeroed.curves[key][1], shared.curves[key][1])
+
+
+def test_zeroed_branches_get_no_momentum_buffer_and_shared_ones_get_the_runs():
+    import torch
+    from sgd_escape.cifar.models import build_ensemble
+    from sgd_escape.cifar.runner import replicate_into
+    from sgd_escape.cifar.training import make_optimizer
+
+    one = build_ensemble("resnet14", 1, 10, 0)
+    source = make_optimizer(one, 0.1, 0.9, 0.0)
+    one(torch.zeros(2, 3, 32, 32)).sum().backward()
+    source.step()                                                  # the shared run's buffer: its gradient
+    branches = build_ensemble("resnet14", 3, 10)
+    for saved, expect_buffer in ((None, False), (source.state_dict(), True)):
+        optimizer = make_optimizer(branches, 0.1, 0.9, 0.0)
+        replicate_into(branches, one.state_dict(), saved, optimizer)
+        assert all(("momentum_buffer" in optimizer.state[p]) == expect_buffer for p in branches.parameters())
+    first = next(iter(branches.parameters()))
+    shared_buffer = next(iter(source.state.values()))["momentum_buffer"]
+    assert torch.equal(optimizer.state[first]["momentum_buffer"], shared_buffer.repeat(3, *[1] * (shared_buffer.dim() - 1)))

@@ -94,6 +94,8 @@ def test_several_experiments_run_in_the_order_given_without_repeats():
     everything = experiment_names(["spectrum-resnet-cifar10", "all"], EXPERIMENTS)
     assert everything[0] == "spectrum-resnet-cifar10" and len(everything) == len(set(everything)) == 9
     assert all(name.endswith("cifar10") for name in everything)
+    assert "slopezero-resnet-cifar10" not in everything          # an exercise's run is named, not implied
+    assert experiment_names(["slopezero-resnet-cifar10"], EXPERIMENTS) == ["slopezero-resnet-cifar10"]
 
 
 def test_an_unknown_name_among_several_stops_before_any_run(tmp_path, capsys):

@@ -31,6 +31,13 @@ VGG = {"fig5-vgg-cifar10": ("fig5", "vgg", "cifar10")}
 EXPERIMENTS.update(VGG)
 #: The side remarks' runs, which a GPU session runs after those of the paper's figures.
 SIDE_REMARKS = {**SMOOTH, **VGG}
+#: Exercise 5.3's run: Section 5.3's branches started with zeroed momentum buffers instead of the
+#: shared run's (config ``branch_momentum``; a slope config without it shares the buffer). Run
+#: by name only: not part of ``all`` or of a GPU session (:data:`SECTION5_CIFAR10`).
+EXERCISE_RUNS = {"slopezero-resnet-cifar10": ("slope", "resnet", "cifar10")}
+EXPERIMENTS.update(EXERCISE_RUNS)
+#: The CIFAR-10 runs of Section 5 and its side remarks: what ``all`` and a GPU session run.
+SECTION5_CIFAR10 = [name for name in EXPERIMENTS if name.endswith("cifar10") and name not in EXERCISE_RUNS]
 #: The paper's smooth schedule: the learning rate times this factor every epoch, for 300 epochs.
 PAPER_SMOOTH_FACTOR, PAPER_EPOCHS = 0.99, 300
 PRESETS = ("smoke", "mini", "cpu", "reduced", "paper")
@@ -147,6 +154,8 @@ def preset_config(experiment: str, preset: str) -> dict:
     config.update(copy.deepcopy(KIND_PRESETS[kind][preset]))
     if experiment in SMOOTH:
         config.update(smooth_schedule(config["epochs"]))
+    if experiment in EXERCISE_RUNS:
+        config["branch_momentum"] = "zeroed"
     return config
 
 

@@ -132,8 +132,9 @@ def run_slope(run: Run, config: dict, data) -> tuple[dict, dict]:
     start = run.phase("shared")
     model = build_ensemble(config["architecture"], branches, classes).to(run.device)
     seeds = [config["seed"] + 1000 + k for k in range(branches)]
+    buffer = None if config.get("branch_momentum") == "zeroed" else start["optimizer"]     # Exercise 5.3
     records = train_phase(run, "branches", model, data, seeds, length, schedule_of(config),
-                          initialise=lambda m, o: replicate_into(m, start["model"], start["optimizer"], o))
+                          initialise=lambda m, o: replicate_into(m, start["model"], buffer, o))
     finals = run.load_snapshot("branches", length)["params"]
 
     def probe(epoch):

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from ..checks import require_positive
-from .experiments import EXPERIMENTS, SIDE_REMARKS, check_names, check_preset, require_real_data
+from .experiments import EXPERIMENTS, SECTION5_CIFAR10, SIDE_REMARKS, check_names, check_preset, require_real_data
 from .provenance import code_and_machine, utc_now
 from .results import data_root, find_repository_root, is_cached, load_result, result_differences
 from .runner import EXIT_BUDGET
@@ -213,7 +213,7 @@ class Session:
     def determinism(self) -> None:
         """Step: write ``determinism.json`` (:func:`determinism_check`; by default on every
         CIFAR-10 experiment)."""
-        names = self.experiments or [n for n in EXPERIMENTS if n.endswith("cifar10")]
+        names = self.experiments or SECTION5_CIFAR10
         report = determinism_check(names, self.data, self.device, self.state / "determinism", self.command)
         self.write_json(REPORTS["determinism"], report)
 
@@ -297,7 +297,7 @@ def experiments_to_run(experiments: list[str] | None, preset: str, root: Path) -
     another machine, does only what is missing (Chapter 4)."""
     if experiments is not None:
         return list(experiments)
-    return [name for name in EXPERIMENTS if name.endswith("cifar10") and not is_cached(name, preset, root)]
+    return [name for name in SECTION5_CIFAR10 if not is_cached(name, preset, root)]
 
 
 def report_in_data(state: Path, report: str, root: Path) -> Path | None:
