@@ -57,7 +57,13 @@ CASES = [
     ("quantity", lambda: plot_figure5([], {}, "cos")),
     ("restart_epochs", lambda: check_restart_epochs([4, 2], 6)),
     ("restart_epochs", lambda: check_restart_epochs([2, 8], 6)),
+    ("restart_epochs", lambda: check_restart_epochs([2, 7], 6)),       # epoch 7 of a 6-epoch run: no snapshot
+    ("restart_epochs", lambda: check_restart_epochs([2, 2], 6)),       # two restarts from one epoch
 ]
+
+
+def test_restart_epochs_may_run_from_the_first_to_the_last_snapshot():
+    assert check_restart_epochs([0, 6], 6) is None
 
 
 @pytest.mark.parametrize("argument, call", CASES, ids=[f"{name}-{i}" for i, (name, _) in enumerate(CASES)])

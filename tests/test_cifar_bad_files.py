@@ -144,3 +144,14 @@ def test_a_damaged_decoded_dataset_is_decoded_again_from_the_archive_named(tmp_p
     assert f"{tmp_path / 'cache' / 'cifar10-jpeg.npz'} cannot be read" in capsys.readouterr().err
     np.testing.assert_array_equal(datasets.load_arrays(tmp_path / "cache" / "cifar10-jpeg.npz").train_images,
                                   first.train_images)
+
+
+def test_a_results_tar_with_half_a_result_is_named_incomplete(tmp_path):
+    folder = write_fake_result(tmp_path / "results", FIRST, "smoke")
+    out = tmp_path / "bundle"
+    out.mkdir()
+    with tarfile.open(out / "results-smoke.tar", "w") as tar:
+        tar.add(folder / "result.json", arcname=f"{FIRST}/smoke/result.json")     # no curves.npz
+    with pytest.raises(ValueError, match=rf"{FIRST}/smoke is incomplete \(\['result.json'\]\)"):
+        unpack(out, tmp_path / "data")
+    assert not (tmp_path / "data").exists()

@@ -412,3 +412,53 @@ def test_schedule_comparison_finds_where_the_smooth_rate_falls_below_a_tenth():
     assert compared["smooth_tenth_epoch"] == 31                   # 0.99 ** (7.5 * 31) < 0.1 < 0.99 ** (7.5 * 30)
     assert compared["step_first_drop"] == 20 and compared["step_last_rate"] == pytest.approx(0.001)
     assert compared["last_ratio"] == pytest.approx(0.99 ** (7.5 * 39) / 0.01)
+
+
+def test_nonpositive_rows_count_epoch_5_itself_and_not_epoch_4():
+    result = _fig5_result()
+    result.curves["inner_raw"][4, 0] = result.curves["inner_raw"][5, 0] = -2.0
+    assert [row[1:3] for row in tables.nonpositive_rows({"net": result})] == [[5, 0], [6, 1]]
+
+
+def test_hoeffding_ball_rows_report_no_spread_when_no_ball_has_a_positive_mean():
+    curves = {"ball_epochs": np.array([5, 6]), "ball_raw_mean": np.array([[-0.1], [-0.05]]),
+              "ball_raw_min": np.array([[-0.2], [-1.0]]), "ball_raw_max": np.array([[0.0], [1.0]])}
+    result = SimpleNamespace(curves=curves, config={"epochs": 8, "ball_points": 4}, preset="mini")
+    assert tables.hoeffding_ball_rows({"a": result}) == [["a (mini)", 2, 4, 0, 2, "none", "none"]]
+
+
+def test_spectrum_rows_read_each_restarts_own_way_there_and_its_last_epoch():
+    result = _spectrum_result(path_inner_raw=np.array([[0.5, 0.4, 0.3], [0.2, 0.6, 0.7], [-1.0, 0.8, 0.9]]),
+                              restart_epochs=np.array([0, 2, 3]))
+    result.preset, result.scalars["whole_trajectory_one_point_convex"] = "mini", [True, False, True]
+    rows = spectrum_tables.spectrum_rows({"net": result, "other": None})
+    # restart 0 starts at x_0: nothing on its way; the -1.0 at epoch 2 comes after restart 1's start
+    assert rows == [["net (mini)", 0, "1.500", "1.600", "3", "0.1", "none (starts at x_0)", "yes"],
+                    ["net (mini)", 2, "1.200", "1.400", "5", "0.1", "0.4", "no"],
+                    ["net (mini)", 3, "0.900", "1.100", "8", "0.1", "0.3", "yes"],
+                    ["other", "not cached", "", "", "", "", "", ""]]
+
+
+def test_ends_lie_apart_only_if_every_separation_exceeds_every_restarts_own_motion():
+    curves = {"restart_epochs": np.array([1, 2, 3]), "restart_distance_from_init": np.array([1.0, 3.0, 3.2]),
+              "base_distance_from_init": np.array([0.0, 1.0, 2.0, 3.0]),
+              "restart_train_loss": np.ones((2, 3)), "inner_distance": np.array([[0.5, 0.5, 0.5]])}
+    summary = spectrum_tables.origin_summary({"a": SimpleNamespace(curves=curves)})
+    np.testing.assert_allclose(summary["separation"], [2.0, 0.2])
+    assert not summary["ends_apart"]                  # 0.2 < 0.5, though 2.0 > 0.5
+
+
+def test_step_verdict_takes_medians_over_finite_epochs_and_failures_read_their_own_epoch():
+    from sgd_escape.cifar import side_remarks
+
+    curves = {"inner_raw": np.arange(10.0)[:, None], "ball_epochs": np.array([0, 5, 6, 7]),
+              "step_raw_mean": np.array([[1.0], [-1.0], [2.0], [3.0]]), "step_raw_min": np.zeros((4, 1)),
+              "ball_raw_mean": np.ones((4, 1)), "step_length_min": np.ones((4, 1)), "step_length_max": np.ones((4, 1)),
+              "step_cosine_mean": np.array([[9.0], [0.1], [0.2], [0.9]]),
+              "ball_cosine_mean": np.array([[9.0], [0.3], [0.3], [np.nan]])}      # a diverged ball probe
+    result = SimpleNamespace(curves=curves, config={"ball_radius": 0.5}, preset="mini")
+    verdict = side_remarks.step_verdict({"a": result})
+    assert verdict["step_cosine"] == pytest.approx(0.2)        # median of 0.1, 0.2, 0.9 (the mean is 0.4)
+    assert verdict["ball_cosine"] == pytest.approx(0.3)        # the NaN left out
+    assert verdict["cosine_gap"] == pytest.approx(0.15)        # median of |0.1 - 0.3|, |0.2 - 0.3|
+    assert side_remarks.step_failures_at_x_t({"a": result}) == [("a", 5, -1.0, 5.0)]   # inner_raw at epoch 5

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from sgd_escape.cifar.experiments import EXPERIMENTS, preset_config
 from sgd_escape.cifar.pipeline import run_experiment
@@ -362,3 +364,108 @@ def test_zeroed_branches_get_no_momentum_buffer_and_shared_ones_get_the_runs():
     first = next(iter(branches.parameters()))
     shared_buffer = next(iter(source.state.values()))["momentum_buffer"]
     assert torch.equal(optimizer.state[first]["momentum_buffer"], shared_buffer.repeat(3, *[1] * (shared_buffer.dim() - 1)))
+
+
+def test_restarts_train_at_the_restart_rate_and_the_smooth_schedule_is_passed_on():
+    from sgd_escape.cifar.pipeline import schedule_of
+
+    spectrum = preset_config("spectrum-resnet-cifar10", "mini")
+    assert spectrum["lr"] == 0.1 and spectrum["restart_lr"] == 0.01
+    assert schedule_of(spectrum)["lr"] == 0.1 and schedule_of(spectrum, spectrum["restart_lr"])["lr"] == 0.01
+    smooth = {"lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 128, "train_eval_examples": 8,
+              "lr_milestones": [], "lr_per_epoch": 0.97}
+    assert schedule_of(smooth)["lr_per_epoch"] == 0.97
+
+
+def test_epoch_distances_are_between_consecutive_snapshots_not_from_the_first():
+    from sgd_escape.cifar.pipeline import epoch_distances
+
+    path = {0: [[0.0, 0.0]], 1: [[3.0, 4.0]], 2: [[3.0, 5.0]]}          # one member: 5 then 1
+    run = SimpleNamespace(load_snapshot=lambda phase, epoch: {"params": torch.tensor(path[epoch])})
+    np.testing.assert_allclose(epoch_distances(run, "restarts", 2), [[5.0], [1.0]])
+
+
+def test_a_result_copied_into_another_presets_folder_is_refused_naming_what_it_holds(tmp_path):
+    folder = _fake_cache(tmp_path, "slope-resnet-cifar10", "mini")
+    shutil.copytree(folder, tmp_path / "slope-resnet-cifar10" / "reduced")
+    with pytest.raises(CacheError, match="holds slope-resnet-cifar10/mini, not slope-resnet-cifar10/reduced"):
+        load_result("slope-resnet-cifar10", "reduced", tmp_path,
+                    expected_config=preset_config("slope-resnet-cifar10", "mini"))
+
+
+def _resume_until_done(work, call, most=20):
+    """Call ``call(run)`` with a run of budget 0 (it stops after every unit) until it finishes."""
+    for stops in range(most):
+        try:
+            return call(Run(work, {"experiment": "x"}, "cpu", 0, 1, progress=False)), stops
+        except BudgetExhausted:
+            continue
+    raise AssertionError(f"not finished after {most} resumptions: a unit is repeated")
+
+
+def test_a_resumed_probe_phase_computes_every_unit_once_in_order(tmp_path):
+    from sgd_escape.cifar.runner import probe_phase
+
+    computed = []
+
+    def compute(unit):
+        computed.append(unit)
+        return {"value": torch.tensor(10.0 * unit)}
+
+    results, stops = _resume_until_done(tmp_path, lambda run: probe_phase(run, "probe", [3, 1, 2], compute))
+    assert computed == [3, 1, 2] and stops == 3
+    assert results["value"].tolist() == [30.0, 10.0, 20.0]
+
+
+def test_a_resumed_train_phase_trains_each_epoch_once_from_the_saved_weights_and_momentum(tmp_path, monkeypatch):
+    """A one-weight model on f(w) = w^2 / 2 with momentum: stopping after every epoch and resuming
+    (a new model each time, as a new process builds) must give the records of an uninterrupted run."""
+    from sgd_escape.cifar import runner, training
+
+    trained = []
+
+    def train_epoch(model, optimizer, data, plan, lr):
+        trained.append(lr)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        optimizer.zero_grad()
+        (model.weight ** 2).sum().div(2).backward()
+        optimizer.step()
+        return {"grad_norm_max": model.weight.grad.detach().abs().reshape(1).clone()}
+
+    monkeypatch.setattr(runner, "train_epoch", train_epoch)
+    monkeypatch.setattr(runner, "evaluate", lambda model, *args: {"loss": model.weight.detach().reshape(1).clone()})
+    monkeypatch.setattr(training, "epoch_plan", lambda *args: None)
+    data = SimpleNamespace(train_images=lambda count: None, train_labels=torch.zeros(4), test_images=None,
+                           test_labels=None, train_size=4)
+    schedule = {"lr": 0.5, "momentum": 0.9, "weight_decay": 0.0, "batch_size": 1, "train_eval_examples": 1,
+                "lr_milestones": [2]}
+
+    def train(run):
+        model = torch.nn.Linear(1, 1, bias=False)
+        model.members = 1
+        model.register_buffer("running_mean", torch.zeros(1))          # snapshots hold the buffers too
+        with torch.no_grad():
+            model.weight.fill_(1.0)
+        return runner.train_phase(run, "train", model, data, [0], 4, schedule)
+
+    whole = train(Run(tmp_path / "whole", {"experiment": "x"}, "cpu", None, 1, progress=False))
+    trained.clear()
+    resumed, stops = _resume_until_done(tmp_path / "resumed", train)
+    assert trained == [0.5, 0.5, 0.05, 0.05] and stops == 5            # epochs 0-3 once; 5 evaluations
+    assert resumed.keys() == whole.keys()
+    for key in whole:
+        torch.testing.assert_close(resumed[key], whole[key], msg=key)
+
+
+def test_active_time_adds_up_over_saves_and_the_budget_stops_before_a_unit_that_would_overrun_it(tmp_path, monkeypatch):
+    from sgd_escape.cifar import runner
+
+    clock = iter([0.0, 0.0, 10.0, 25.0, 40.0, 40.0])       # the run's start and mark, then each reading
+    monkeypatch.setattr(runner, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    run = Run(tmp_path, {"experiment": "x"}, "cpu", 1, 1, progress=False)     # a one-minute budget
+    run.save()
+    run.save()
+    assert run.state["active_seconds"] == 25.0
+    with pytest.raises(BudgetExhausted):                   # at 40 s, another 30-second unit would end at 70 s
+        run.unit_done(30.0)

@@ -114,3 +114,22 @@ def test_provenance_names_the_processor_and_the_thread_count_that_did_the_arithm
         torch.set_num_threads(before)
     assert record["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert isinstance(record["cpu_model"], str) and record["cpu_model"]
+
+
+def test_a_repository_without_a_commit_names_no_commit(tmp_path, monkeypatch):
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)     # `git rev-parse HEAD` prints HEAD, fails
+    monkeypatch.delenv(provenance.COMMIT_ENV, raising=False)
+    assert provenance._git_commit(tmp_path) == ("unknown", "none")
+
+
+def test_provenance_keeps_the_command_data_start_and_seconds_it_is_given(monkeypatch):
+    import torch
+
+    record = provenance.provenance("python -m sgd_escape run x", "cpu", "synthetic (seed 0)",
+                                   "2020-01-02T03:04:05+00:00", 123.456)
+    assert (record["command"], record["dataset_source"]) == ("python -m sgd_escape run x", "synthetic (seed 0)")
+    assert record["started_utc"] == "2020-01-02T03:04:05+00:00" and record["wall_seconds"] == 123.5
+    assert "backend_flags" not in record
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "A GPU")
+    gpu = provenance.code_and_machine("cuda")                 # the switches that change GPU numerics
+    assert gpu["device_name"] == "A GPU" and gpu["backend_flags"]["probe_cudnn_allow_tf32"] is False

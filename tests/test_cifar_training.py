@@ -262,3 +262,30 @@ def test_smooth_runs_shrink_the_rate_over_the_run_as_the_paper_does_over_300_epo
         assert {k: v for k, v in config.items() if k not in ("experiment", "lr_milestones", "lr_per_epoch")} == \
                {k: v for k, v in plain.items() if k not in ("experiment", "lr_milestones")}
     assert preset_config("fig5smooth-resnet-cifar10", "paper")["lr_per_epoch"] == pytest.approx(0.99)
+
+
+def test_ball_points_of_each_block_come_from_their_own_seed():
+    from sgd_escape.cifar.probes import DRAW_BLOCK, ball_points
+
+    center = torch.zeros(50)
+    points = ball_points(center, 0.5, 2 * DRAW_BLOCK, 3)
+    torch.testing.assert_close(points[DRAW_BLOCK:], uniform_ball(center, 0.5, DRAW_BLOCK, 3 * 10_007 + DRAW_BLOCK))
+    assert len({tuple(p.tolist()) for p in points}) == 2 * DRAW_BLOCK        # no point drawn twice
+
+
+def test_neighbourhood_probe_takes_mean_min_and_max_over_the_points(monkeypatch):
+    """f(w) = |w|^2 / 2, so -grad f(w) = -w; from centre 0 towards t = (1, 1) the points give
+    <-w, t> = -1, 1, -2 and cosines -1/sqrt2, 1/sqrt2, -1/sqrt2 (chunks of two: the last one padded)."""
+    from types import SimpleNamespace
+
+    from sgd_escape.cifar import probes
+
+    loaded = {}
+    monkeypatch.setattr(probes, "load_members", lambda tensors, flat: loaded.update(points=flat.clone()))
+    monkeypatch.setattr(probes, "probe_gradient", lambda model, *args: loaded["points"])
+    model = SimpleNamespace(members=2, parameters=lambda: [])
+    points = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0]])
+    out = probes.neighbourhood_probe(model, points, torch.zeros(2), torch.ones(2), None, None, None, 8)
+    assert [out[f"raw_{k}"].item() for k in ("mean", "min", "max")] == pytest.approx([-2 / 3, -2.0, 1.0])
+    root = math.sqrt(0.5)
+    assert [out[f"cosine_{k}"].item() for k in ("mean", "min", "max")] == pytest.approx([-root / 3, -root, root])

@@ -192,3 +192,13 @@ def test_two_standard_errors_below_the_null_is_not_yet_a_clear_preference():
     near = {1: _fractions([below, below])}
     found = flat_basin_preference(near, near, {1: np.full(2, 0.5)}, {1: np.full(2, 0.5)}, [0.1, 0.2], trials)
     assert np.isnan(found["flat_window_low"])
+
+
+def test_starts_within_three_standard_errors_of_their_difference_have_forgotten_where_they_began():
+    from sgd_escape.escape_basins import binomial_standard_error, flat_basin_preference
+
+    trials = 400                                     # se of one fraction at 0.5: 0.025; of a difference: 0.0354
+    assert 3 * binomial_standard_error(0.5, trials) < 0.09 < 3 * np.sqrt(2) * binomial_standard_error(0.5, trials)
+    found = flat_basin_preference({1: _fractions([0.5])}, {1: _fractions([0.41])}, {1: np.full(1, 0.5)},
+                                  {1: np.full(1, 0.5)}, [0.1], trials)
+    assert found["forgot_points"] == 1               # 0.09 apart: 2.5 standard errors of the difference

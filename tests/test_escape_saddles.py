@@ -184,3 +184,10 @@ def test_perturbed_gd_steps_with_the_gradient_at_the_perturbed_point():
     _step(x, 0, np.full(4, -100), landscape, method, np.random.default_rng(2))
     kick = uniform_ball(np.random.default_rng(2), 4, 3, 0.5)         # the same draw
     np.testing.assert_allclose(x, kick - 0.1 * landscape.gradient(kick))
+
+
+def test_a_run_records_the_start_and_every_step_up_to_the_horizon():
+    # GD from the stable manifold at distance 1 shrinks x_rest by 1 - eta per step: f_t = 0.81^t / 2.
+    run = simulate_saddle_escape(QuarticSaddle(3), gradient_descent(0.1), trials=2, horizon=3,
+                                 stop_when_all_escaped=False)
+    np.testing.assert_allclose(run.median_values, 0.5 * 0.81 ** np.arange(4))

@@ -123,3 +123,9 @@ def test_first_escape_steps_keeps_the_first_step():
     times = np.array([np.inf, 3.0, np.inf])
     first_escape_steps(np.array([True, True, False]), times, 5)
     np.testing.assert_array_equal(times, [5.0, 3.0, np.inf])
+
+
+def test_censored_mean_accepts_an_escape_at_the_horizon_and_refuses_one_step_past_it():
+    assert censored_mean_escape_time([10.0, np.inf], 10).mean == pytest.approx(20.0)   # (10 + 10) / 1
+    with pytest.raises(ValueError, match="^times must be <= horizon"):
+        censored_mean_escape_time([11.0, np.inf], 10)

@@ -289,6 +289,7 @@ def test_numpy_errors_that_named_nothing_now_name_the_argument():
     check([
         ("T2", lambda: TailConstants.of(SETTING, 0)),
         ("early", lambda: theorem1_numbers(result, early=10**6)),
+        ("early", lambda: theorem1_numbers(result, early=len(result.run.sq_dist))),   # one past the last step
         ("x", lambda: fit_line([1, 1, 1], [1, 2, 3])),
         ("points", lambda: estimate_one_point_constant(identity, np.empty((0, 1)), 0.01, BALL1, rng(), draws=4)),
         ("angles", lambda: Flower().smallest_hessian_eigenvalue(0)),
