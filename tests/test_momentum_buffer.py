@@ -58,4 +58,4 @@ def test_the_committed_twin_runs_start_from_the_same_point_and_differ_after_it()
     rows = momentum_buffer.statistics_rows(shared, zeroed)
     counts = [f"{r.scalars['nonpositive_to_other_finals']} of {r.scalars['inner_products_to_other_finals']}"
               for r in (shared, zeroed)]
-    assert rows[0] == ["not positive", *counts]
+    assert rows[0] == ["inner products not positive, j != i", *counts]

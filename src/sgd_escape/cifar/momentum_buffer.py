@@ -63,7 +63,7 @@ def statistics(result) -> dict:
     c = result.curves
     other = ~np.eye(c["inner_raw"].shape[1], dtype=bool)
     ends = c["final_distances"][other]
-    return {"not positive": f"{int(not_positive(c['inner_raw'][:, other]).sum())} of {c['inner_raw'][:, other].size}",
+    return {"inner products not positive, j != i": f"{int(not_positive(c['inner_raw'][:, other]).sum())} of {c['inner_raw'][:, other].size}",
             "mean cosine, first probed epoch": c["inner_cosine"][0][other].mean(),
             "mean cosine, last probed epoch": c["inner_cosine"][-1][other].mean(),
             "distance between ends, least": ends.min(), "distance between ends, mean": ends.mean(),
