@@ -3,6 +3,8 @@ every phase of Figure 5, and a `reduced` result of every kind reaches the chapte
 figures. The presets are shrunk to CPU size for the test; the networks and the structure stay."""
 from __future__ import annotations
 
+import shutil
+
 import matplotlib
 import pytest
 
@@ -27,7 +29,11 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def reduced_data(tmp_path_factory):
-    """A data folder with a `reduced` result of every kind and network, trained once (TINY sizes)."""
+    """A data folder with a `reduced` result of every kind and network, trained once (TINY sizes),
+    and the committed `cpu` pair of Exercise 5.3, which Chapter 5 reads at that preset and which
+    a GPU session leaves in place."""
+    from conftest import ROOT
+
     root = tmp_path_factory.mktemp("reduced")
     with pytest.MonkeyPatch.context() as patch:
         for kind, tiny in TINY.items():
@@ -35,6 +41,8 @@ def reduced_data(tmp_path_factory):
             for net in ("resnet", "densenet"):
                 run_experiment(f"{kind}-{net}-cifar10", "reduced", data="synthetic", out=root / "data",
                                work=root / "work" / kind / net, progress=False)
+    for twin in ("slope-resnet-cifar10", "slopezero-resnet-cifar10"):
+        shutil.copytree(ROOT / "data" / twin / "cpu", root / "data" / twin / "cpu")
     return root / "data"
 
 
@@ -129,14 +137,13 @@ def test_chapters_4_to_6_run_on_reduced_results(reduced_data, tmp_path, monkeypa
     assert "paper's own" in glued["ch4_sol1_scale_clause"]      # resnet34 and densenet100 are shown
     assert glued["ch4_sol2_trials"] == "'2'"
     assert int(glued["ch6_restarts"]) == 2 * len(TINY["spectrum"]["restart_epochs"])
+    assert glued["ch5_sol3_start"] == "'are the same to the last bit'"     # Exercise 5.3 reads its cpu pair
 
 
 @pytest.mark.slow
 def test_chapters_4_to_6_run_when_only_resnet_has_reduced_results(reduced_data, tmp_path, monkeypatch):
     """A GPU session may end after one network (each cache complete or absent): the chapters then
     show ResNet at `reduced` beside DenseNet at the committed CPU preset, and still run."""
-    import shutil
-
     from conftest import ROOT
 
     mixed = tmp_path / "data"
