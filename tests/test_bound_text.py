@@ -23,6 +23,8 @@ def _as_number(text: str) -> Decimal:
     (-0.348, "lower", 2, False, "-0.35"),
     (2.088e-4, "lower", 3, False, "2.08e-04"),
     (0.0, "upper", 2, True, "0%"),
+    (0.001, "upper", 2, False, "0.0010"),      # 0.001 is not below 0.001: fixed point
+    (1e5, "lower", 2, False, "1.0e+05"),       # from 100,000 on: exponent
 ])
 def test_bounds_are_rounded_outward(value, side, digits, percent, expected):
     assert bound_text(value, side, digits, percent) == expected

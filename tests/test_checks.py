@@ -51,3 +51,12 @@ def test_require_in_interval_treats_the_lower_end_like_the_upper_one():
     with pytest.raises(ValueError, match=r"fraction must lie in \(0, 1\)"):
         checks.require_in_interval("fraction", 0.0, 0, 1)
     assert checks.require_in_interval("fraction", 0.0, 0, 1, closed=True) == 0.0
+
+
+@pytest.mark.parametrize("value", [[1.0], [1.0, 2.0], np.zeros((2, 3)), [0.0, np.nan, 0.0]])
+def test_require_point_accepts_only_a_scalar_or_one_point_of_dimension_d(value):
+    # shape (1,) would broadcast like a scalar and (2, 3) like several points: neither is one point of R^3
+    with pytest.raises(ValueError, match=r"^x_star must"):
+        checks.require_point("x_star", value, 3)
+    assert checks.require_point("x_star", 2, 3).shape == ()
+    assert checks.require_point("x_star", [1, 2, 3], 3).tolist() == [1.0, 2.0, 3.0]

@@ -73,3 +73,13 @@ def test_kramers_estimate_matches_its_closed_form_at_another_width():
     k = 6 * 2.0 / 0.5 ** 2                                   # curvature 6 h / w^2
     expected = 2 * np.pi / (0.01 * k) * np.exp(2 * 2.0 / (0.01 * 9.0))
     assert kramers_escape_steps(2.0, 0.5, 0.01, 3.0) == pytest.approx(expected)
+
+
+def test_a_kick_past_minus_2w_is_not_an_escape():
+    # The exit is x >= 2 w, beyond the barrier; at x <= -2 w the well is uphill (f(-2w) = 28 h), not escaped.
+    # One step from x = 0 moves x to -eta sigma z (f'(0) = 0), so with z < 0 about half the trials escape.
+    eta, sigma, width = 0.1, 100.0, 1.0
+    times = escape_times(1.0, width, sigma, eta, trials=200, horizon=1, seed=3)[0]
+    x1 = -eta * sigma * np.random.default_rng(3).standard_normal(200)
+    assert np.sum(x1 <= -2 * width) > 50                      # many trials land far on the wrong side
+    np.testing.assert_array_equal(np.isfinite(times), x1 >= 2 * width)

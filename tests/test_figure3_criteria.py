@@ -170,3 +170,32 @@ def test_small_noise_smooths_the_restart_region_into_one_point_convexity_without
     assert 0.1 < small["nonconvex_share"] < 0.9                        # yet not convex there
     with pytest.raises(ValueError, match="centre"):
         centre_region_shape(F, 0.1, span, span)
+
+
+def test_gd_orbit_width_is_the_distance_between_the_two_points_of_the_cycle():
+    # Above 2 / max f'' GD falls into a 2-cycle: x_{T+2} = x_T, and the width is |x_{T+1} - x_T|.
+    from sgd_escape.sgd import run_sgd
+
+    span = FIGURE3.init_half_width + SEARCH_MARGIN
+    eta, starts = 1.2 * 2 / F.max_second_derivative(-span, span), np.array([-0.08, -0.03, 0.02, 0.07])
+    x_T, x_T1, x_T2 = (run_sgd(F.grad, starts, eta, 0.0, steps) for steps in (3000, 3001, 3002))
+    np.testing.assert_allclose(x_T2, x_T, atol=1e-9)
+    assert gd_orbit_width(F, eta, starts) == pytest.approx(np.max(np.abs(x_T1 - x_T)), rel=1e-6)
+
+
+def test_centre_region_one_point_c_is_finite_when_the_grid_hits_x_star():
+    # grid -0.5, -0.25, 0, 0.25, 0.5: x* = 0 itself is left out of g'(x) / x (0 / 0 there)
+    shape = centre_region_shape(F, 0.15, 0.5, 3.0, resolution=0.25)
+    points = np.array([-0.5, -0.25, 0.25, 0.5])
+    assert shape["one_point_c"] == pytest.approx(np.min(F.convolved_grad(points, 0.15) / points))
+
+
+def test_criteria_hold_at_their_thresholds_as_the_book_states():
+    # criterion 1: *fewer* than 20% of GD trials near x*; criteria 3-5: *at least* the threshold.
+    at = {"gd_fraction_near_target": CRITERIA.gd_max_fraction_near, "gd_distinct_minima": CRITERIA.gd_min_distinct_minima,
+          "small_outside_count": 3, "small_outside_all_trapped": True,
+          "medium_fraction_inside": CRITERIA.medium_min_fraction_inside,
+          "spread_ratio_large_to_medium": CRITERIA.min_spread_ratio,
+          "last_stage_fraction_near_target": CRITERIA.last_stage_min_fraction}
+    assert criteria_hold(at) == {"1 GD stuck": False, "2 small noise trapped": True, "3 medium concentrates": True,
+                                 "4 large spreads": True, "5 stages converge": True}

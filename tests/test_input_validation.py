@@ -239,6 +239,8 @@ def test_messages_name_the_argument_first():
         ("upper", lambda: critical_radius(SharpFlatLandscape(), upper=0.1)),
         ("landscape", lambda: stationary_sharp_fraction(SharpFlatLandscape(bowl=0.0), 1.0)),
         ("high", lambda: smallest_mu_constant(axes, low=1.0, high=2.0)),
+        ("low and high", lambda: smallest_mu_constant(axes, low=0.0, high=42.0)),   # K = 0: no mu at all
+        ("low and high", lambda: smallest_mu_constant(axes, low=5.0, high=2.0)),
         ("experiment", lambda: check_names("figure9", "mini")),
         ("preset", lambda: check_names("fig5-resnet-cifar10", "huge")),
         ("preset", lambda: Session(None, None, 1.0, "huge", "synthetic", "cpu", [], "test")),
@@ -329,6 +331,7 @@ def test_minor_inputs_are_validated():
         ("finest_period", lambda: uniform_average(np.sin, np.zeros(3), 0.5, finest_period=0)),
         ("steps", lambda: SETTING.envelope(1.0, [-5])),
         ("stop", lambda: YRun(np.zeros((11, 2))).window_max(3, 100)),
+        ("stop", lambda: YRun(np.zeros((11, 2))).window_max(3, 11)),     # one past the last step t = 10
         ("stop", lambda: YRun(np.zeros((11, 2))).window_max(5, 3)),
         ("G", lambda: normalised_supermartingale_mean(np.zeros((3, 2)))),
         ("mu_constant", lambda: lemma5_supremum(0.0)),

@@ -133,3 +133,27 @@ def test_convolution_matches_adaptive_quadrature_to_1e_9(x, half_width):
     exact = integrate.quad(F.value, x - half_width, x + half_width, points=kink, epsabs=1e-14, epsrel=1e-13,
                            limit=500)[0]
     assert F.convolved_value(x, half_width) == pytest.approx(exact / (2 * half_width), abs=1e-9)
+
+
+def test_sign_changes_finds_a_root_on_a_grid_point_and_one_in_the_last_cell():
+    from sgd_escape.landscapes import sign_changes
+
+    # grid -1, -0.5, 0, 0.5, 1: the derivative x is exactly 0 at a grid point; x - 0.9 changes sign
+    # between the last two grid points, and 0.9 lies inside [low, high] = [-1, 1].
+    np.testing.assert_allclose(sign_changes(lambda x: x, -1.0, 1.0, 0.5, rising=True), [0.0], atol=1e-3)
+    np.testing.assert_allclose(sign_changes(lambda x: -x, -1.0, 1.0, 0.5, rising=False), [0.0], atol=1e-3)
+    np.testing.assert_allclose(sign_changes(lambda x: x - 0.9, -1.0, 1.0, 0.5, rising=True), [0.9], atol=1e-3)
+
+
+def test_max_second_derivative_includes_x_star_on_a_coarse_grid():
+    # f'' peaks at x* = 0 (valley k/eps plus the spikes); the grid -0.25, -0.05, 0.15, ... misses 0.
+    assert F.max_second_derivative(-0.25, 0.5, resolution=0.2) >= float(F.second_derivative(0.0))
+
+
+def test_sign_changes_and_max_second_derivative_stay_inside_low_high():
+    from sgd_escape.landscapes import sign_changes
+
+    # resolution 0.3 does not divide [-1, 1]: the scan must stop at high = 1, not look on to 1.1
+    assert sign_changes(lambda x: x - 1.05, -1.0, 1.0, 0.3, rising=True).size == 0
+    # f'' on [2.0, 2.1] with a grid coarser than the interval: its end points, not f''(2.3) beyond it
+    assert F.max_second_derivative(2.0, 2.1, resolution=0.3) == pytest.approx(np.max(F.second_derivative([2.0, 2.1])))

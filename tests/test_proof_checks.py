@@ -626,3 +626,14 @@ def test_step4_factor_is_below_one_and_reaches_its_geometric_limit(eta, c, L):
     long_window = int(np.ceil(30 / lam))
     assert step4_factor(setting, long_window) == pytest.approx(limit, rel=1e-6)
     assert step4_factor(setting, 1) < step4_factor(setting, long_window) < 1
+
+
+def test_step1_first_and_last_links_are_equalities_for_noise_on_the_sphere():
+    # drop - next = eta^2 (r^2 - mean ||omega||^2) and final - assume = eta^4 L^2 (r^2 - mean ||omega||^2)
+    # (module docstring): with ||omega|| = r exactly, both links hold with equality, at every point.
+    f, noise = SpikyQuadratic(a=1.0, beta=3.0, k=10.0), BoundedNoise("sphere", 30.0, 3)
+    setting = Theorem1Setting(0.02, f.one_point_constant(noise, 0.02), f.L, noise.r)
+    points = np.random.default_rng(1).normal(size=(8, 3))
+    chain = step1_chain(f.grad, points, setting, noise, np.random.default_rng(2), draws=200)
+    np.testing.assert_allclose(chain["drop"], chain["next"], rtol=1e-10)
+    np.testing.assert_allclose(chain["final"], chain["assume"], rtol=1e-10)

@@ -139,3 +139,20 @@ def test_corollary2_run_is_sgd_that_changes_its_step_size():
         np.testing.assert_allclose(np.sum(y_of_x(exp.f.grad, x, eta) ** 2, axis=1), sq[t], rtol=1e-9)
         step = exp.eta if t < T1 else eta2
         x = x - step * (exp.f.grad(x) + exp.noise.sample((4,), rng))
+
+
+def test_glue_hands_myst_nb_plain_python_numbers(monkeypatch):
+    # numpy 2 writes np.float64(0.5) for repr(np.float64(0.5)): the prose must get 0.5.
+    import sys
+    import types
+
+    import numpy as np
+
+    import sgd_escape.book as book
+
+    stored = {}
+    fake = types.SimpleNamespace(glue=lambda name, value, display=False: stored.__setitem__(name, value))
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    book.glue("ch9_ratio", np.float64(0.5))
+    book.glue("ch9_count", np.int64(7))
+    assert repr(stored["ch9_ratio"]) == "0.5" and repr(stored["ch9_count"]) == "7"

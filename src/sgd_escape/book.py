@@ -63,7 +63,7 @@ def bound_text(value: float, side: str, digits: int = 2, percent: bool = False) 
     rounded = exact.quantize(quantum, rounding=rounding)
     if rounded.adjusted() != exact.adjusted():               # 0.996 up to 1.0: one digit fewer
         rounded = rounded.quantize(quantum.scaleb(1), rounding=rounding)
-    if 1e-3 <= abs(exact) < 1e5 or percent:
+    if Decimal("1e-3") <= abs(exact) < Decimal("1e5") or percent:   # float 1e-3 lies above Decimal 0.001
         text = f"{rounded:f}"
     else:
         text = f"{float(rounded):.{digits - 1}e}"

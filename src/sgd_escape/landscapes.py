@@ -97,7 +97,7 @@ class SpikyFunction:
         if high <= low:
             raise ValueError(f"high must be > low, got low={low}, high={high}")
         resolution = require_positive("resolution", resolution)
-        grid = np.arange(low, high + resolution, resolution)
+        grid = _grid(low, high, resolution)
         if low <= 0 <= high:
             grid = np.append(grid, 0.0)
         return float(np.max(self.second_derivative(grid)))
@@ -150,6 +150,12 @@ def uniform_average(func, x, half_width: float, finest_period: float):
     return values @ panel_weights
 
 
+def _grid(low: float, high: float, resolution: float) -> np.ndarray:
+    """``low, low + resolution, ...`` up to ``high``, and ``high`` itself: never past ``high``."""
+    grid = np.arange(low, high, resolution)
+    return np.append(grid[grid < high], high)         # arange itself may reach high by rounding
+
+
 def sign_changes(derivative, low, high, resolution, rising: bool, bisections: int = 10):
     """Points in ``[low, high]`` where ``derivative`` changes sign, upwards (local minima) if
     ``rising`` else downwards (maxima): a grid scan at ``resolution``, then bisection (Chapter 1)."""
@@ -158,7 +164,7 @@ def sign_changes(derivative, low, high, resolution, rising: bool, bisections: in
         raise ValueError(f"high must be > low, got low={low}, high={high}")
     resolution = require_positive("resolution", resolution)
     bisections = require_int_at_least("bisections", bisections, 0)
-    grid = np.arange(low, high + resolution, resolution)
+    grid = _grid(low, high, resolution)
     slope = derivative(grid)
     crossing = (slope[:-1] < 0) & (slope[1:] >= 0) if rising else (slope[:-1] > 0) & (slope[1:] <= 0)
     left, right = grid[:-1][crossing], grid[1:][crossing]
