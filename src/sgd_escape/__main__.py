@@ -141,11 +141,10 @@ def session_command(args, argv) -> int:
 def experiment_names(requested: list[str], known) -> list[str]:
     """The experiments to run, in order: ``all`` stands for every CIFAR-10 one of Section 5 (not
     the exercises' runs, which are named one by one); no repeats (Chapters 4-6)."""
-    from sgd_escape.cifar.experiments import EXERCISE_RUNS
+    from sgd_escape.cifar.experiments import SECTION5_CIFAR10
 
-    names = []
+    names, every = [], [n for n in known if n in SECTION5_CIFAR10]
     for name in requested:
-        every = [n for n in known if n.endswith("cifar10") and n not in EXERCISE_RUNS]
         for expanded in (every if name == "all" else [name]):
             if expanded not in names:
                 names.append(expanded)

@@ -62,8 +62,8 @@ def statistics(result) -> dict:
     probed epoch, the distances between the ends, and the mean final loss and test accuracy."""
     c = result.curves
     other = ~np.eye(c["inner_raw"].shape[1], dtype=bool)
-    ends = c["final_distances"][other]
-    return {"inner products not positive, j != i": f"{int(not_positive(c['inner_raw'][:, other]).sum())} of {c['inner_raw'][:, other].size}",
+    towards_others, ends = c["inner_raw"][:, other], c["final_distances"][other]
+    return {"inner products not positive, j != i": f"{int(not_positive(towards_others).sum())} of {towards_others.size}",
             "mean cosine, first probed epoch": c["inner_cosine"][0][other].mean(),
             "mean cosine, last probed epoch": c["inner_cosine"][-1][other].mean(),
             "distance between ends, least": ends.min(), "distance between ends, mean": ends.mean(),

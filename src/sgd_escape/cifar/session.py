@@ -212,7 +212,7 @@ class Session:
 
     def determinism(self) -> None:
         """Step: write ``determinism.json`` (:func:`determinism_check`; by default on every
-        CIFAR-10 experiment)."""
+        CIFAR-10 experiment of Section 5)."""
         names = self.experiments or SECTION5_CIFAR10
         report = determinism_check(names, self.data, self.device, self.state / "determinism", self.command)
         self.write_json(REPORTS["determinism"], report)
