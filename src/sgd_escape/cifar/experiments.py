@@ -31,10 +31,17 @@ VGG = {"fig5-vgg-cifar10": ("fig5", "vgg", "cifar10")}
 EXPERIMENTS.update(VGG)
 #: The side remarks' runs, which a GPU session runs after those of the paper's figures.
 SIDE_REMARKS = {**SMOOTH, **VGG}
-#: Exercise 5.3's run: Section 5.3's branches started with zeroed momentum buffers instead of the
-#: shared run's (config ``branch_momentum``; a slope config without it shares the buffer). Run
-#: by name only: not part of ``all`` or of a GPU session (:data:`SECTION5_CIFAR10`).
-EXERCISE_RUNS = {"slopezero-resnet-cifar10": ("slope", "resnet", "cifar10")}
+#: The exercises' runs, each an experiment of Section 5 with one setting changed. Exercise 5.3:
+#: Section 5.3's branches started with zeroed momentum buffers instead of the shared run's (a
+#: slope config without ``branch_momentum`` shares the buffer). Exercise 6.2: the restarts of
+#: Section 5.4 keep the momentum buffer of the run at 0.1 (a spectrum config without
+#: ``restart_momentum`` starts them with fresh buffers), and twins with fresh buffers run beside
+#: them. Run by name only: not part of ``all`` or of a GPU session (:data:`SECTION5_CIFAR10`).
+EXERCISE_RUNS = {"slopezero-resnet-cifar10": ("slope", "resnet", "cifar10"),
+                 "spectrumkeep-resnet-cifar10": ("spectrum", "resnet", "cifar10")}
+#: The setting each exercise's run changes (config key and value).
+EXERCISE_SETTINGS = {"slopezero-resnet-cifar10": {"branch_momentum": "zeroed"},
+                     "spectrumkeep-resnet-cifar10": {"restart_momentum": "kept"}}
 EXPERIMENTS.update(EXERCISE_RUNS)
 #: The CIFAR-10 runs of Section 5 and its side remarks: what ``all`` and a GPU session run.
 SECTION5_CIFAR10 = [name for name in EXPERIMENTS if name.endswith("cifar10") and name not in EXERCISE_RUNS]
@@ -154,8 +161,7 @@ def preset_config(experiment: str, preset: str) -> dict:
     config.update(copy.deepcopy(KIND_PRESETS[kind][preset]))
     if experiment in SMOOTH:
         config.update(smooth_schedule(config["epochs"]))
-    if experiment in EXERCISE_RUNS:
-        config["branch_momentum"] = "zeroed"
+    config.update(EXERCISE_SETTINGS.get(experiment, {}))
     return config
 
 
@@ -174,7 +180,14 @@ def total_units(config: dict) -> int:
         return 2 * config["epochs"] + 1 + 2 * len(range(0, config["epochs"], config["ball_every"]))
     if kind == "slope":
         return config["shared_epochs"] + 2 * config["branch_epochs"] + 2
-    return config["base_epochs"] + 2 * config["restart_length"] + 2 + max(config["restart_epochs"])
+    twins = config["restart_length"] + 1 if keeps_restart_momentum(config) else 0     # Exercise 6.2's twins
+    return config["base_epochs"] + 2 * config["restart_length"] + 2 + max(config["restart_epochs"]) + twins
+
+
+def keeps_restart_momentum(config: dict) -> bool:
+    """Whether the restarts of a spectrum ``config`` keep the momentum buffer of the run at 0.1
+    (Exercise 6.2's run, Chapter 6); False for every other config."""
+    return config.get("restart_momentum", "fresh") == "kept"
 
 
 def training_set_size(config: dict) -> int:
@@ -206,4 +219,6 @@ def image_passes(config: dict) -> dict:
         members, epochs = len(config["restart_epochs"]), config["restart_length"]
         passes = config["base_epochs"] * (n + evals / 3) + members * epochs * (n + config["probe_examples"])
         passes += members * (epochs + 1) * evals / 3 + max(config["restart_epochs"]) * config["probe_examples"]
+        if keeps_restart_momentum(config):           # the twins with fresh buffers
+            passes += members * (epochs * n + (epochs + 1) * evals / 3)
     return {"architecture": arch, "members": members, "passes": float(passes)}

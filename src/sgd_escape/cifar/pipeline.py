@@ -16,7 +16,7 @@ import torch
 
 from ..checks import require_nonnegative
 from .datasets import NUM_CLASSES, load_cifar
-from .experiments import check_names, preset_config, total_units
+from .experiments import check_names, keeps_restart_momentum, preset_config, total_units
 from .models import build_ensemble, load_members
 from .probes import (all_pairs_inner_products, ball_probe, counted_ball_epochs, first_counted_epoch,
                      not_positive, one_point_inner_products, pairwise_distances, sgd_step_probe)
@@ -172,12 +172,15 @@ def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
     """
     classes, length, starts = NUM_CLASSES[config["dataset"]], config["restart_length"], config["restart_epochs"]
     check_restart_epochs(starts, config["base_epochs"])
+    keep = keeps_restart_momentum(config)            # Exercise 6.2's run
     base = build_ensemble(config["architecture"], 1, classes, config["seed"]).to(run.device)
-    base_records = train_phase(run, "base", base, data, [config["seed"]], config["base_epochs"], schedule_of(config))
+    base_records = train_phase(run, "base", base, data, [config["seed"]], config["base_epochs"], schedule_of(config),
+                               snapshot_momentum=keep)
     model = build_ensemble(config["architecture"], len(starts), classes).to(run.device)
     seeds = [config["seed"] + 2000 + k for k in range(len(starts))]
     records = train_phase(run, "restarts", model, data, seeds, length, schedule_of(config, config["restart_lr"]),
-                          initialise=lambda m, o: load_snapshot_members(m, [run.load_snapshot("base", e) for e in starts]))
+                          initialise=lambda m, o: load_snapshot_members(m, [run.load_snapshot("base", e) for e in starts],
+                                                                        o if keep else None))
     finals = run.load_snapshot("restarts", length)["params"]
     origin = run.load_snapshot("base", 0)["params"]
 
@@ -200,7 +203,34 @@ def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
               "base_distance_from_init": (base_path - origin).double().norm(dim=1).cpu().numpy(),
               "base_epoch_distance": (base_path[1:] - base_path[:-1]).double().norm(dim=1).cpu().numpy(),
               "restart_epoch_distance": epoch_distances(run, "restarts", length)}
+    if keep:
+        curves.update(fresh_twins(run, config, data, seeds))
     return spectrum_scalars(curves), curves
+
+
+def fresh_twins(run: Run, config: dict, data, seeds) -> dict:
+    """Exercise 6.2 (Chapter 6): beside restarts that kept the momentum buffer of the run at 0.1,
+    their twins, which start from the same points with fresh buffers and meet the same minibatches
+    (the restarts of a plain spectrum run).
+
+    Returns the curves ``twin_*`` (the twins' evaluations and per-epoch summaries),
+    ``twin_distance`` ``[L + 1, R]`` (how far each restart is from its twin at every epoch start),
+    ``restart_momentum_norm`` ``[R]`` (the kept buffer's length, in gradient units) and
+    ``restart_momentum_cosine`` ``[R]`` (the cosine between the step the buffer points along, minus
+    the buffer, and the restart's way to its end).
+    """
+    starts, length = config["restart_epochs"], config["restart_length"]
+    snapshots = [run.load_snapshot("base", e) for e in starts]
+    twins = build_ensemble(config["architecture"], len(starts), NUM_CLASSES[config["dataset"]]).to(run.device)
+    records = train_phase(run, "fresh_twins", twins, data, seeds, length, schedule_of(config, config["restart_lr"]),
+                          initialise=lambda m, o: load_snapshot_members(m, snapshots))
+    gaps = [(run.load_snapshot("restarts", t)["params"] - run.load_snapshot("fresh_twins", t)["params"]).double().norm(dim=1)
+            for t in range(length + 1)]
+    buffer = torch.cat([s["momentum"] for s in snapshots]).double()
+    way = run.load_snapshot("restarts", length)["params"].double() - torch.cat([s["params"] for s in snapshots]).double()
+    cosine = -(buffer * way).sum(1) / (buffer.norm(dim=1) * way.norm(dim=1))
+    return {**_numpy(records, "twin_"), "twin_distance": torch.stack(gaps).cpu().numpy(),
+            "restart_momentum_norm": buffer.norm(dim=1).cpu().numpy(), "restart_momentum_cosine": cosine.cpu().numpy()}
 
 
 def epoch_distances(run: Run, phase: str, epochs: int) -> np.ndarray:

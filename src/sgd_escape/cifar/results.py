@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .experiments import keeps_restart_momentum
+
 #: Result format version per experiment kind, bumped when what a kind's results hold changes
 #: (spectrum 2: the whole-trajectory probe; 3: the distance moved in each epoch), so that older
 #: results are refused, never half read.
@@ -91,7 +93,13 @@ class CachedResult:
     - ``restart_epochs``: ``(R,)``; ``restart_distance_from_init``: ``(R,)``, ``||x_{T,k} - x_0||``;
       ``base_distance_from_init``: ``(E0 + 1,)``, ``||x_t - x_0||`` along the run at 0.1;
     - ``base_epoch_distance``: ``(E0,)``, ``||x_{t+1} - x_t||`` along the run at 0.1, and
-      ``restart_epoch_distance``: ``(L, R)``, the same along each restart (schema 3).
+      ``restart_epoch_distance``: ``(L, R)``, the same along each restart (schema 3);
+    - only where the restarts kept the buffer (Exercise 6.2's run, config ``restart_momentum``):
+      ``twin_*``, the evaluations and summaries of their twins with fresh buffers, as the
+      restarts'; ``twin_distance``: ``(L + 1, R)``, ``||x_{t,k} - x'_{t,k}||`` between restart k
+      and its twin at the start of epoch t; ``restart_momentum_norm`` and
+      ``restart_momentum_cosine``: ``(R,)``, the kept buffer's length and its cosine with the
+      restart's way (:func:`~sgd_escape.cifar.pipeline.fresh_twins`).
     """
 
     experiment: str
@@ -206,7 +214,10 @@ def expected_shapes(config: dict) -> dict:
     ``final_distances`` (branches, branches); for ``spectrum`` ``inner_raw`` (restart_length,
     restarts), ``path_inner_raw`` (max(restart_epochs), restarts) and
     ``restart_distance_from_init`` (restarts,), ``base_epoch_distance`` (base_epochs,) and
-    ``restart_epoch_distance`` (restart_length, restarts). :class:`CachedResult` describes every curve.
+    ``restart_epoch_distance`` (restart_length, restarts), and where the restarts kept the
+    momentum buffer ``twin_train_loss`` and ``twin_distance`` (restart_length + 1, restarts),
+    ``restart_momentum_norm`` and ``restart_momentum_cosine`` (restarts,). :class:`CachedResult`
+    describes every curve.
     """
     kind = config["kind"]
     if kind == "fig5":
@@ -219,11 +230,14 @@ def expected_shapes(config: dict) -> dict:
         branches = config["branches"]
         return {"inner_raw": (config["branch_epochs"], branches, branches),
                 "final_distances": (branches, branches)}
-    restarts = len(config["restart_epochs"])
-    return {"inner_raw": (config["restart_length"], restarts),
-            "path_inner_raw": (max(config["restart_epochs"]), restarts),
-            "restart_distance_from_init": (restarts,), "base_epoch_distance": (config["base_epochs"],),
-            "restart_epoch_distance": (config["restart_length"], restarts)}
+    restarts, length = len(config["restart_epochs"]), config["restart_length"]
+    shapes = {"inner_raw": (length, restarts), "path_inner_raw": (max(config["restart_epochs"]), restarts),
+              "restart_distance_from_init": (restarts,), "base_epoch_distance": (config["base_epochs"],),
+              "restart_epoch_distance": (length, restarts)}
+    if keeps_restart_momentum(config):
+        shapes.update({"twin_train_loss": (length + 1, restarts), "twin_distance": (length + 1, restarts),
+                       "restart_momentum_norm": (restarts,), "restart_momentum_cosine": (restarts,)})
+    return shapes
 
 
 def _check_content(record: dict, curves: dict, folder: Path) -> None:

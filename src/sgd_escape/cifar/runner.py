@@ -105,14 +105,17 @@ class Run:
         ``work_dir/snapshots/<phase>/epoch_NNNN.pt``."""
         return self.work_dir / "snapshots" / phase / f"epoch_{epoch:04d}.pt"
 
-    def save_snapshot(self, phase: str, epoch: int, model) -> None:
+    def save_snapshot(self, phase: str, epoch: int, model, optimizer=None) -> None:
         """Save every member's weights atomically, on the CPU: ``{"params": [K, P], "buffers":
-        [K, Q]}`` (Q: the BatchNorm running statistics)."""
+        [K, Q]}`` (Q: the BatchNorm running statistics), and ``"momentum": [K, P]`` (the SGD
+        momentum buffers, :func:`momentum_buffers`) when ``optimizer`` is given."""
         path = self.snapshot_path(phase, epoch)
         path.parent.mkdir(parents=True, exist_ok=True)
         members = model.members
         snapshot = {"params": flatten_members(model.parameters(), members).cpu(),
                     "buffers": flatten_members(float_buffers(model), members).cpu()}
+        if optimizer is not None:
+            snapshot["momentum"] = flatten_members(momentum_buffers(model, optimizer), members).cpu()
         torch.save(snapshot, path.with_suffix(".tmp"))
         path.with_suffix(".tmp").replace(path)
 
@@ -147,13 +150,14 @@ def probe_phase(run: Run, name: str, units: list, compute) -> dict:
 
 
 def train_phase(run: Run, name: str, model, data, seeds, epochs: int, schedule: dict,
-                initialise=None) -> dict:
+                initialise=None, snapshot_momentum: bool = False) -> dict:
     """Train ``model`` for ``epochs`` epochs, snapshotting and evaluating at every epoch start
     (Chapters 4-6).
 
     ``schedule`` holds ``lr``, ``lr_milestones``, ``momentum``, ``weight_decay``, ``batch_size``,
     ``train_eval_examples``, and ``lr_per_epoch`` for a smooth schedule. ``initialise(model,
-    optimizer)`` runs once, before the first epoch.
+    optimizer)`` runs once, before the first epoch. With ``snapshot_momentum`` the snapshots
+    keep the momentum buffers too (Exercise 6.2's restarts start from them).
     Returns per-epoch records, each ``[epochs or epochs + 1, K]``.
     """
     state = run.phase(name)
@@ -167,7 +171,7 @@ def train_phase(run: Run, name: str, model, data, seeds, epochs: int, schedule: 
     count = schedule["train_eval_examples"]
     for epoch in range(state.get("epoch", 0), epochs + 1):
         began = time.monotonic()
-        run.save_snapshot(name, epoch, model)
+        run.save_snapshot(name, epoch, model, optimizer if snapshot_momentum else None)
         for split, (images, labels) in {"train": (data.train_images(count), data.train_labels[:count]),
                                         "test": (data.test_images, data.test_labels)}.items():
             for key, value in evaluate(model, images, labels, data).items():
@@ -206,8 +210,27 @@ def replicate_into(model, source_state: dict, source_optimizer: dict | None, opt
             optimizer.state[param]["momentum_buffer"] = buffer.repeat(members, *([1] * (buffer.dim() - 1)))
 
 
-def load_snapshot_members(model, snapshots: list[dict]) -> None:
+def load_snapshot_members(model, snapshots: list[dict], optimizer=None) -> None:
     """Member ``k`` of ``model`` takes weights and buffers from one-member ``snapshots[k]``: the
-    restarts start from epochs of the run at 0.1 (Chapter 6). In place; returns None."""
+    restarts start from epochs of the run at 0.1 (Chapter 6). With ``optimizer``, its momentum
+    buffers come from the snapshots too (which must hold them: Exercise 6.2); without, it keeps
+    its fresh ones. In place; returns None."""
     load_members(list(model.parameters()), torch.cat([s["params"] for s in snapshots]))
     load_members(float_buffers(model), torch.cat([s["buffers"] for s in snapshots]))
+    if optimizer is not None:
+        if not all("momentum" in s for s in snapshots):
+            raise ValueError("snapshots must hold momentum buffers to restart with them "
+                             "(train the run at 0.1 with snapshot_momentum=True)")
+        flat = torch.cat([s["momentum"] for s in snapshots])
+        buffers = [torch.zeros_like(p) for p in model.parameters()]
+        load_members(buffers, flat)
+        for param, buffer in zip(model.parameters(), buffers):
+            optimizer.state[param]["momentum_buffer"] = buffer
+
+
+def momentum_buffers(model, optimizer) -> list[torch.Tensor]:
+    """The SGD momentum buffer of every parameter of ``model``, in parameter order, zeros where
+    the optimizer has taken no step yet (Chapter 6). A zero buffer and none act alike: without
+    dampening, SGD's first step sets the buffer to the gradient either way."""
+    buffers = [optimizer.state.get(p, {}).get("momentum_buffer") for p in model.parameters()]
+    return [torch.zeros_like(p) if b is None else b for p, b in zip(model.parameters(), buffers)]
