@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from sgd_escape.cifar.experiments import EXPERIMENTS, preset_config
+from sgd_escape.cifar.experiments import EXPERIMENTS, preset_config, total_units
 from sgd_escape.cifar.pipeline import run_experiment
 from cifar_fakes import write_fake_result
 from sgd_escape.cifar.results import CacheError, best_cached, load_result, refused_caches, write_result
@@ -364,6 +364,69 @@ def test_zeroed_branches_get_no_momentum_buffer_and_shared_ones_get_the_runs():
     first = next(iter(branches.parameters()))
     shared_buffer = next(iter(source.state.values()))["momentum_buffer"]
     assert torch.equal(optimizer.state[first]["momentum_buffer"], shared_buffer.repeat(3, *[1] * (shared_buffer.dim() - 1)))
+
+
+@pytest.mark.slow
+def test_exercise_6_2_twins_repeat_the_plain_restarts_and_the_kept_buffer_is_the_runs(tmp_path):
+    """Exercise 6.2's run: its twins are the plain run's restarts to the last bit, its restarts
+    start from the same points with the buffer the run at 0.1 had there, and the twin distances
+    are measured between the two phases' snapshots."""
+    from sgd_escape.cifar.runner import Run
+
+    for name in ("spectrum-resnet-cifar10", "spectrumkeep-resnet-cifar10"):
+        smoke(name, tmp_path, tmp_path / name)
+    fresh, kept = (load_result(name, "smoke", tmp_path) for name in ("spectrum-resnet-cifar10", "spectrumkeep-resnet-cifar10"))
+    assert kept.config == {**fresh.config, "experiment": "spectrumkeep-resnet-cifar10", "restart_momentum": "kept"}
+    for key in ("train_loss", "test_loss", "train_loss_running"):
+        np.testing.assert_array_equal(kept.curves[f"twin_{key}"], fresh.curves[f"restart_{key}"])
+    np.testing.assert_array_equal(kept.curves["restart_test_loss"][0], fresh.curves["restart_test_loss"][0])
+    assert not np.allclose(kept.curves["restart_test_loss"][1], fresh.curves["restart_test_loss"][1])
+    run = Run(tmp_path / "spectrumkeep-resnet-cifar10", kept.config, "cpu", None, 1, progress=False)
+    starts, length = kept.config["restart_epochs"], kept.config["restart_length"]
+    buffers = torch.cat([run.load_snapshot("base", e)["momentum"] for e in starts]).double()
+    np.testing.assert_allclose(kept.curves["restart_momentum_norm"], buffers.norm(dim=1).numpy(), rtol=1e-12)
+    gap = run.load_snapshot("restarts", length)["params"] - run.load_snapshot("fresh_twins", length)["params"]
+    np.testing.assert_allclose(kept.curves["twin_distance"][-1], gap.double().norm(dim=1).numpy(), rtol=1e-12)
+    assert np.all(kept.curves["twin_distance"][0] == 0) and np.all(kept.curves["twin_distance"][1:] > 0)
+    assert run.state["units"] == total_units(kept.config)                 # the progress bar's length
+
+
+def test_snapshots_keep_the_momentum_buffers_and_restarts_can_start_from_them(tmp_path):
+    from sgd_escape.cifar.models import build_ensemble
+    from sgd_escape.cifar.runner import load_snapshot_members, momentum_buffers
+    from sgd_escape.cifar.training import make_optimizer
+
+    run = Run(tmp_path, {"experiment": "x"}, "cpu", None, 1, progress=False)
+    one = build_ensemble("resnet14", 1, 10, 0)
+    optimizer = make_optimizer(one, 0.1, 0.9, 0.0)
+    assert all(torch.equal(b, torch.zeros_like(p)) for b, p in zip(momentum_buffers(one, optimizer), one.parameters()))
+    run.save_snapshot("base", 0, one, optimizer)
+    one(torch.ones(2, 3, 32, 32)).sum().backward()
+    optimizer.step()
+    run.save_snapshot("base", 1, one, optimizer)
+    run.save_snapshot("plain", 1, one)
+    assert torch.all(run.load_snapshot("base", 0)["momentum"] == 0) and "momentum" not in run.load_snapshot("plain", 1)
+    restarts = build_ensemble("resnet14", 2, 10)
+    fresh_optimizer = make_optimizer(restarts, 0.01, 0.9, 0.0)
+    load_snapshot_members(restarts, [run.load_snapshot("base", e) for e in (0, 1)], fresh_optimizer)
+    first, source = next(iter(restarts.parameters())), next(iter(one.parameters()))
+    buffer = fresh_optimizer.state[first]["momentum_buffer"].reshape(2, -1)      # members lead every tensor
+    saved = optimizer.state[source]["momentum_buffer"].reshape(-1)
+    assert torch.all(buffer[0] == 0) and torch.equal(buffer[1], saved) and torch.any(saved != 0)
+    with pytest.raises(ValueError, match="^snapshots must hold momentum buffers"):
+        load_snapshot_members(restarts, [run.load_snapshot("plain", 1)] * 2, fresh_optimizer)
+
+
+def test_a_kept_buffer_counts_its_twins_in_the_work_and_the_expected_curves():
+    from sgd_escape.cifar.experiments import image_passes
+    from sgd_escape.cifar.results import expected_shapes
+
+    fresh, kept = (preset_config(name, "cpu") for name in ("spectrum-resnet-cifar10", "spectrumkeep-resnet-cifar10"))
+    assert total_units(kept) == total_units(fresh) + kept["restart_length"] + 1
+    assert image_passes(kept)["passes"] > image_passes(fresh)["passes"]
+    extra = set(expected_shapes(kept)) - set(expected_shapes(fresh))
+    assert extra == {"twin_train_loss", "twin_distance", "restart_momentum_norm", "restart_momentum_cosine"}
+    assert expected_shapes(kept)["twin_distance"] == (kept["restart_length"] + 1, len(kept["restart_epochs"]))
 
 
 def test_restarts_train_at_the_restart_rate_and_the_smooth_schedule_is_passed_on():
