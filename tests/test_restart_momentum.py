@@ -8,7 +8,7 @@ import pytest
 
 from sgd_escape.cifar import restart_momentum
 from sgd_escape.cifar.experiments import preset_config
-from sgd_escape.cifar.results import is_cached, load_result
+from sgd_escape.cifar.results import load_result
 
 
 def _pair():
@@ -76,7 +76,6 @@ def test_verdicts_count_the_signs_of_a_result():
     assert restart_momentum.verdicts(fresh) == {"nonpositive": "1 of 9", "convex": 2, "restarts": 3}
 
 
-@pytest.mark.skipif(not is_cached("spectrumkeep-resnet-cifar10", "cpu"), reason="Exercise 6.2's run is not cached")
 def test_the_committed_twins_repeat_the_plain_run_and_the_kept_restarts_differ():
     fresh, kept = load_result("spectrum-resnet-cifar10", "cpu"), load_result("spectrumkeep-resnet-cifar10", "cpu")
     assert restart_momentum.repetition_gap(fresh, kept) == 0      # the same arithmetic on one CPU thread
