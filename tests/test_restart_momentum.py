@@ -83,3 +83,14 @@ def test_the_committed_twins_repeat_the_plain_run_and_the_kept_restarts_differ()
     assert np.all(measured["gap_end"] > 0) and np.all(measured["shift"] > 0)
     assert np.all(np.abs(measured["cosine"]) <= 1)
     np.testing.assert_array_equal(kept.curves["twin_distance"][0], 0)     # twins start at one point
+
+
+def test_an_exercise_run_differs_from_its_base_run_only_by_the_added_setting():
+    from sgd_escape.cifar.experiments import differs_only_in
+
+    base, kept = preset_config("spectrum-resnet-cifar10", "mini"), preset_config("spectrumkeep-resnet-cifar10", "mini")
+    assert differs_only_in(base, kept, "restart_momentum")
+    assert not differs_only_in(kept, base, "restart_momentum")            # taken away, not added
+    assert not differs_only_in(base, {**kept, "seed": 1}, "restart_momentum")
+    assert not differs_only_in(base, kept, "branch_momentum")
+    assert not differs_only_in(base, base, "restart_momentum")

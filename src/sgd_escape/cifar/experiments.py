@@ -184,6 +184,13 @@ def total_units(config: dict) -> int:
     return config["base_epochs"] + 2 * config["restart_length"] + 2 + max(config["restart_epochs"]) + twins
 
 
+def differs_only_in(config: dict, other: dict, key: str) -> bool:
+    """Whether ``other`` is ``config`` with the setting ``key`` added, under another experiment's
+    name: how an exercise's run relates to the run it varies (Chapters 5-6)."""
+    rest = {**other, "experiment": config["experiment"]}
+    return rest.pop(key, None) is not None and key not in config and rest == config
+
+
 def keeps_restart_momentum(config: dict) -> bool:
     """Whether the restarts of a spectrum ``config`` keep the momentum buffer of the run at 0.1
     (Exercise 6.2's run, Chapter 6); False for every other config."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .experiments import training_set_size
+from .experiments import differs_only_in, training_set_size
 from .probes import not_positive
 
 
@@ -22,9 +22,7 @@ def require_twins(shared, zeroed) -> None:
         raise ValueError("shared must be a slope result whose branches share the run's momentum buffer")
     if zeroed.config.get("branch_momentum") != "zeroed":
         raise ValueError("zeroed must be a slope result whose branches start with zeroed buffers")
-    rest = {**zeroed.config, "experiment": shared.config["experiment"]}
-    rest.pop("branch_momentum")
-    if rest != shared.config:
+    if not differs_only_in(shared.config, zeroed.config, "branch_momentum"):
         raise ValueError("zeroed must have the config of shared apart from the momentum buffer")
 
 

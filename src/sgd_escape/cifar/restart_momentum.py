@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .experiments import keeps_restart_momentum, training_set_size
+from .experiments import differs_only_in, keeps_restart_momentum, training_set_size
 
 #: The curves a twin shares with the restart of the plain run that it repeats.
 REPEATED = ("train_loss", "test_loss", "train_loss_running")
@@ -24,9 +24,7 @@ def require_pair(fresh, kept) -> None:
         raise ValueError("fresh must be a spectrum result whose restarts start with fresh momentum buffers")
     if not keeps_restart_momentum(kept.config):
         raise ValueError("kept must be a spectrum result whose restarts keep the momentum buffer")
-    rest = {**kept.config, "experiment": fresh.config["experiment"]}
-    rest.pop("restart_momentum")
-    if rest != fresh.config:
+    if not differs_only_in(fresh.config, kept.config, "restart_momentum"):
         raise ValueError("kept must have the config of fresh apart from the momentum buffer")
 
 
