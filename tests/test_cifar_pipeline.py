@@ -120,7 +120,7 @@ def test_whole_trajectory_counts_only_the_base_epochs_before_each_restart():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", ["fig5-resnet-cifar10", "slope-resnet-cifar10"])
+@pytest.mark.parametrize("experiment", ["fig5-resnet-cifar10", "slope-resnet-cifar10", "spectrumkeep-resnet-cifar10"])
 def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(experiment, tmp_path):
     whole = load_result(experiment, "smoke", smoke(experiment, tmp_path / "a", tmp_path / "wa").parent.parent)
     stops = 0
