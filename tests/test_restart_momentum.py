@@ -94,3 +94,21 @@ def test_an_exercise_run_differs_from_its_base_run_only_by_the_added_setting():
     assert not differs_only_in(base, {**kept, "seed": 1}, "restart_momentum")
     assert not differs_only_in(base, kept, "branch_momentum")
     assert not differs_only_in(base, base, "restart_momentum")
+
+
+def test_the_twin_picture_draws_each_restart_against_the_buffers_delivery():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, kept = _pair()
+    fig, ax = plt.subplots()
+    restart_momentum.plot_twin_gaps(ax, kept)
+    lines = ax.get_lines()
+    assert len(lines) == 3 + 1
+    np.testing.assert_allclose(lines[0].get_ydata(), np.array([0, 1, 2, 3]) / 0.09)   # twin distance / shift
+    delivered = lines[-1]
+    x, y = delivered.get_xdata(), delivered.get_ydata()
+    np.testing.assert_allclose(y, 1 - 0.9 ** (4 * x))                   # mini: 4 steps per epoch
+    assert ax.get_ylim()[1] == pytest.approx(1.05 * 3 / 0.09)          # the largest share, restart 1 at the end
+    plt.close(fig)

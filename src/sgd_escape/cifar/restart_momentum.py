@@ -96,3 +96,22 @@ def verdicts(result) -> dict:
     s = result.scalars
     return {"nonpositive": f"{s['nonpositive_inner']} of {s['inner_products']}",
             "convex": sum(s["restart_one_point_convex"]), "restarts": s["restarts"]}
+
+
+def plot_twin_gaps(ax, result) -> None:
+    """Exercise 6.2's picture (Chapter 6): each restart's distance from its twin at every epoch
+    start, as a share of :func:`kept_shift`, beside the share of the shift the kept buffer has
+    added by then, ``1 - m^(steps t)`` (steps: SGD steps per epoch). Draws on ``ax``; returns None."""
+    c, config = result.curves, result.config
+    gaps = c["twin_distance"] / kept_shift(result)
+    epochs = np.arange(gaps.shape[0])
+    for k, start in enumerate(c["restart_epochs"]):
+        ax.plot(epochs, gaps[:, k], marker="o", ms=3, lw=1.2, label=f"restart from epoch {start}")
+    steps = training_set_size(config) // config["batch_size"]
+    smooth = np.linspace(0, epochs[-1], 200)
+    ax.plot(smooth, 1 - config["momentum"] ** (steps * smooth), color="0.3", ls="--", lw=1.0,
+            label="share of the shift added by the buffer")
+    ax.set_ylim(0, 1.05 * max(1.0, float(gaps.max())))
+    ax.set_xlabel("epoch of the restart")
+    ax.set_ylabel("distance to the twin / shift")
+    ax.legend(fontsize=8, loc="lower right")
