@@ -217,7 +217,7 @@ def fresh_twins(run: Run, config: dict, data, seeds) -> dict:
     ``twin_distance`` ``[L + 1, R]`` (how far each restart is from its twin at every epoch start),
     ``restart_momentum_norm`` ``[R]`` (the kept buffer's length, in gradient units) and
     ``restart_momentum_cosine`` ``[R]`` (the cosine between the step the buffer points along, minus
-    the buffer, and the restart's way to its end).
+    the buffer, and the restart's way to its end; NaN for a restart from epoch 0, whose buffer is zero).
     """
     starts, length = config["restart_epochs"], config["restart_length"]
     snapshots = [run.load_snapshot("base", e) for e in starts]
