@@ -140,6 +140,8 @@ def test_chapters_4_to_6_run_on_reduced_results(reduced_data, tmp_path, monkeypa
     assert int(glued["ch6_restarts"]) == 2 * len(TINY["spectrum"]["restart_epochs"])
     assert glued["ch5_sol3_start"] == "'are the same to the last bit'"     # Exercise 5.3 reads its cpu pair
     assert glued["ch6_sol2_repeat"] == "'are the same to the last bit'"    # and Exercise 6.2 its own
+    pair = load_result("spectrumkeep-resnet-cifar10", "cpu", reduced_data).config       # its sizes, not reduced's
+    assert glued["ch6_sol2_restart_steps"] == str(pair["restart_length"] * pair["train_examples"] // pair["batch_size"])
 
 
 @pytest.mark.slow
