@@ -228,6 +228,41 @@ def test_the_benchmark_step_runs_the_benchmark_script_and_keeps_its_report(tmp_p
     assert not (tmp_path / "cifar_trainer.json.part").exists()
 
 
+def test_a_child_still_running_at_its_deadline_is_stopped_and_named():
+    import sys
+    import time
+
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"time\.sleep\(60\).* was stopped after 1 s.*--minutes"):
+        session_module.run_child([sys.executable, "-c", "import time; time.sleep(60)"], began + 1)
+    assert time.monotonic() - began < 30
+    assert session_module.run_child([sys.executable, "-c", "pass"], time.monotonic() + 60).returncode == 0
+
+
+def test_a_benchmark_past_the_budget_ends_the_command_on_time_and_writes_no_report(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import time
+
+    real_run = subprocess.run
+
+    def slow_benchmark(command, *args, **kwargs):      # the real deadline, a benchmark that never ends
+        if str(command[1]).endswith("cifar_trainer.py"):
+            command = [sys.executable, "-c", "import time; time.sleep(60)"]
+        return real_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", slow_benchmark)
+    monkeypatch.setattr(session_module, "STEP_MINUTES", dict.fromkeys(session_module.STEPS, 0.0))
+    began = time.monotonic()
+    minutes = session_module.RESERVE_MINUTES + 0.05            # 3 s for the step itself
+    assert session(tmp_path, minutes=minutes, steps=("environment", "benchmark")) == 1
+    assert time.monotonic() - began < 30
+    outcome = json.loads((tmp_path / "out" / "session.json").read_text())["commands"][-1]["steps"]["benchmark"]
+    assert outcome["outcome"].startswith("failed:") and "cifar_trainer.py" in outcome["outcome"]
+    assert (tmp_path / "out" / "environment.json").is_file()
+    assert not list((tmp_path / "state").glob("cifar_trainer.json*"))
+
+
 GPU = "NVIDIA H100 80GB HBM3"
 GPU_REPORT = "benchmarks/environment-nvidia-h100-80gb-hbm3.json"
 

@@ -15,12 +15,16 @@ is copied into ``--out`` as at most five files:
 - ``results-<preset>.tar``: every finished ``<experiment>/<preset>/`` folder, byte for byte;
 - ``session.json``: what each step did, and how long it took.
 
+A determinism or benchmark step still running at the end of the budget is stopped, and the
+command ends with the step marked failed (:func:`run_child`).
+
 Back on a machine with the repository, ``python -m sgd_escape unpack FOLDER`` checks these files
 and moves them into ``data/`` (see :mod:`sgd_escape.cifar.unpack`).
 """
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -73,22 +77,37 @@ def sgd_escape_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "sgd_escape", *args]
 
 
-def determinism_check(experiments: list[str], data: str, device: str, folder: Path, command: str) -> dict:
+def run_child(command: list[str], deadline: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``command`` in a child process, stopped at the ``time.monotonic()`` ``deadline`` (Chapter 4).
+    A child still running then raises a RuntimeError naming it, so that a step which overruns
+    the budget ends the command cleanly instead of the machine's own time limit killing it."""
+    timeout = None if deadline is None else max(1.0, deadline - time.monotonic())
+    try:
+        return subprocess.run(command, check=check, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{shlex.join(command[1:])} was stopped after {timeout:.0f} s, at the end of "
+                           "the budget; run the session again with more --minutes") from None
+
+
+def determinism_check(experiments: list[str], data: str, device: str, folder: Path, command: str,
+                      deadline: float | None = None) -> dict:
     """Run ``experiments`` at the smoke preset twice, in separate processes, and compare every
     number (Chapter 4). The second copy of each experiment stops after its first unit of work and
     resumes in a new process, the path every long GPU run takes, so a resume that breaks or
     changes the numbers shows here, in seconds. Returns the report (``determinism.json``): the
-    largest differences per experiment and overall, and whether the two copies are identical."""
+    largest differences per experiment and overall, and whether the two copies are identical.
+    A run still going at ``deadline`` (see :func:`run_child`) raises a RuntimeError."""
     began, started = time.monotonic(), utc_now()
     common = ["--preset", "smoke", "--device", device, "--data", data, "--quiet", "--offline"]
-    subprocess.run(sgd_escape_command("run", *experiments, *common, "--out", str(folder / "first"),
-                                      "--work", str(folder / "work-first"), "--fresh"), check=True)
+    run_child(sgd_escape_command("run", *experiments, *common, "--out", str(folder / "first"),
+                                 "--work", str(folder / "work-first"), "--fresh"), deadline)
     second = [*common, "--out", str(folder / "second"), "--work", str(folder / "work-second")]
     for name in experiments:
-        stopped = subprocess.run(sgd_escape_command("run", name, *second, "--fresh", "--max-minutes", "0"))
+        stopped = run_child(sgd_escape_command("run", name, *second, "--fresh", "--max-minutes", "0"),
+                            deadline, check=False)
         if stopped.returncode not in (0, EXIT_BUDGET):
             raise RuntimeError(f"{name} at the smoke preset exited with status {stopped.returncode}")
-        subprocess.run(sgd_escape_command("run", name, *second), check=True)       # the resume
+        run_child(sgd_escape_command("run", name, *second), deadline)       # the resume
     report = {"command": command, "started_utc": started, "preset": "smoke", **code_and_machine(device),
               "second_copy": "each experiment stopped after its first unit of work and resumed",
               "experiments": {}}
@@ -104,16 +123,17 @@ def determinism_check(experiments: list[str], data: str, device: str, folder: Pa
     return report
 
 
-def run_benchmark(data: str, device: str, target: Path) -> None:
+def run_benchmark(data: str, device: str, target: Path, deadline: float | None = None) -> None:
     """Run ``benchmarks/cifar_trainer.py`` on ``device``, its report written to ``target``; returns
-    None (Chapter 4)."""
+    None (Chapter 4). A benchmark still going at ``deadline`` (see :func:`run_child`) raises a
+    RuntimeError and writes no report."""
     root = find_repository_root(required=False)
     script = root and root / "benchmarks" / "cifar_trainer.py"
     if not script or not script.is_file():
         raise RuntimeError("benchmarks/cifar_trainer.py not found: run the session from a clone of the book")
     partial = target.with_name(target.name + ".part")     # complete or absent, as every report
-    subprocess.run([sys.executable, str(script), "--device", device, "--data", data,
-                    "--out", str(partial)], check=True)
+    run_child([sys.executable, str(script), "--device", device, "--data", data, "--out", str(partial)],
+              deadline)
     partial.replace(target)
 
 
@@ -173,6 +193,11 @@ class Session:
             raise ValueError(f"{theirs} comes from another session; unpack it first (python -m "
                              "sgd_escape unpack) and move it away, or give another --out")
 
+    def step_deadline(self) -> float:
+        """The ``time.monotonic()`` at which a step's child process is stopped: the end of the
+        budget less the reserve for packing and copying."""
+        return self.deadline - 60 * RESERVE_MINUTES
+
     def minutes_left(self) -> float:
         """Minutes to the deadline, less the reserve kept for packing and copying."""
         return (self.deadline - time.monotonic()) / 60 - RESERVE_MINUTES
@@ -214,12 +239,13 @@ class Session:
         """Step: write ``determinism.json`` (:func:`determinism_check`; by default on every
         CIFAR-10 experiment of Section 5)."""
         names = self.experiments or SECTION5_CIFAR10
-        report = determinism_check(names, self.data, self.device, self.state / "determinism", self.command)
+        report = determinism_check(names, self.data, self.device, self.state / "determinism", self.command,
+                                   self.step_deadline())
         self.write_json(REPORTS["determinism"], report)
 
     def benchmark(self) -> None:
         """Step: write ``cifar_trainer.json`` (:func:`run_benchmark`)."""
-        run_benchmark(self.data, self.device, self.state / REPORTS["benchmark"])
+        run_benchmark(self.data, self.device, self.state / REPORTS["benchmark"], self.step_deadline())
 
     def run(self) -> str:
         """Step: run the experiments, cheapest first, within the minutes left, then pack the
