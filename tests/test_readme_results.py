@@ -14,6 +14,7 @@ from sgd_escape.cifar.pipeline import whole_trajectory_mask
 from sgd_escape.cifar.probes import not_positive
 
 README = (ROOT / "README.md").read_text()
+NETWORK_NAMES = {"resnet": "ResNet", "densenet": "DenseNet"}
 
 
 def _row(start: str) -> str:
@@ -146,8 +147,7 @@ def test_figure5_row_states_where_the_failures_lie():
     balls = [(net, int(r.curves["ball_epochs"][i]), r) for net, r in results.items() if r is not None
              for i in np.nonzero(not_positive(r.curves["ball_raw_mean"][:, 0]))[0] if r.curves["ball_epochs"][i] >= 5]
     if balls:
-        named = {"resnet": "ResNet", "densenet": "DenseNet"}
-        assert f"({', '.join(sorted({named[b[0]] for b in balls}))}, epochs {' and '.join(str(b[1]) for b in balls)}" in row
+        assert f"({', '.join(sorted({NETWORK_NAMES[b[0]] for b in balls}))}, epochs {' and '.join(str(b[1]) for b in balls)}" in row
         every = all((b[2].curves["ball_raw_max"][b[2].curves["ball_epochs"] == b[1], 0] <= 0).all() for b in balls)
         assert ("every point negative" in row) == every
         assert f"the balls use {balls[0][2].config['ball_examples']} images" in row
@@ -179,16 +179,16 @@ def test_section53_row_states_the_ratios_to_the_papers_fractions():
 
 def test_figure6_row_states_the_losses_and_the_failing_restart():
     row, results = _row("Figure 6 (CIFAR-10"), _cifar10("spectrum")
-    cached = [r for r in results.values() if r is not None]
-    ends = np.concatenate([r.curves["restart_train_loss"][-1] for r in cached])
+    cached = {net: r for net, r in results.items() if r is not None}
+    ends = np.concatenate([r.curves["restart_train_loss"][-1] for r in cached.values()])
     assert f"restarts end at training losses {tables.value_range(ends, '.3g')} (chance: {np.log(10):.2f})" in row
-    for r in cached:
+    for net, r in cached.items():
         c, scalars = r.curves, r.scalars
         on_the_way = whole_trajectory_mask(c["path_inner_raw"].shape[0], c["restart_epochs"])
         for k, convex in enumerate(scalars["whole_trajectory_one_point_convex"]):
             if not convex:
                 values = np.concatenate([c["path_inner_raw"][on_the_way[:, k], k], c["inner_raw"][:, k]])
                 assert (f"its restart from epoch {c['restart_epochs'][k]} is not one-point convex "
-                        f"({scalars['nonpositive_inner_whole_trajectory']} of its "
-                        f"{scalars['inner_products_whole_trajectory']} whole-trajectory inner products, "
-                        f"{values.min():.2g})") in row
+                        f"({scalars['nonpositive_inner_whole_trajectory']} of the "      # counts over all restarts
+                        f"{scalars['inner_products_whole_trajectory']} whole-trajectory inner products of all "
+                        f"{len(c['restart_epochs'])} {NETWORK_NAMES[net]} restarts, {values.min():.2g})") in row
