@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -134,3 +135,33 @@ def test_every_exercise_is_followed_by_its_folded_worked_solution(notebook: Path
         words = re.sub(r"^:.*$", "", answer, flags=re.M).split()
         assert len(words) >= 30, f"{label}: the solution is nearly empty ({len(words)} words)"
     assert len(directives) == 3 * count, f"{notebook.name}: stray exercise or solution directives"
+
+
+# "at most {glue:text}`key:.2f`" and the like: a glued number printed as the bound of an observed
+# range. Where the phrase reads "at most $\eta r =$ ..." the glue is an equality, not a bound.
+_BOUND = re.compile(r"(at most|within|up to|never exceeds|stays below|at least)\s+(\$[^$]*\$\s*)?"
+                    r"\{glue:text\}`(\w+):([^`]+)`")
+_UPPER = ("at most", "within", "up to", "never exceeds", "stays below")
+
+
+def _printed_bounds(notebook: Path) -> list[tuple[str, str, str]]:
+    """(phrase, key, format spec) of every numeric glue the prose states as a bound."""
+    return [(phrase, key, spec) for phrase, formula, key, spec in _BOUND.findall(_markdown(notebook))
+            if not formula.rstrip().rstrip("$").rstrip().endswith("=")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_bounds_printed_from_glued_numbers_hold(built_book: Path, notebook: Path):
+    """Rounding to the nearest can make "at most 0.1" of 0.1027 false: such a bound must be
+    rounded outward (``book.bound_text``), which this checks against the unrounded value."""
+    glue_file = built_book.parent / "jupyter_execute" / "chapters" / f"{notebook.stem}.glue.json"
+    assert glue_file.exists(), f"the build wrote no {glue_file.name}"
+    glued = {key: output["data"]["text/plain"] for key, output in json.loads(glue_file.read_text()).items()}
+    for phrase, key, spec in _printed_bounds(notebook):
+        value = float(glued[key])                   # book.glue stores plain Python numbers
+        shown = format(value, spec)
+        printed = float(shown.rstrip("%")) / (100 if shown.endswith("%") else 1)
+        holds = printed >= value if phrase in _UPPER else printed <= value
+        holds = holds or math.isclose(printed, value, rel_tol=1e-12) or math.isnan(value)   # 10.000000000000002 is 10
+        assert holds, f"{notebook.name}: '{phrase} {shown}' is false for {key} = {value!r}: glue bound_text instead"

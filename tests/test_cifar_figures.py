@@ -129,6 +129,14 @@ def test_hoeffding_ball_rows_certify_tight_balls_and_count_the_points_wide_ones_
     assert tables.hoeffding_ball_rows({"b": None}) == [["none", "", "", "", "", "", ""]]
 
 
+def test_hoeffding_ball_rows_round_the_largest_spread_up_so_the_prose_bound_stays_true():
+    curves = {"ball_epochs": np.array([5]), "ball_raw_mean": np.array([[1.0]]),
+              "ball_raw_min": np.array([[0.5]]), "ball_raw_max": np.array([[1.350028]])}
+    result = SimpleNamespace(curves=curves, config={"epochs": 6, "ball_points": 100}, preset="mini")
+    # range over mean 0.850028: "0.85" (nearest) would understate it in "at most ... times that mean"
+    assert tables.hoeffding_ball_rows({"a": result})[0][5] == "0.86"
+
+
 def test_gradient_norm_rows_compare_the_first_two_learning_rates_only():
     # epochs 0-1 at the initial rate, 2-3 after the first drop, 4 after the second (not counted)
     mean = np.array([[1.0, 1.0], [1.0, 3.0], [2.0, 2.0], [2.0, 2.0], [9.0, 9.0]])

@@ -12,6 +12,7 @@ import html
 import numpy as np
 
 from ..assumption import hoeffding_lower_bound, hoeffding_samples_needed
+from ..book import bound_text
 from .experiments import EXPERIMENTS, PRESET_NOTES
 from .probes import counted_ball_epochs, not_positive
 from .results import PRESET_PREFERENCE, best_cached, make_command, refused_caches
@@ -224,8 +225,8 @@ def hoeffding_ball_rows(results: dict, confidence: float = 0.95) -> list[list]:
     whole ball at ``confidence`` (taking each ball's smallest and largest observed value as the
     range that Lemma 6 assumes known), how many have a mean that is not positive (never certified;
     a NaN from a diverged probe counts here), the largest range over mean among the balls with a
-    positive mean (the paper's "small variances", measured), and the most points any of them
-    would need."""
+    positive mean (the paper's "small variances", measured; rounded up, so that it stays an upper
+    bound), and the most points any of them would need."""
     rows = []
     for net, result in results.items():
         if result is None:
@@ -239,7 +240,7 @@ def hoeffding_ball_rows(results: dict, confidence: float = 0.95) -> list[list]:
         needed = needed[np.isfinite(needed)]
         spread = ((high - low) / mean)[mean > 0]
         rows.append([f"{net} ({result.preset})", finite.size, points, int(certified.sum()),
-                     int(finite.size - (mean > 0).sum()), f"{spread.max():.2g}" if spread.size else "none",
+                     int(finite.size - (mean > 0).sum()), bound_text(spread.max(), "upper") if spread.size else "none",
                      int(needed.max()) if needed.size else "none"])
     return rows or [["none"] + [""] * 6]
 
