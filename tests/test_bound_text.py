@@ -1,4 +1,4 @@
-"""Bounds printed in the prose stay true: book.bound_text rounds outward (Chapters 2-6)."""
+"""Bounds printed in the prose stay true: book.bound_text rounds outward (Chapters 1-7)."""
 from decimal import Decimal
 
 import numpy as np

@@ -50,7 +50,7 @@ def bound_text(value: float, side: str, digits: int = 2, percent: bool = False) 
     """``value`` as text, rounded outward to ``digits`` significant figures so that a bound stays
     true once printed: up for ``side="upper"`` ("at most 0.11" for 0.1027), down for
     ``side="lower"`` ("at least 1.4" for 1.458); rounding to the nearest would print "at most
-    0.1" and "at least 1.5" (Chapters 2-6 glue bounds this way). ``percent``: as a percentage of
+    0.1" and "at least 1.5" (Chapters 1-7 glue bounds this way). ``percent``: as a percentage of
     ``value`` ("1.9%" for 0.01846). Values below 0.001 or from 100,000 on are written as
     ``2.08e-04``. Returns a str."""
     value = require_finite("value", value)
