@@ -137,17 +137,21 @@ def test_every_exercise_is_followed_by_its_folded_worked_solution(notebook: Path
     assert len(directives) == 3 * count, f"{notebook.name}: stray exercise or solution directives"
 
 
-# "at most {glue:text}`key:.2f`" and the like: a glued number printed as the bound of an observed
-# range. Where the phrase reads "at most $\eta r =$ ..." the glue is an equality, not a bound.
-_BOUND = re.compile(r"(at most|within|up to|never exceeds|stays below|at least)\s+(\$[^$]*\$\s*)?"
-                    r"\{glue:text\}`(\w+):([^`]+)`")
-_UPPER = ("at most", "within", "up to", "never exceeds", "stays below")
+# "at most {glue:text}`key:.2f`", "$c(y) \ge$ {glue:text}`key:.3f`" and the like: a glued number
+# printed as the bound of an observed range. Where the phrase reads "at most $\eta r =$ ..." the
+# glue is an equality, not a bound.
+_BOUND = re.compile(r"(at most|within|up to|never exceeds|stays below|at least|fewer than|less than|more than)"
+                    r"\s+(\$[^$]*\$\s*)?\{glue:text\}`(\w+):([^`]+)`")
+_MATH_BOUND = re.compile(r"\$[^$]*(\\le|\\leq|\\ge|\\geq)\s*\$\s*\{glue:text\}`(\w+):([^`]+)`")
+_UPPER = ("at most", "within", "up to", "never exceeds", "stays below", "fewer than", "less than", r"\le", r"\leq")
 
 
 def _printed_bounds(notebook: Path) -> list[tuple[str, str, str]]:
     """(phrase, key, format spec) of every numeric glue the prose states as a bound."""
-    return [(phrase, key, spec) for phrase, formula, key, spec in _BOUND.findall(_markdown(notebook))
-            if not formula.rstrip().rstrip("$").rstrip().endswith("=")]
+    text = _markdown(notebook)
+    worded = [(phrase, key, spec) for phrase, formula, key, spec in _BOUND.findall(text)
+              if not formula.rstrip().rstrip("$").rstrip().endswith("=")]
+    return worded + _MATH_BOUND.findall(text)
 
 
 @pytest.mark.slow
