@@ -412,6 +412,21 @@ def test_count_rows_put_each_networks_counts_under_each_group():
                                                                   "ball_mean_nonpositive": 0, "ball_probed": 0}))
 
 
+def test_side_remarks_are_compared_with_step_runs_of_their_own_preset(monkeypatch):
+    """A GPU session may leave the smooth runs at `cpu` while Figure 5 shows `reduced`: each
+    smooth run is compared with the step run of its own preset, never with another preset's."""
+    from sgd_escape.cifar import side_remarks
+
+    monkeypatch.setenv("SGD_ESCAPE_DATA", str(ROOT / "data"))
+    twins = side_remarks.step_schedule_twins({"resnet": SimpleNamespace(preset="mini"),
+                                              "densenet": SimpleNamespace(preset="reduced"), "vgg": None})
+    assert twins["resnet"].experiment == "fig5-resnet-cifar10" and twins["resnet"].preset == "mini"
+    assert twins["densenet"] is None and twins["vgg"] is None          # no reduced cache is committed
+    at_cpu = side_remarks.figure5_at_preset("cpu")
+    assert {net: r.preset for net, r in at_cpu.items()} == {"resnet": "cpu", "densenet": "cpu"}
+    assert side_remarks.figure5_at_preset(None, ("resnet",)) == {"resnet": None}
+
+
 def test_schedule_comparison_finds_where_the_smooth_rate_falls_below_a_tenth():
     from sgd_escape.cifar import side_remarks
 

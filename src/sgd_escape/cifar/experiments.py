@@ -53,8 +53,8 @@ PRESET_NOTES = {
     "mini": "a 2-core CPU in minutes: small networks on a subset of the training set",
     "cpu": ("a CPU in about 2 hours for all nine: the small networks trained on 1,024 images long "
             "enough that their loss falls well below chance"),
-    "reduced": ("one GPU, sized for about 20 H100-minutes (not measured yet): the paper's networks and "
-                "schedule shape, fewer epochs, subsets, fewer probe points"),
+    "reduced": ("one GPU, sized for about 20 H100-minutes (an estimate; each result records its own "
+                "time): the paper's networks and schedule shape, fewer epochs, subsets, fewer probe points"),
     "paper": ("the paper's protocol where it states one (300 epochs, the full training set, a ball "
               "of 100 points every epoch); the book's choices where it does not (Chapter 4)"),
 }

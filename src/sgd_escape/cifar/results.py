@@ -286,15 +286,21 @@ def is_cached(experiment: str, preset: str, root: str | Path | None = None) -> b
         return False
 
 
+def cached_or_none(experiment: str, preset: str | None, root: str | Path | None = None) -> CachedResult | None:
+    """The :class:`CachedResult` of ``experiment`` at ``preset``; None where none is cached, the
+    loader refuses it, or ``preset`` is None (Chapters 4-6)."""
+    if preset is None:
+        return None
+    try:
+        return load_result(experiment, preset, root)
+    except CacheError:
+        return None
+
+
 def best_cached(experiment: str, root: str | Path | None = None) -> CachedResult | None:
     """The most faithful cached preset of ``experiment`` (paper, else reduced, cpu, mini), as a
     :class:`CachedResult`; None when none is cached (Chapters 4-6)."""
-    for preset in PRESET_PREFERENCE:
-        try:
-            return load_result(experiment, preset, root)
-        except CacheError:
-            continue
-    return None
+    return next(filter(None, (cached_or_none(experiment, preset, root) for preset in PRESET_PREFERENCE)), None)
 
 
 def refused_caches(experiment: str, root: str | Path | None = None) -> dict[str, str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .probes import counted_ball_epochs, not_positive
+from .results import cached_or_none
 from .training import learning_rate
 
 
@@ -133,6 +134,21 @@ def count_rows(groups: dict) -> list[list]:
                          f"{int(not_positive(p['step_mean']).sum())} of {p['step_mean'].size}",
                          f"{s['final_test_accuracy_mean']:.3f}"])
     return rows
+
+
+def figure5_at_preset(preset: str | None, networks=("resnet", "densenet")) -> dict:
+    """``{network: CachedResult or None}``: the step-schedule Figure 5 run of each network on
+    CIFAR-10 at ``preset`` (None where it is not cached, or where ``preset`` is None; Chapter 4).
+    A side remark's runs are compared with these, so that no comparison sets a run of one preset
+    beside a run of another."""
+    return {net: cached_or_none(f"fig5-{net}-cifar10", preset) for net in networks}
+
+
+def step_schedule_twins(side: dict) -> dict:
+    """For each network of ``side`` (as :func:`~sgd_escape.cifar.figures.load_cached` returns
+    the smooth schedule's runs), the step-schedule Figure 5 run of that network at the same
+    preset, or None (Chapter 4). Figure 5 itself may show another preset of that network."""
+    return {net: cached_or_none(f"fig5-{net}-cifar10", run.preset if run else None) for net, run in side.items()}
 
 
 def failure_share(verdict: dict) -> float:

@@ -15,7 +15,7 @@ from ..assumption import hoeffding_lower_bound, hoeffding_samples_needed
 from ..book import bound_text
 from .experiments import EXPERIMENTS, PRESET_NOTES
 from .probes import counted_ball_epochs, not_positive
-from .results import PRESET_PREFERENCE, best_cached, make_command, refused_caches
+from .results import PRESET_PREFERENCE, best_cached, cached_or_none, make_command, refused_caches
 
 #: What Section 5 of the paper reports (numbers as printed there), for the comparison tables.
 PAPER = {
@@ -292,6 +292,19 @@ def value_range(values, spec: str) -> str:
     same (Chapter 6 glues ranges over the shown networks this way). Returns a str."""
     low, high = (format(float(v), spec) for v in (np.min(values), np.max(values)))
     return low if low == high else f"{low} to {high}"
+
+
+def cpu_run_times(prefix: str, presets=("mini", "cpu")) -> str:
+    """How long the cached runs of the experiments named ``prefix...`` took where a CPU made
+    them, per preset, from their provenance: ``"0.13 to 0.8 min per mini run and 3.9 to 26 min
+    per cpu run"``; ``""`` when no such run is cached (Chapters 4-6 say what recomputing costs)."""
+    names = [name for name in EXPERIMENTS if name.startswith(prefix)]
+    phrases = []
+    for preset in presets:
+        runs = filter(None, (cached_or_none(name, preset) for name in names))
+        minutes = [run.provenance["wall_seconds"] / 60 for run in runs if run.provenance["device"] == "cpu"]
+        phrases += [f"{value_range(minutes, '.2g')} min per {preset} run"] if minutes else []
+    return " and ".join(phrases)
 
 
 def trend_word(ratios, up: str, down: str, level: str | None = None, band: float = 0.1) -> str:
