@@ -279,11 +279,7 @@ def make_command(experiment: str, preset: str) -> str:
 def is_cached(experiment: str, preset: str, root: str | Path | None = None) -> bool:
     """Whether ``root`` (default ``data/``) holds a result of ``experiment`` at ``preset`` that
     the loader accepts for the code that is running (Chapter 4)."""
-    try:
-        load_result(experiment, preset, root)
-        return True
-    except CacheError:
-        return False
+    return cached_or_none(experiment, preset, root) is not None
 
 
 def cached_or_none(experiment: str, preset: str | None, root: str | Path | None = None) -> CachedResult | None:
