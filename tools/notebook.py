@@ -6,10 +6,14 @@ Chapters are ``.ipynb`` files committed without outputs. Authors may edit them i
     from tools.notebook import code, markdown, write_chapter
     write_chapter("chapters/ch01_motivating_example.ipynb", [markdown("# Title"), code("1 + 1")])
 
-``python -m tools.notebook strip chapters/*.ipynb`` removes outputs and execution counts.
+``python -m tools.notebook strip chapters/*.ipynb`` removes outputs and execution counts;
+``python -m tools.notebook fold chapters/*.ipynb``, after ``make book``, folds on the site the
+cells whose work reaches the reader only as numbers in the text (see ``prose_only_cells``).
 """
 from __future__ import annotations
 
+import ast
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +21,10 @@ import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+EXECUTED = ROOT / "_build" / "jupyter_execute" / "chapters"   # where `make book` leaves executed chapters
+FOLD_TAG = "hide-input"          # myst-nb shows a toggle in place of the cell's source
+GLUE_RECORD = "application/papermill.record/"   # glue(..., display=False) output: never shown
+GLUE_CALL = re.compile(r"\bglue(_numbers)?\(")   # sgd_escape.book.glue, glue_numbers
 
 
 def repository_url() -> str:
@@ -72,6 +80,74 @@ def write_chapter(path: str | Path, cells: list) -> None:
     nbformat.write(nb, str(path))
 
 
+def _shown_outputs(cell) -> list:
+    """The outputs the site shows: not glue records, not stderr (``_config.yml`` removes it)."""
+    return [output for output in cell.get("outputs", [])
+            if not (output.get("output_type") == "stream" and output.get("name") == "stderr")
+            and not (output.get("data") and all(key.startswith(GLUE_RECORD) for key in output["data"]))]
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """(names the cell defines, names it reads without defining them itself)."""
+    from IPython.core.inputtransformer2 import TransformerManager   # cells may hold magics
+
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    defined, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else defined).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+    return defined, read - defined
+
+
+def prose_only_cells(executed) -> list[int]:
+    """Indices of the code cells of an executed chapter whose work reaches the reader only as
+    numbers glued into the text: each calls ``glue``, shows no output, and defines no name that
+    a shown cell reads. The site folds their source (``FOLD_TAG``), so that the page reads as
+    prose, experiments and figures; Colab and Jupyter show every cell."""
+    cells = {index: cell for index, cell in enumerate(executed.cells) if cell.cell_type == "code"
+             and "remove-cell" not in cell.metadata.get("tags", [])}
+    names = {index: _names(cell.source) for index, cell in cells.items()}
+    folded = {index for index, cell in cells.items()
+              if GLUE_CALL.search(cell.source) and not _shown_outputs(cell)}
+    changed = True
+    while changed:                   # a cell read by a cell that stays shown stays shown too
+        definer, feeds_shown = {}, set()
+        for index in cells:
+            defined, read = names[index]
+            if index not in folded:
+                feeds_shown.update(definer[name] for name in read if definer.get(name) in folded)
+            definer.update(dict.fromkeys(defined, index))
+        changed = bool(feeds_shown)
+        folded -= feeds_shown
+    return sorted(folded)
+
+
+def fold(path: str | Path, executed_dir: Path = EXECUTED) -> list[str]:
+    """Tag exactly the prose-only cells of chapter ``path`` with ``FOLD_TAG``, reading its
+    executed copy in ``executed_dir``; returns the ids of the cells it folds."""
+    path = Path(path)
+    source = nbformat.read(str(path), as_version=4)
+    executed = nbformat.read(str(executed_dir / path.name), as_version=4)
+    if [cell.get("id") for cell in source.cells] != [cell.get("id") for cell in executed.cells]:
+        raise ValueError(f"executed_dir must hold an executed copy of {path.name} as it is now: rebuild the book")
+    folded = set(prose_only_cells(executed))
+    for index, cell in enumerate(source.cells):
+        tags = [tag for tag in cell.metadata.get("tags", []) if tag != FOLD_TAG]
+        tags += [FOLD_TAG] if index in folded else []
+        if tags:
+            cell.metadata["tags"] = tags
+        else:
+            cell.metadata.pop("tags", None)
+    nbformat.write(source, str(path))
+    return [source.cells[index].get("id") for index in sorted(folded)]
+
+
 def strip_outputs(path: str | Path) -> None:
     nb = nbformat.read(str(path), as_version=4)
     for cell in nb.cells:
@@ -84,5 +160,8 @@ if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "strip":
         for name in sys.argv[2:]:
             strip_outputs(name)
+    elif len(sys.argv) >= 3 and sys.argv[1] == "fold":
+        for name in sys.argv[2:]:
+            print(f"{name}: folded {len(fold(name))} cells")
     else:
-        sys.exit("usage: python -m tools.notebook strip NOTEBOOK...")
+        sys.exit("usage: python -m tools.notebook strip|fold NOTEBOOK...")
