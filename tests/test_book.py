@@ -6,11 +6,12 @@ import math
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
 from conftest import ROOT, chapter_notebooks, toc_files
-from tools.notebook import setup_cell_source
+from tools.notebook import FOLD_TAG, fold, prose_only_cells, setup_cell_source
 
 
 def test_every_notebook_is_in_the_table_of_contents():
@@ -69,6 +70,75 @@ def test_chapter_executed_without_error(built_book: Path, notebook: Path):
     assert not report.exists(), report.read_text()[-3000:]
     page = (built_book / "chapters" / f"{notebook.stem}.html").read_text()
     assert "Traceback (most recent call last)" not in page
+
+
+_GLUED = nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "1"})
+_PRINTED = nbformat.v4.new_output("stream", name="stdout", text="1\n")
+_PROGRESS = nbformat.v4.new_output("stream", name="stderr", text="50%\n")    # removed on the site
+
+
+def _executed(*cells: tuple[str, list]):
+    """A notebook as the build leaves it: code cells (source, outputs)."""
+    notebook = nbformat.v4.new_notebook()
+    for source, outputs in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.outputs = outputs
+        notebook.cells.append(cell)
+    return notebook
+
+
+def test_prose_only_cells_are_silent_glue_cells_that_no_shown_cell_reads():
+    executed = _executed(
+        ("a = 1\nglue('a', a)", [_GLUED]),                 # 0: prose only
+        ("b = 2\nglue('b', b)", [_GLUED, _PROGRESS]),      # 1: silent, but cell 2 shows b
+        ("print(b)", [_PRINTED]),
+        ("c = 3\nglue('c', c)\nprint(c)", [_PRINTED]),    # 3: shows an output
+        ("d = 4", []),                                     # 4: no glue
+        ("e = d + 1\nglue('e', e)", []),                   # 5: prose only (reading is fine)
+        ("f = 5\nglue('f', f)", []),                       # 6: read by 7, which cell 8 shows
+        ("g = f\nglue('g', g)", []),
+        ("print(g)", [_PRINTED]),
+        ("a = 0", []),                                     # 9: cell 10 reads this a, not cell 0's
+        ("print(a)", [_PRINTED]),
+        ("glue_numbers('p', {'q': 1})", [_GLUED]),         # 11: prose only
+    )
+    assert prose_only_cells(executed) == [0, 5, 11]
+
+
+def test_fold_tags_exactly_the_prose_only_cells_and_keeps_other_tags(tmp_path: Path):
+    executed = _executed(("x = 1\nglue('x', x)", [_GLUED]), ("y = 2\nglue('y', y)", [_GLUED]))
+    source = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c.source) for c in executed.cells])
+    for cell, copy in zip(source.cells, executed.cells):
+        copy.id = cell.id
+    source.cells[0].metadata["tags"] = ["remove-cell"]
+    source.cells[1].metadata["tags"] = [FOLD_TAG]
+    (tmp_path / "built").mkdir()
+    executed.cells[1].outputs = [_PRINTED]                    # cell 1 now shows something
+    nbformat.write(executed, str(tmp_path / "built" / "ch.ipynb"))
+    nbformat.write(source, str(tmp_path / "ch.ipynb"))
+    assert fold(tmp_path / "ch.ipynb", tmp_path / "built") == [source.cells[0].id]
+    tags = [cell.metadata.get("tags") for cell in nbformat.read(str(tmp_path / "ch.ipynb"), 4).cells]
+    assert tags == [["remove-cell", FOLD_TAG], None]
+
+
+def test_fold_refuses_an_executed_copy_of_other_cells(tmp_path: Path):
+    nbformat.write(_executed(("x = 1", [])), str(tmp_path / "ch.ipynb"))
+    (tmp_path / "built").mkdir()
+    nbformat.write(_executed(("x = 1", []), ("y = 2", [])), str(tmp_path / "built" / "ch.ipynb"))
+    with pytest.raises(ValueError, match="executed_dir must"):
+        fold(tmp_path / "ch.ipynb", tmp_path / "built")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_folded_cells_are_the_prose_only_cells(built_book: Path, notebook: Path):
+    """The site folds a cell exactly when its work shows only as glued numbers: never the code
+    of a shown output, nor a name a shown cell reads."""
+    executed = nbformat.read(str(built_book.parent / "jupyter_execute" / "chapters" / notebook.name), 4)
+    source = nbformat.read(str(notebook), 4)
+    folded = [cell.get("id") for cell in source.cells if FOLD_TAG in cell.metadata.get("tags", [])]
+    expected = [executed.cells[index].get("id") for index in prose_only_cells(executed)]
+    assert folded == expected, f"run `python -m tools.notebook fold {notebook.relative_to(ROOT)}`"
 
 
 def _markdown(notebook: Path) -> str:
