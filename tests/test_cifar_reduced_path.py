@@ -114,6 +114,7 @@ def _run_chapters_4_to_6(data, tmp_path, monkeypatch) -> dict:
     from nbclient import NotebookClient
 
     from conftest import ROOT
+    from tools.notebook import FOLD_TAG, prose_only_cells
 
     startup = tmp_path / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True)
@@ -127,6 +128,8 @@ def _run_chapters_4_to_6(data, tmp_path, monkeypatch) -> dict:
         NotebookClient(notebook, timeout=600, kernel_name="python3",
                        resources={"metadata": {"path": str(ROOT / "chapters")}}).execute()
         glued.update(_executed_glue(notebook))
+        folded = [index for index, cell in enumerate(notebook.cells) if FOLD_TAG in cell.metadata.get("tags", [])]
+        assert prose_only_cells(notebook) == folded, f"{chapter}: on these results other cells show only glue"
     return glued
 
 
