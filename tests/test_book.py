@@ -110,7 +110,7 @@ def test_fold_tags_exactly_the_prose_only_cells_and_keeps_other_tags(tmp_path: P
     source = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c.source) for c in executed.cells])
     for cell, copy in zip(source.cells, executed.cells):
         copy.id = cell.id
-    source.cells[0].metadata["tags"] = ["remove-cell"]
+    source.cells[0].metadata["tags"] = ["full-width"]          # any other tag stays
     source.cells[1].metadata["tags"] = [FOLD_TAG]
     (tmp_path / "built").mkdir()
     executed.cells[1].outputs = [_PRINTED]                    # cell 1 now shows something
@@ -118,7 +118,7 @@ def test_fold_tags_exactly_the_prose_only_cells_and_keeps_other_tags(tmp_path: P
     nbformat.write(source, str(tmp_path / "ch.ipynb"))
     assert fold(tmp_path / "ch.ipynb", tmp_path / "built") == [source.cells[0].id]
     tags = [cell.metadata.get("tags") for cell in nbformat.read(str(tmp_path / "ch.ipynb"), 4).cells]
-    assert tags == [["remove-cell", FOLD_TAG], None]
+    assert tags == [["full-width", FOLD_TAG], None]
 
 
 def test_fold_refuses_an_executed_copy_of_other_cells(tmp_path: Path):
