@@ -29,6 +29,12 @@ PROOF_TYPES = {
 PAGE_FIGURE_PX = 672
 SOLUTION_FIGURE_PX = 621
 
+#: The most characters a line of code or printed output may have: PEP 8's 79, which the site's
+#: code font (0.8rem, ``_ext/static/book.css``) fits at the browser test's 1280-pixel window even
+#: in the narrowest place, a folded cell inside an opened exercise solution. Wider lines would
+#: make the reader scroll sideways (``test_site_browser`` checks the rendered pages).
+PAGE_CODE_COLUMNS = 79
+
 _LABEL = re.compile(r"^\(([A-Za-z0-9_.:-]+)\)=\s*$", re.M)
 _PRF = re.compile(r"^\s*(`{3,}|:{3,})\{prf:([a-z]+)\}[^\n]*\n((?:\s*:[\w-]+:[^\n]*\n)*)", re.M)
 _EQ_LABEL = re.compile(r"\$\$\s*\(([A-Za-z0-9_.:-]+)\)\s*$", re.M)

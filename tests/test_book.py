@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, chapter_notebooks, toc_files
-from tools.notebook import FOLD_TAG, fold, prose_only_cells, setup_cell_source
+from site_tools import PAGE_CODE_COLUMNS
+from tools.notebook import FOLD_TAG, execute, fold, prose_only_cells, setup_cell_source
 
 
 def test_every_notebook_is_in_the_table_of_contents():
@@ -36,6 +37,76 @@ def test_code_cells_stay_short(notebook: Path):
     long = [(index, len("".join(cell["source"]).split("\n"))) for index, cell in enumerate(cells)
             if cell["cell_type"] == "code" and len("".join(cell["source"]).split("\n")) > 15]
     assert not long, f"{notebook.name}: code cells over 15 lines (index, lines): {long}"
+
+
+def _fenced_code(text: str) -> list[str]:
+    """The fenced code blocks of markdown ``text`` (```bash, ~~~text...), not the fences of
+    directives (```{math}), though code blocks inside those count."""
+    blocks, open_fences = [], []          # open_fences: (fence, lines of a code block or None)
+    for line in text.split("\n"):
+        fence = re.match(r"\s*(`{3,}|~{3,})(.*)$", line)
+        if fence and open_fences and not fence.group(2).strip() and fence.group(1).startswith(open_fences[-1][0]):
+            closed = open_fences.pop()[1]
+            blocks += [] if closed is None else ["\n".join(closed)]
+        elif open_fences and open_fences[-1][1] is not None:
+            open_fences[-1][1].append(line)
+        elif fence:
+            open_fences.append((fence.group(1), None if fence.group(2).strip().startswith("{") else []))
+    return blocks
+
+
+def _wide_code_lines(document: Path) -> list[str]:
+    """The lines of code the site shows for ``document`` (code cells, folded or not, and the
+    prose's code blocks) that are wider than ``PAGE_CODE_COLUMNS``."""
+    if document.suffix == ".ipynb":
+        cells = nbformat.read(str(document), as_version=4).cells
+        code = [cell.source for cell in cells if cell.cell_type == "code"
+                and "remove-cell" not in cell.metadata.get("tags", [])]
+        prose = [cell.source for cell in cells if cell.cell_type == "markdown"]
+    else:
+        code, prose = [], [document.read_text()]
+    code += [block for text in prose for block in _fenced_code(text)]
+    return [f"{len(line)}: {line}" for block in code for line in block.split("\n")
+            if len(line) > PAGE_CODE_COLUMNS]
+
+
+@pytest.mark.parametrize("document", sorted([*chapter_notebooks(), *(ROOT / "chapters").glob("*.md")]),
+                         ids=lambda p: p.name)
+def test_code_lines_fit_the_page(document: Path):
+    """No reader scrolls sideways through code: every line is at most PAGE_CODE_COLUMNS wide."""
+    wide = _wide_code_lines(document)
+    assert not wide, f"{document.name}: {len(wide)} code lines wider than {PAGE_CODE_COLUMNS}: {wide[:5]}"
+
+
+def test_wide_code_lines_are_found_in_cells_and_in_code_blocks(tmp_path: Path):
+    narrow, wide = "x = 1", "x = " + "1" * PAGE_CODE_COLUMNS
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(wide, metadata={"tags": ["remove-cell"]}),   # not on the site
+        nbformat.v4.new_code_cell(f"{narrow}\n{wide}", metadata={"tags": [FOLD_TAG]}),
+        nbformat.v4.new_markdown_cell(f"```{{math}}\n{wide}\n```\n{wide}\n```bash\n{wide}\n```\n\n"
+                                      f"````{{prf:remark}}\n{wide}\n```text\n{narrow}\n```\n````")])
+    nbformat.write(notebook, str(tmp_path / "chapter.ipynb"))
+    assert _wide_code_lines(tmp_path / "chapter.ipynb") == [f"{len(wide)}: {wide}"] * 2
+    (tmp_path / "page.md").write_text(f"Text {wide}\n\n~~~text\n{narrow}\n~~~\n")
+    assert _wide_code_lines(tmp_path / "page.md") == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_printed_output_fits_the_page(built_book: Path, notebook: Path):
+    """What a cell prints (stdout, a plain-text result) is at most PAGE_CODE_COLUMNS wide too."""
+    executed = nbformat.read(str(built_book.parent / "jupyter_execute" / "chapters" / notebook.name), 4)
+    printed = []
+    for cell in executed.cells:
+        if cell.cell_type != "code" or {"remove-cell", "remove-output"} & set(cell.metadata.get("tags", [])):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("name") == "stdout":
+                printed += output["text"].split("\n")
+            elif set(output.get("data", {})) == {"text/plain"}:
+                printed += output["data"]["text/plain"].split("\n")
+    wide = [f"{len(line)}: {line}" for line in printed if len(line) > PAGE_CODE_COLUMNS]
+    assert not wide, f"{notebook.name}: printed lines wider than {PAGE_CODE_COLUMNS}: {wide[:5]}"
 
 
 @pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
@@ -127,6 +198,21 @@ def test_fold_refuses_an_executed_copy_of_other_cells(tmp_path: Path):
     nbformat.write(_executed(("x = 1", []), ("y = 2", [])), str(tmp_path / "built" / "ch.ipynb"))
     with pytest.raises(ValueError, match="executed_dir must"):
         fold(tmp_path / "ch.ipynb", tmp_path / "built")
+
+
+def test_fold_runs_a_chapter_and_folds_the_cell_that_only_glues(tmp_path: Path):
+    """``execute`` keeps what a cell prints beside its glue records (the build's cached copy
+    does not), so a cell that prints and glues stays shown."""
+    cells = ["from sgd_escape.book import glue", "glue('x', 1)", "print('shown')\nglue('y', 2)",
+             "import os\nassert os.environ['SGD_ESCAPE_STATIC'] == '1'   # as in the build"]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]),
+                   str(tmp_path / "ch.ipynb"))
+    (tmp_path / "executed").mkdir()
+    execute(tmp_path / "ch.ipynb", tmp_path / "executed")
+    outputs = nbformat.read(str(tmp_path / "executed" / "ch.ipynb"), 4).cells[2].outputs
+    assert [output.get("name") for output in outputs] == ["stdout", None]   # printed, then glued
+    folded = fold(tmp_path / "ch.ipynb", tmp_path / "executed")
+    assert folded == [nbformat.read(str(tmp_path / "ch.ipynb"), 4).cells[1].id]
 
 
 @pytest.mark.slow

@@ -202,7 +202,7 @@ def _documented_commands() -> list[tuple[str, str]]:
     found = []
     for where, text in texts.items():
         for block in re.findall(r"```(?:bash|sh|console)\n(.*?)```", text, re.S):
-            for line in block.splitlines():
+            for line in re.sub(r"\s*\\\n\s*", " ", block).splitlines():   # a backslash continues a line
                 command = re.sub(r"^(\w+=\S+ )*", "", line.split("#")[0].strip())
                 if re.match(r"python3? -m sgd_escape\b", command):
                     found.append((where, command))

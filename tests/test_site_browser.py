@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import ROOT, toc_files
-from site_tools import (PAGE_FIGURE_PX, PROOF_TYPES, SOLUTION_FIGURE_PX, colab_url, html_page, labels_of,
-                        source_path, toc_notebooks)
+from site_tools import (PAGE_CODE_COLUMNS, PAGE_FIGURE_PX, PROOF_TYPES, SOLUTION_FIGURE_PX, colab_url,
+                        html_page, labels_of, source_path, toc_notebooks)
 
 pytestmark = pytest.mark.slow
 
@@ -119,13 +119,19 @@ async () => {
     title: (div.querySelector('.admonition-title .caption-number') || {}).textContent || null,
     visible: div.getBoundingClientRect().height > 0}));
   const mathjaxScripts = [...document.scripts].map(s => s.src).filter(s => /mathjax/i.test(s));
+  // Code and output blocks a reader would have to scroll sideways (shown ones: open solutions too).
+  const overflowing = [...root.querySelectorAll('pre')]
+    .filter(pre => pre.getBoundingClientRect().height > 0 && pre.scrollWidth > pre.clientWidth)
+    .map(pre => ({kind: pre.closest('.cell_output') ? 'output' : pre.closest('.cell_input') ? 'code' : 'block',
+                  hiddenPx: pre.scrollWidth - pre.clientWidth,
+                  line: pre.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '')}));
   return {
     mathjax, mathjaxVersion: mathjax ? MathJax.version : null, mathjaxScripts,
     mathCount: math.length,
     mathTypeset: math.filter(el => el.querySelector('mjx-container')).length,
     mathErrors: root.querySelectorAll('mjx-merror').length,
     rawTex: math.filter(el => !el.querySelector('mjx-container')).slice(0, 5).map(el => el.textContent),
-    images, proofs,
+    images, proofs, overflowing,
     colab: [...document.querySelectorAll('a[href*="colab.research.google.com"]')].map(a => a.href),
     h1: (root.querySelector('h1') || {}).textContent || null,
     articleHeight: root.getBoundingClientRect().height,
@@ -245,6 +251,15 @@ def test_figures_are_shown_as_wide_as_the_layout_test_assumes(visited, doc):
             expected = min(img["naturalWidth"], SOLUTION_FIGURE_PX if img["inSolution"] else PAGE_FIGURE_PX)
             assert img["shownWidth"] >= expected - 1, (
                 f"{doc}: {img['src']} is shown {img['shownWidth']:.0f} px wide, not {expected}")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_code_and_output_need_no_sideways_scrolling(visited, doc):
+    """Every code block and printed output shows whole at the 1280-pixel window, solutions
+    opened (``PAGE_CODE_COLUMNS``: the lines are short enough, the code font small enough)."""
+    overflowing = visited[doc].facts["overflowing"]
+    assert not overflowing, f"{doc}: blocks wider than the column (kind, hidden px, longest line): " + "; ".join(
+        f"{block['kind']}, {block['hiddenPx']} px, {block['line'][:PAGE_CODE_COLUMNS + 10]!r}" for block in overflowing[:5])
 
 
 @pytest.mark.parametrize("doc", toc_notebooks())

@@ -29,11 +29,14 @@ def _validate(data: dict) -> None:
 
 
 def _bibtex_entries(text: str) -> dict[str, dict[str, str]]:
-    """key -> {field: value} of each BibTeX entry in ``text`` (one field per line)."""
+    """key -> {field: value} of each BibTeX entry in ``text`` (a value may go on over several
+    lines, which count as one space; braces nest two levels deep)."""
     entries = {}
     for match in re.finditer(r"@(\w+)\{([^,\s]+),\n(.*?)\n\}", text, re.S):
-        fields = dict(re.findall(r"^\s*(\w+)\s*=\s*\{(.*)\},?\s*$", match.group(3), re.M))
-        entries[match.group(2)] = {"type": match.group(1).lower(), **fields}
+        fields = re.findall(r"^\s*(\w+)\s*=\s*\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*)\},?[ \t]*$",
+                            match.group(3), re.M)
+        entries[match.group(2)] = {"type": match.group(1).lower(),
+                                   **{name: " ".join(value.split()) for name, value in fields}}
     return entries
 
 

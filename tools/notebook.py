@@ -7,21 +7,22 @@ Chapters are ``.ipynb`` files committed without outputs. Authors may edit them i
     write_chapter("chapters/ch01_motivating_example.ipynb", [markdown("# Title"), code("1 + 1")])
 
 ``python -m tools.notebook strip chapters/*.ipynb`` removes outputs and execution counts;
-``python -m tools.notebook fold chapters/*.ipynb``, after ``make book``, folds on the site the
+``python -m tools.notebook fold chapters/*.ipynb`` runs each chapter and folds on the site the
 cells whose work reaches the reader only as numbers in the text (see ``prose_only_cells``).
 """
 from __future__ import annotations
 
 import ast
+import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-EXECUTED = ROOT / "_build" / "jupyter_execute" / "chapters"   # where `make book` leaves executed chapters
 FOLD_TAG = "hide-input"          # myst-nb shows a toggle in place of the cell's source
 GLUE_RECORD = "application/papermill.record/"   # glue(..., display=False) output: never shown
 GLUE_CALL = re.compile(r"\bglue(_numbers)?\(")   # sgd_escape.book.glue, glue_numbers
@@ -128,14 +129,30 @@ def prose_only_cells(executed) -> list[int]:
     return sorted(folded)
 
 
-def fold(path: str | Path, executed_dir: Path = EXECUTED) -> list[str]:
+def execute(path: str | Path, executed_dir: Path) -> None:
+    """Run chapter ``path`` in a fresh kernel, as the book build does (in its folder, with
+    SGD_ESCAPE_STATIC=1), and write the executed copy into ``executed_dir``.
+
+    Not the build's own copy in ``_build/jupyter_execute``: where the build takes a chapter
+    from its execution cache, that copy loses the printed outputs of cells that also glue."""
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    notebook = nbformat.read(str(path), as_version=4)
+    NotebookClient(notebook, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute(
+        env=dict(os.environ, SGD_ESCAPE_STATIC="1"))     # the kernel's environment
+    nbformat.write(notebook, str(Path(executed_dir) / path.name))
+
+
+def fold(path: str | Path, executed_dir: Path) -> list[str]:
     """Tag exactly the prose-only cells of chapter ``path`` with ``FOLD_TAG``, reading its
-    executed copy in ``executed_dir``; returns the ids of the cells it folds."""
+    executed copy in ``executed_dir`` (``execute``); returns the ids of the cells it folds."""
     path = Path(path)
     source = nbformat.read(str(path), as_version=4)
     executed = nbformat.read(str(executed_dir / path.name), as_version=4)
     if [cell.get("id") for cell in source.cells] != [cell.get("id") for cell in executed.cells]:
-        raise ValueError(f"executed_dir must hold an executed copy of {path.name} as it is now: rebuild the book")
+        raise ValueError(f"executed_dir must hold an executed copy of {path.name} as it is now: run it again")
     folded = set(prose_only_cells(executed))
     for index, cell in enumerate(source.cells):
         tags = [tag for tag in cell.metadata.get("tags", []) if tag != FOLD_TAG]
@@ -161,7 +178,9 @@ if __name__ == "__main__":
         for name in sys.argv[2:]:
             strip_outputs(name)
     elif len(sys.argv) >= 3 and sys.argv[1] == "fold":
-        for name in sys.argv[2:]:
-            print(f"{name}: folded {len(fold(name))} cells")
+        with tempfile.TemporaryDirectory() as executed:
+            for name in sys.argv[2:]:
+                execute(name, Path(executed))
+                print(f"{name}: folded {len(fold(name, Path(executed)))} cells")
     else:
         sys.exit("usage: python -m tools.notebook strip|fold NOTEBOOK...")
