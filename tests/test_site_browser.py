@@ -98,6 +98,7 @@ class PageReport:
     external_requests: list[str] = field(default_factory=list)
     facts: dict = field(default_factory=dict)
     solutions: list[dict] = field(default_factory=list)
+    folds: list[dict] = field(default_factory=list)
     screenshot: Path | None = None
 
 
@@ -159,6 +160,32 @@ def _click_every_solution(page) -> list[dict]:
              "height_after_click": a["height"]} for b, a in zip(before, after)]
 
 
+# The folded cells of a page (``tools.notebook.fold``): whether each follows another folded
+# cell (``_ext/static/book.js`` gives such a run one toggle), and whether its toggle and its
+# code are on show.
+_FOLDS_JS = """
+() => [...document.querySelectorAll('article.bd-article div.cell.tag_hide-input')].map(cell => {
+  const before = cell.previousElementSibling, summary = cell.querySelector(':scope > details > summary');
+  const code = cell.querySelector('.cell_input');
+  return {follows: !!(before && before.matches('div.cell.tag_hide-input')),
+          toggleShown: !!summary && summary.checkVisibility(),
+          codeShown: !!code && code.checkVisibility()};   // a closed <details> still lays it out
+})
+"""
+
+
+def _click_every_fold(page) -> list[dict]:
+    """Click each toggle of folded cells that is on show, as a reader asking for the code; the
+    state of each folded cell before, and whether its code shows after."""
+    before = page.evaluate(_FOLDS_JS)
+    toggles = page.locator("article.bd-article div.cell.tag_hide-input:not(.fold-follows) > details > summary")
+    for k in range(toggles.count()):
+        toggles.nth(k).click()
+    page.wait_for_timeout(300)
+    after = page.evaluate(_FOLDS_JS)
+    return [{**b, "code_shown_after_click": a["codeShown"]} for b, a in zip(before, after)]
+
+
 def _router(host: str, report: PageReport):
     """Serve requests to the local site; record and refuse every other one."""
     def route(route):
@@ -191,10 +218,12 @@ def visited(browser, site_url) -> dict[str, PageReport]:
         page.on("response", lambda resp, r=report: resp.status >= 400 and r.failed_requests.append(
             f"{resp.url} (HTTP {resp.status})"))
         page.goto(report.url, wait_until="load", timeout=60_000)
-        # Solutions open while the page is measured (their figures are shown only then), and
-        # are folded again for the screenshot.
+        # Solutions and folded code open while the page is measured (their figures and code
+        # are shown only then), and are folded again for the screenshot.
         report.solutions = _click_every_solution(page)
+        report.folds = _click_every_fold(page)
         report.facts = page.evaluate(_FACTS_JS)
+        _click_every_fold(page)
         _click_every_solution(page)
         # The whole page in one picture: a viewport as tall as the page (a full-page capture
         # of a short viewport cuts the theme's sticky sidebars).
@@ -260,6 +289,17 @@ def test_code_and_output_need_no_sideways_scrolling(visited, doc):
     overflowing = visited[doc].facts["overflowing"]
     assert not overflowing, f"{doc}: blocks wider than the column (kind, hidden px, longest line): " + "; ".join(
         f"{block['kind']}, {block['hiddenPx']} px, {block['line'][:PAGE_CODE_COLUMNS + 10]!r}" for block in overflowing[:5])
+
+
+@pytest.mark.parametrize("doc", toc_notebooks())
+def test_a_run_of_folded_cells_has_one_toggle_that_opens_it(visited, doc):
+    folds = visited[doc].folds
+    assert folds, f"{doc}: no folded cells on the page"
+    for k, fold in enumerate(folds, 1):
+        assert not fold["codeShown"], f"{doc}: folded cell {k} shows its code before a click"
+        assert fold["toggleShown"] == (not fold["follows"]), (
+            f"{doc}: folded cell {k} {'has a toggle of its own' if fold['follows'] else 'shows no toggle'}: {fold}")
+        assert fold["code_shown_after_click"], f"{doc}: folded cell {k} stays closed when its run's toggle is clicked"
 
 
 @pytest.mark.parametrize("doc", toc_notebooks())
