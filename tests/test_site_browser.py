@@ -148,14 +148,19 @@ _SOLUTIONS_JS = """
 """
 
 
+def _click_all(page, selector: str, state_js: str) -> tuple[list[dict], list[dict]]:
+    """Click everything ``selector`` finds, as a reader would; ``state_js`` before and after."""
+    before = page.evaluate(state_js)
+    targets = page.locator(selector)
+    for k in range(targets.count()):
+        targets.nth(k).click()
+    page.wait_for_timeout(300)
+    return before, page.evaluate(state_js)
+
+
 def _click_every_solution(page) -> list[dict]:
     """Click each solution's title, as a reader opening it; each one's state before and after."""
-    before = page.evaluate(_SOLUTIONS_JS)
-    titles = page.locator("article.bd-article div.solution > .admonition-title")
-    for k in range(titles.count()):
-        titles.nth(k).click()
-    page.wait_for_timeout(300)
-    after = page.evaluate(_SOLUTIONS_JS)
+    before, after = _click_all(page, "article.bd-article div.solution > .admonition-title", _SOLUTIONS_JS)
     return [{"folded": b["folded"], "height": b["height"], "folded_after_click": a["folded"],
              "height_after_click": a["height"]} for b, a in zip(before, after)]
 
@@ -177,12 +182,8 @@ _FOLDS_JS = """
 def _click_every_fold(page) -> list[dict]:
     """Click each toggle of folded cells that is on show, as a reader asking for the code; the
     state of each folded cell before, and whether its code shows after."""
-    before = page.evaluate(_FOLDS_JS)
-    toggles = page.locator("article.bd-article div.cell.tag_hide-input:not(.fold-follows) > details > summary")
-    for k in range(toggles.count()):
-        toggles.nth(k).click()
-    page.wait_for_timeout(300)
-    after = page.evaluate(_FOLDS_JS)
+    before, after = _click_all(
+        page, "article.bd-article div.cell.tag_hide-input:not(.fold-follows) > details > summary", _FOLDS_JS)
     return [{**b, "code_shown_after_click": a["codeShown"]} for b, a in zip(before, after)]
 
 
