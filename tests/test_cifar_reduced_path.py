@@ -11,7 +11,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sgd_escape.cifar import figures, side_remarks, spectrum_tables, tables  # noqa: E402
+from sgd_escape.cifar import figures, run_notes, side_remarks, spectrum_tables, tables  # noqa: E402
 from sgd_escape.cifar.experiments import KIND_PRESETS  # noqa: E402
 from sgd_escape.cifar.pipeline import run_experiment  # noqa: E402
 from sgd_escape.cifar.results import load_result  # noqa: E402
@@ -67,7 +67,7 @@ def test_figure5_with_the_papers_networks_reaches_the_chapter(reduced_data, monk
     assert [row[0] for row in rows][:2] == ["resnet (reduced)", "densenet (reduced)"]
     verdict = tables.fig5_verdict(results)
     assert verdict["total"] == 2 * 2 * 1                  # epoch 5 of 6, two trials, two networks
-    assert "epochs 6 (paper preset: 300)" in tables.protocol_gap(results).markdown
+    assert "epochs 6 (paper preset: 300)" in run_notes.protocol_gap(results).markdown
     fig, axes = plt.subplots(1, 2)
     figures.plot_step_probe(axes, results)                # footnote 7, the paper's networks
     plt.close(fig)

@@ -147,7 +147,7 @@ def test_cpu_run_times_read_the_provenance_of_the_runs_a_cpu_made(tmp_path, monk
     """What the chapters say recomputing costs: each preset's range of minutes, and no GPU run in it."""
     import shutil
 
-    from sgd_escape.cifar import tables
+    from sgd_escape.cifar import run_notes
 
     root = Path(__file__).resolve().parents[1] / "data"
     for experiment, preset in [("slope-resnet-cifar10", "cpu"), ("slope-densenet-cifar10", "cpu"),
@@ -160,6 +160,8 @@ def test_cpu_run_times_read_the_provenance_of_the_runs_a_cpu_made(tmp_path, monk
     monkeypatch.setenv(results.DATA_ENV, str(tmp_path))
     minutes = {preset: json.loads((tmp_path / "slope-resnet-cifar10" / preset / "result.json").read_text())
                ["provenance"]["wall_seconds"] / 60 for preset in ("mini", "cpu")}
-    assert tables.cpu_run_times("slope") == f"{minutes['mini']:.2g} min per mini run and {minutes['cpu']:.2g} min per cpu run"
-    assert tables.cpu_run_times("slope", ("cpu",)) == f"{minutes['cpu']:.2g} min per cpu run"
-    assert tables.cpu_run_times("spectrum") == ""
+    assert run_notes.cpu_run_times("slope") == f"{minutes['mini']:.2g} min per mini run and {minutes['cpu']:.2g} min per cpu run"
+    assert run_notes.cpu_run_times("slope", ("cpu",)) == f"{minutes['cpu']:.2g} min per cpu run"
+    assert run_notes.cpu_run_times("spectrum") == ""
+    assert run_notes.cpu_times_phrase("slope") == "the cached runs made on a CPU took " + run_notes.cpu_run_times("slope")
+    assert run_notes.cpu_times_phrase("spectrum") == "no cached run was made on a CPU"
