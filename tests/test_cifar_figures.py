@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import shutil
 from types import SimpleNamespace
 
 import matplotlib
@@ -14,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
-from sgd_escape.cifar import figures, run_notes, spectrum_tables, tables  # noqa: E402
+from sgd_escape.cifar import figures, spectrum_tables, tables  # noqa: E402
 from sgd_escape.cifar.experiments import SECTION5_CIFAR10  # noqa: E402
 from sgd_escape.cifar.results import best_cached  # noqa: E402
 
@@ -40,30 +38,6 @@ def test_figure5_panels_and_verdict_follow_the_cached_numbers(monkeypatch):
     verdict = tables.fig5_verdict(results)
     assert verdict["total"] == sum(r.scalars["inner_products_from_epoch_5"] for r in results.values())
     plt.close(fig)
-
-
-def test_missing_results_show_the_command_that_makes_them(tmp_path, monkeypatch):
-    monkeypatch.setenv("SGD_ESCAPE_DATA", str(tmp_path))
-    note = run_notes.provenance_note("slope")
-    assert "Missing or refused results" in note.html
-    assert "python -m sgd_escape run slope-resnet-cifar10 --preset reduced" in note.markdown
-
-
-def test_a_refused_result_more_faithful_than_the_one_shown_is_a_warning(tmp_path, monkeypatch):
-    for net in ("resnet", "densenet"):
-        shutil.copytree(ROOT / "data" / f"slope-{net}-cifar10" / "mini", tmp_path / f"slope-{net}-cifar10" / "mini")
-    monkeypatch.setenv("SGD_ESCAPE_DATA", str(tmp_path))
-    shown = run_notes.provenance_note("slope")
-    assert "Where these results come from" in shown.html
-    prov = json.loads((tmp_path / "slope-resnet-cifar10" / "mini" / "result.json").read_text())["provenance"]
-    assert f"computed on {prov['device_name']}, {prov['cpu_model']} ({prov['cpu_capability']}) in" in shown.markdown
-    stale = shutil.copytree(tmp_path / "slope-resnet-cifar10" / "mini", tmp_path / "slope-resnet-cifar10" / "reduced")
-    record = json.loads((stale / "result.json").read_text())
-    (stale / "result.json").write_text(json.dumps(record | {"preset": "reduced"}))
-    note = run_notes.provenance_note("slope")
-    assert "Missing or refused results" in note.html and 'class="admonition warning"' in note.html
-    assert "its cached reduced result is not shown" in note.markdown and "another config" in note.markdown
-    assert "preset mini" in note.markdown                 # what is shown instead is still named
 
 
 def test_tables_escape_html_and_keep_a_markdown_form():
@@ -208,42 +182,6 @@ def test_projected_work_counts_every_training_epoch_of_every_member():
     assert work["passes"] >= 5 * 300 * 50_000
     assert image_passes(preset_config("fig5-resnet-cifar10", "reduced"))["passes"] < work["passes"] / 10
 
-
-def test_protocol_gap_lists_exactly_the_settings_that_differ_from_the_paper(monkeypatch):
-    monkeypatch.chdir(ROOT / "chapters")
-    results = figures.load_cached("fig5")
-    note = run_notes.protocol_gap(results)
-    for label, result in results.items():
-        line = next(l for l in note.markdown.splitlines() if l.startswith(f"- {label}, preset {result.preset}"))
-        assert ("epochs 300" not in line) and (f"epochs {result.config['epochs']} (paper preset: 300)" in line)
-        assert ("trials" in line) == (result.config["trials"] != 5)
-        assert "probe_examples" not in line or "probe_examples" in line and "(paper preset, the book's choice: 10240)" in line
-
-
-
-@pytest.mark.parametrize("kind", ["fig5", "slope", "spectrum"])
-def test_the_settings_table_shows_what_the_protocol_gap_compares(kind, monkeypatch):
-    """A chapter's settings table and its caution box read the same settings: the box names
-    exactly those whose shown preset's column differs from the paper preset's."""
-    monkeypatch.chdir(ROOT / "chapters")
-    label, result = next((l, r) for l, r in figures.load_cached(kind).items() if r is not None)
-    lines = run_notes.settings_table(result.experiment).markdown.splitlines()
-    header, *rows = ([cell.strip() for cell in line.strip("| ").split(" | ")] for line in lines if "---" not in line)
-    assert [row[0] for row in rows] == run_notes.PROTOCOL_KEYS[kind]
-    shown, paper = header.index(result.preset), header.index("paper")
-    differ = {row[0] for row in rows if row[shown] != row[paper]}
-    gap = next(l for l in run_notes.protocol_gap({label: result}).markdown.splitlines() if l.startswith("- "))
-    named = {part.split(" ")[0] for part in gap.split(": ", 1)[1].split("; ")}
-    assert differ and named == differ
-    with pytest.raises(ValueError, match="experiment must"):
-        run_notes.settings_table(f"{kind}-vgg-cifar1000")
-
-
-def test_the_config_table_has_a_column_per_cached_network():
-    run = SimpleNamespace(preset="cpu", config={"epochs": 40, "lr": 0.1})
-    table = run_notes.config_table({"resnet": run, "densenet": None}, ["lr", "epochs"])
-    assert table.markdown.splitlines() == ["| setting | resnet (cpu) |", "| --- | --- |",
-                                           "| lr | 0.1 |", "| epochs | 40 |"]
 
 def test_spectrum_observation_rows_follow_the_trends():
     rows = spectrum_tables.spectrum_observation_rows({"a": _spectrum_result(),

@@ -141,27 +141,3 @@ def test_cached_or_none_gives_none_for_what_is_not_cached_and_the_cache_otherwis
     assert results.cached_or_none("slope-resnet-cifar10", "reduced", root) is None
     assert results.cached_or_none("slope-resnet-cifar10", None, root) is None
     assert results.cached_or_none("slope-resnet-cifar10", "cpu", tmp_path) is None
-
-
-def test_cpu_run_times_read_the_provenance_of_the_runs_a_cpu_made(tmp_path, monkeypatch):
-    """What the chapters say recomputing costs: each preset's range of minutes, and no GPU run in it."""
-    import shutil
-
-    from sgd_escape.cifar import run_notes
-
-    root = Path(__file__).resolve().parents[1] / "data"
-    for experiment, preset in [("slope-resnet-cifar10", "cpu"), ("slope-densenet-cifar10", "cpu"),
-                               ("slope-resnet-cifar10", "mini")]:
-        shutil.copytree(root / experiment / preset, tmp_path / experiment / preset)
-    record_file = tmp_path / "slope-densenet-cifar10" / "cpu" / "result.json"
-    record = json.loads(record_file.read_text())
-    record["provenance"]["device"] = "cuda"                          # as a GPU session writes it
-    record_file.write_text(json.dumps(record))
-    monkeypatch.setenv(results.DATA_ENV, str(tmp_path))
-    minutes = {preset: json.loads((tmp_path / "slope-resnet-cifar10" / preset / "result.json").read_text())
-               ["provenance"]["wall_seconds"] / 60 for preset in ("mini", "cpu")}
-    assert run_notes.cpu_run_times("slope") == f"{minutes['mini']:.2g} min per mini run and {minutes['cpu']:.2g} min per cpu run"
-    assert run_notes.cpu_run_times("slope", ("cpu",)) == f"{minutes['cpu']:.2g} min per cpu run"
-    assert run_notes.cpu_run_times("spectrum") == ""
-    assert run_notes.cpu_times_phrase("slope") == "the cached runs made on a CPU took " + run_notes.cpu_run_times("slope")
-    assert run_notes.cpu_times_phrase("spectrum") == "no cached run was made on a CPU"
