@@ -132,6 +132,18 @@ def test_readme_states_the_cpu_time_the_cached_runs_took(preset, claim):
     assert claim.format(seconds / (60 if preset == "mini" else 3600)) in README
 
 
+@pytest.mark.parametrize("where, claim", [("README.md", "`cpu` (a CPU, about {} hours in all"),
+                                          ("chapters/intro.md", "the `cpu` preset about {} hours"),
+                                          ("PRESET_NOTES", "a CPU in about {} hours for all {}")])
+def test_every_other_statement_of_the_cpu_presets_time_agrees_with_the_cached_runs(where, claim):
+    from sgd_escape.cifar.experiments import PRESET_NOTES, SECTION5_CIFAR10
+    from sgd_escape.cifar.results import load_result
+
+    hours = sum(load_result(name, "cpu").provenance["wall_seconds"] for name in SECTION5_CIFAR10) / 3600
+    count = {9: "nine"}.get(len(SECTION5_CIFAR10), str(len(SECTION5_CIFAR10)))
+    text = PRESET_NOTES["cpu"] if where == "PRESET_NOTES" else (ROOT / where).read_text()
+    assert claim.format(f"{hours:.0f}", count) in " ".join(text.split())
+
 def test_figure5_row_states_where_the_failures_lie():
     row, results = _row("Figure 5a-c (CIFAR-10"), _cifar10("fig5")
     failures = [(net, r.curves["inner_cosine"][e, t], int(e), int(t), r) for net, r in results.items() if r is not None
