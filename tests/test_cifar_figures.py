@@ -117,10 +117,22 @@ def test_gradient_norm_rows_compare_the_first_two_learning_rates_only():
     top = np.array([[5.0, 1.0], [1.0, 1.0], [2.0, 4.0], [2.0, 2.0], [9.0, 9.0]])
     result = SimpleNamespace(curves={"grad_norm_mean": mean, "grad_norm_max": top}, preset="mini",
                              config={"lr_milestones": [2, 4], "epochs": 5})
-    assert tables.gradient_norm_growth({"a": result, "b": None}) == {"a": {"mean": (1.5, 2.0), "largest": (5.0, 4.0)}}
+    assert tables.gradient_norm_growth({"a": result, "b": None}) == {
+        "a": {"mean": (1.5, 2.0), "largest": (5.0, 4.0), "largest_epoch": 2, "window": 2}}
     rows = tables.gradient_norm_rows({"a": result, "b": None})
-    assert rows[0] == ["a (mini)", "1.5 → 2", "yes", "5 → 4", "no"]
+    assert rows[0] == ["a (mini)", "1.5 → 2", "yes", "5 → 4 (epoch 2)", "no"]
     assert rows[-1][0] == "paper" and len(rows) == 2 and {len(row) for row in rows} == {5}
+
+
+def test_gradient_norm_growth_compares_equal_windows_so_the_first_epochs_stay_out():
+    # epochs 0-3 at the initial rate, 4-5 after the first drop: the windows are epochs 2-3 and 4-5;
+    # the small norms of epochs 0-1 (the climb from the initialisation) would make the mean "grow"
+    mean = np.array([[0.1], [0.1], [2.0], [2.0], [1.5], [1.5], [9.0]])
+    top = np.array([[9.0], [1.0], [3.0], [3.0], [2.0], [2.5], [9.0]])
+    result = SimpleNamespace(curves={"grad_norm_mean": mean, "grad_norm_max": top}, preset="mini",
+                             config={"lr_milestones": [4, 6], "epochs": 7})
+    growth = tables.gradient_norm_growth({"a": result})["a"]
+    assert growth == {"mean": (2.0, 1.5), "largest": (3.0, 2.5), "largest_epoch": 5, "window": 2}
 
 
 def test_the_committed_figure5_caches_list_every_failing_ball():
@@ -189,6 +201,19 @@ def test_spectrum_observation_rows_follow_the_trends():
     assert len(rows) == len(spectrum_tables.SPECTRUM_OBSERVATIONS)
     assert rows[2] == [spectrum_tables.SPECTRUM_OBSERVATIONS["distance_grows"], "yes", "no"]
     assert all(row[1:] == ["yes", "yes"] for k, row in enumerate(rows) if k != 2)
+
+
+def test_spectrum_observation_rows_say_how_many_inner_products_fail_and_where_the_lowest_lies():
+    raw = np.full((4, 3), 0.1)
+    raw[1, 2], raw[3, 0] = -0.5, 0.0                     # restart 2 at its epoch 1 is the lowest
+    result = _spectrum_result(inner_raw=raw, inner_cosine=raw / 10, restart_epochs=np.array([0, 4, 8]),
+                              whole_trajectory_one_point_convex=[False, True, False])
+    result.scalars.update(nonpositive_inner_whole_trajectory=3, inner_products_whole_trajectory=20)
+    rows = {row[0]: row[1] for row in spectrum_tables.spectrum_observation_rows({"a": result})}
+    labels = spectrum_tables.SPECTRUM_OBSERVATIONS
+    assert rows[labels["all_one_point_convex"]] == \
+        "no: 2 of 12, the lowest at epoch 1 of the restart from epoch 8 (cosine -0.05)"
+    assert rows[labels["whole_trajectories_one_point_convex"]] == "no: 3 of 20"
 
 
 def test_sgd_steps_are_epochs_times_whole_batches():

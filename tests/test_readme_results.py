@@ -204,3 +204,14 @@ def test_figure6_row_states_the_losses_and_the_failing_restart():
                         f"({scalars['nonpositive_inner_whole_trajectory']} of the "      # counts over all restarts
                         f"{scalars['inner_products_whole_trajectory']} whole-trajectory inner products of all "
                         f"{len(c['restart_epochs'])} {NETWORK_NAMES[net]} restarts, {values.min():.2g})") in row
+
+
+@pytest.mark.parametrize("kind, start, failing", [
+    ("fig5", "Figure 5a-c (CIFAR-10", tables.fig5_failing_cosines),
+    ("slope", "Section 5.3 (CIFAR-10", tables.slope_failing_cosines)])
+def test_rows_call_failures_narrow_only_when_every_failing_cosine_is_within_the_random_band(kind, start, failing):
+    row, cosines = _row(start), failing(_cifar10(kind))
+    count = sum(c.size for c, _ in cosines)
+    narrow = count > 0 and all(np.all(np.abs(c) < tables.RANDOM_BAND * scale) for c, scale in cosines)
+    claim = f"all {count} {'failing values ' if kind == 'fig5' else ''}have cosines within {tables.RANDOM_BAND}/√P of zero"
+    assert (claim in row) == narrow, f"README: {claim!r} {'missing' if narrow else 'present'}; the caches: narrow={narrow}"

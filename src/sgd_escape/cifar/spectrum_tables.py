@@ -56,10 +56,25 @@ SPECTRUM_OBSERVATIONS = {
 
 
 def spectrum_observation_rows(results: dict) -> list[list]:
-    """One row per observation of Section 5.4 (Chapter 6), one column per network: yes or no."""
+    """One row per observation of Section 5.4 (Chapter 6), one column per network: yes or no,
+    and where one-point convexity fails, how many inner products are not positive (for the
+    restarts alone also where the lowest lies, and its cosine)."""
     trends = spectrum_trends(results)
-    return [[label] + ["yes" if trend[key] else "no" for trend in trends.values()]
+    return [[label] + ["yes" if trend[key] else _failure_detail(results[net], key)
+                       for net, trend in trends.items()]
             for key, label in SPECTRUM_OBSERVATIONS.items()]
+
+
+def _failure_detail(result, key: str) -> str:
+    c, s = result.curves, result.scalars
+    if key == "all_one_point_convex":
+        raw = c["inner_raw"]                                   # (restart epoch, restart)
+        epoch, k = np.unravel_index(raw.argmin(), raw.shape)
+        return (f"no: {int((raw <= 0).sum())} of {raw.size}, the lowest at epoch {epoch} of the "
+                f"restart from epoch {c['restart_epochs'][k]} (cosine {c['inner_cosine'][epoch, k]:.2g})")
+    if key == "whole_trajectories_one_point_convex":
+        return f"no: {s['nonpositive_inner_whole_trajectory']} of {s['inner_products_whole_trajectory']}"
+    return "no"
 
 
 def motion_summary(curves: dict) -> dict:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..assumption import hoeffding_lower_bound, hoeffding_samples_needed
 from ..book import bound_text
-from .probes import counted_ball_epochs, not_positive
+from .probes import counted_ball_epochs, first_counted_epoch, not_positive
 
 #: What Section 5 of the paper reports (numbers as printed there), for the comparison tables.
 PAPER = {
@@ -119,30 +119,37 @@ def fig5_verdict(results: dict) -> dict:
 def gradient_norm_growth(results: dict) -> dict:
     """Figure 5c's remark that the gradient norm grows after the first learning-rate drop
     (Chapter 4): for each network with a drop, ``{"mean": (before, after), "largest": (before,
-    after)}``, the stochastic gradient norms at the initial rate and at the rate after the first
-    drop (up to the second)."""
+    after), "largest_epoch": e, "window": k}``, the stochastic gradient norms over the last
+    ``k`` epochs at the initial rate and the first ``k`` after the drop, ``k`` as many epochs as
+    run at the second rate (up to the next drop or the end) but no more than precede the drop.
+    Equal windows keep the climb from the initialisation out of a long run's comparison;
+    ``e`` is the epoch of the largest norm after the drop."""
     growth = {}
     for net, result in results.items():
         if result is None or not result.config["lr_milestones"]:
             continue
         first, *later = result.config["lr_milestones"]
         end = later[0] if later else result.config["epochs"]
+        k = min(first, end - first)
         mean, top = result.curves["grad_norm_mean"], result.curves["grad_norm_max"]
-        growth[net] = {"mean": (float(mean[:first].mean()), float(mean[first:end].mean())),
-                       "largest": (float(top[:first].max()), float(top[first:end].max()))}
+        top_after = top[first:first + k].reshape(k, -1).max(axis=1)    # per epoch, over trials
+        growth[net] = {"mean": (float(mean[first - k:first].mean()), float(mean[first:first + k].mean())),
+                       "largest": (float(top[first - k:first].max()), float(top_after.max())),
+                       "largest_epoch": first + int(top_after.argmax()), "window": k}
     return growth
 
 
 def gradient_norm_rows(results: dict) -> list[list]:
     """Rows of :func:`gradient_norm_growth`'s table (Chapter 4): per network the mean and the
-    largest norm before and after the first drop and whether each grew, then the paper's row.
-    Five cells per row, for :func:`show_table`."""
+    largest norm before and after the first drop (with the epoch of the largest after it) and
+    whether each grew, then the paper's row. Five cells per row, for :func:`show_table`."""
     rows = []
     for net, norms in gradient_norm_growth(results).items():
-        row = [f"{net} ({results[net].preset})"]
-        for before, after in norms.values():
-            row += [f"{before:.3g} → {after:.3g}", "yes" if after > before else "no"]
-        rows.append(row)
+        (mean_before, mean_after), (top_before, top_after) = norms["mean"], norms["largest"]
+        rows.append([f"{net} ({results[net].preset})", f"{mean_before:.3g} → {mean_after:.3g}",
+                     "yes" if mean_after > mean_before else "no",
+                     f"{top_before:.3g} → {top_after:.3g} (epoch {norms['largest_epoch']})",
+                     "yes" if top_after > top_before else "no"])
     rows.append(["paper", "", "yes (after epoch 150)", f"< {PAPER['grad_norm_before']:g} → < {PAPER['grad_norm_after']:g}", ""])
     return rows
 
@@ -236,6 +243,65 @@ def slope_against_paper(results: dict) -> dict:
     above 1: more failures than the paper reports)."""
     return {net: result.scalars["fraction_nonpositive_to_other_finals"] / paper_slope_fraction(net)
             for net, result in results.items() if result is not None}
+
+
+#: A cosine within ``RANDOM_BAND / sqrt(P)`` of zero is one that the cosine between two random
+#: directions in ``P`` dimensions reaches easily (beyond it only with probability at most
+#: ``exp(-RANDOM_BAND**2 / 2)``), so its sign says little (Chapters 4-5; Exercise 4.1).
+RANDOM_BAND = 3
+
+
+def random_cosine_scale(config: dict) -> float:
+    """``1 / sqrt(P)``, ``P`` the parameters of the network of a cached run's ``config``: the
+    size of the cosine between two random directions (Chapters 4-5)."""
+    from .models import parameter_count
+
+    classes = 100 if config["dataset"] == "cifar100" else 10
+    return float(1 / np.sqrt(parameter_count(config["architecture"], classes)))
+
+
+def fig5_failing_cosines(results: dict) -> list[tuple[np.ndarray, float]]:
+    """Per cached Figure 5 result (Chapter 4), the cosines of what :func:`fig5_verdict` counts
+    as failures from epoch 5 on (the inner products at the trajectory that are not positive,
+    then the mean cosine of each ball whose mean is not positive), with the network's
+    :func:`random_cosine_scale`."""
+    failing = []
+    for r in (r for r in results.values() if r is not None):
+        c, first = r.curves, first_counted_epoch(r.config["epochs"])
+        at_trajectory = c["inner_cosine"][first:][not_positive(c["inner_raw"][first:])]
+        balls = _ball_from_epoch_5(r)[:, None] & not_positive(c["ball_raw_mean"])
+        failing.append((np.concatenate([at_trajectory, c["ball_cosine_mean"][balls]]),
+                        random_cosine_scale(r.config)))
+    return failing
+
+
+def slope_failing_cosines(results: dict) -> list[tuple[np.ndarray, float]]:
+    """Per cached Section 5.3 result (Chapter 5), the cosines of the inner products towards
+    other branches' ends (``j != i``) that are not positive, with the network's
+    :func:`random_cosine_scale`."""
+    failing = []
+    for r in (r for r in results.values() if r is not None):
+        raw, cosine = r.curves["inner_raw"], r.curves["inner_cosine"]
+        other = ~np.eye(raw.shape[1], dtype=bool)
+        failing.append((cosine[:, other][not_positive(raw[:, other])], random_cosine_scale(r.config)))
+    return failing
+
+
+def failure_size_clause(failing: list[tuple[np.ndarray, float]]) -> str:
+    """How far from zero the failures lie, a sentence for the prose (Chapters 4-5): their
+    cosines, and whether each lies within :data:`RANDOM_BAND` ``/ sqrt(P)`` of zero, where a
+    failure is narrow. ``failing`` is what :func:`fig5_failing_cosines` or
+    :func:`slope_failing_cosines` return."""
+    cosines = np.concatenate([np.ravel(c) for c, _ in failing] or [np.zeros(0)])
+    if not cosines.size:
+        return "There is no failure to measure."
+    within = sum(int((np.abs(c) < RANDOM_BAND * scale).sum()) for c, scale in failing)
+    span = value_range(cosines, ".2g")
+    if within == cosines.size:
+        return (f"All {cosines.size} failing values have cosines of {span}, within {RANDOM_BAND}/√P of "
+                "zero: the claim fails, but only narrowly.")
+    return (f"The failing values have cosines of {span}; {cosines.size - within} of the {cosines.size} lie "
+            f"beyond {RANDOM_BAND}/√P of zero, clear failures, and {within} within it.")
 
 
 def images_phrase(results: dict) -> str:
