@@ -59,3 +59,11 @@ def test_the_committed_twin_runs_start_from_the_same_point_and_differ_after_it()
     counts = [f"{r.scalars['nonpositive_to_other_finals']} of {r.scalars['inner_products_to_other_finals']}"
               for r in (shared, zeroed)]
     assert rows[0] == ["inner products not positive, j != i", *counts]
+
+
+def test_distances_between_ends_are_compared_twin_pair_by_twin_pair():
+    shared, zeroed = _pair([[0, 0, 0], [1, 2, 4]], [[0, 0, 0], [1, 2, 4]])
+    shared.curves["final_distances"] = np.array([[0, 2, 4], [2, 0, 5], [4, 5, 0]], dtype=float)
+    zeroed.curves["final_distances"] = np.array([[0, 3, 4], [3, 0, 4], [4, 4, 0]], dtype=float)
+    # pairs (0, 1), (0, 2), (1, 2): 2 -> 3, 4 -> 4, 5 -> 4
+    np.testing.assert_allclose(momentum_buffer.summary(shared, zeroed)["pair_changes"], [0.5, 0.0, -0.2])

@@ -88,8 +88,9 @@ def summary(shared, zeroed, forget: float = 0.01) -> dict:
     of the first epoch's running loss (:func:`first_epoch_change`), ``twin_first``,
     ``twin_median`` and the ``twin`` ratios (:func:`twin_over_sibling`, training loss),
     ``steps`` per epoch, ``memory_epochs`` (epochs until the buffer weighs below ``forget``),
-    the relative change of the mean distance between the ends (``end_change``) and, within the
-    shared run, the largest over the least distance minus 1 (``end_spread``)."""
+    the relative change of the mean distance between the ends, signed (``end_change``), and, twin pair
+    by twin pair, of each distance between two ends (``pair_changes``, one per pair of
+    branches: the zeroed run's distance over the shared run's, minus 1)."""
     if not 0 < forget < 1:
         raise ValueError(f"forget must lie strictly between 0 and 1, got {forget}")
     first, twin = first_epoch_change(shared, zeroed), twin_over_sibling(shared, zeroed)
@@ -101,5 +102,10 @@ def summary(shared, zeroed, forget: float = 0.01) -> dict:
             "drop_largest": float(-first["changes"].min()), "twin": twin, "twin_first": float(twin[0]),
             "twin_median": float(np.median(twin)), "steps": steps,
             "memory_epochs": float(np.log(forget) / np.log(config["momentum"]) / steps),
-            "end_change": float(abs(ends[1]["distance between ends, mean"] / ends[0]["distance between ends, mean"] - 1)),
-            "end_spread": float(ends[0]["distance between ends, largest"] / ends[0]["distance between ends, least"] - 1)}
+            "end_change": float(ends[1]["distance between ends, mean"] / ends[0]["distance between ends, mean"] - 1),
+            "pair_changes": _pair_distance_changes(shared, zeroed)}
+
+
+def _pair_distance_changes(shared, zeroed) -> np.ndarray:
+    upper = np.triu_indices(shared.curves["final_distances"].shape[0], 1)   # each pair once
+    return zeroed.curves["final_distances"][upper] / shared.curves["final_distances"][upper] - 1
