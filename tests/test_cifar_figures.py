@@ -118,7 +118,7 @@ def test_gradient_norm_rows_compare_the_first_two_learning_rates_only():
     result = SimpleNamespace(curves={"grad_norm_mean": mean, "grad_norm_max": top}, preset="mini",
                              config={"lr_milestones": [2, 4], "epochs": 5})
     assert tables.gradient_norm_growth({"a": result, "b": None}) == {
-        "a": {"mean": (1.5, 2.0), "largest": (5.0, 4.0), "largest_epoch": 2, "window": 2}}
+        "a": {"mean": (1.5, 2.0), "largest": (5.0, 4.0), "largest_epoch": 2, "window": 2, "largest_later": 2.0}}
     rows = tables.gradient_norm_rows({"a": result, "b": None})
     assert rows[0] == ["a (mini)", "1.5 → 2", "yes", "5 → 4 (epoch 2)", "no"]
     assert rows[-1][0] == "paper" and len(rows) == 2 and {len(row) for row in rows} == {5}
@@ -132,7 +132,11 @@ def test_gradient_norm_growth_compares_equal_windows_so_the_first_epochs_stay_ou
     result = SimpleNamespace(curves={"grad_norm_mean": mean, "grad_norm_max": top}, preset="mini",
                              config={"lr_milestones": [4, 6], "epochs": 7})
     growth = tables.gradient_norm_growth({"a": result})["a"]
-    assert growth == {"mean": (2.0, 1.5), "largest": (3.0, 2.5), "largest_epoch": 5, "window": 2}
+    assert growth == {"mean": (2.0, 1.5), "largest": (3.0, 2.5), "largest_epoch": 5, "window": 2, "largest_later": 2.5}
+    # a drop after 2 epochs of 7: the window is the 2 epochs before it, not the 5 after it
+    result.config = {"lr_milestones": [2], "epochs": 7}
+    growth = tables.gradient_norm_growth({"a": result})["a"]
+    assert growth["window"] == 2 and growth["mean"] == (0.1, 2.0) and growth["largest"] == (9.0, 3.0)
 
 
 def test_the_committed_figure5_caches_list_every_failing_ball():

@@ -123,7 +123,8 @@ def gradient_norm_growth(results: dict) -> dict:
     ``k`` epochs at the initial rate and the first ``k`` after the drop, ``k`` as many epochs as
     run at the second rate (up to the next drop or the end) but no more than precede the drop.
     Equal windows keep the climb from the initialisation out of a long run's comparison;
-    ``e`` is the epoch of the largest norm after the drop."""
+    ``e`` is the epoch of the largest norm after the drop, and ``"largest_later"`` the largest
+    from the second epoch after the drop on (nan for a one-epoch window)."""
     growth = {}
     for net, result in results.items():
         if result is None or not result.config["lr_milestones"]:
@@ -135,7 +136,8 @@ def gradient_norm_growth(results: dict) -> dict:
         top_after = top[first:first + k].reshape(k, -1).max(axis=1)    # per epoch, over trials
         growth[net] = {"mean": (float(mean[first - k:first].mean()), float(mean[first:first + k].mean())),
                        "largest": (float(top[first - k:first].max()), float(top_after.max())),
-                       "largest_epoch": first + int(top_after.argmax()), "window": k}
+                       "largest_epoch": first + int(top_after.argmax()), "window": k,
+                       "largest_later": float(top_after[1:].max()) if k > 1 else float("nan")}
     return growth
 
 
@@ -246,8 +248,8 @@ def slope_against_paper(results: dict) -> dict:
 
 
 #: A cosine within ``RANDOM_BAND / sqrt(P)`` of zero is one that the cosine between two random
-#: directions in ``P`` dimensions reaches easily (beyond it only with probability at most
-#: ``exp(-RANDOM_BAND**2 / 2)``), so its sign says little (Chapters 4-5; Exercise 4.1).
+#: directions in ``P`` dimensions reaches easily (beyond it, on either side, only with probability
+#: at most ``2 exp(-RANDOM_BAND**2 / 2)``), so its sign says little (Chapters 4-5; Exercise 4.1).
 RANDOM_BAND = 3
 
 
