@@ -97,6 +97,12 @@ def throughput(arrays, architecture, device, members, steps=10) -> float:
     return members * (count // 128) * 128 / trainer_epoch(arrays, count, architecture, device, members, False)
 
 
+#: What the projection assumes: a lower bound, since the probes run in full fp32 convolutions
+#: (``training.full_precision_convolutions``), slower on a GPU than training's TF32 ones.
+PROJECTION_BASIS = ("every image pass (training, probes, evaluations) at the measured training "
+                    "rate: a lower bound, as the probes use full-fp32 convolutions, slower than TF32")
+
+
 def projection(arrays, device, preset, steps, rates: dict) -> dict:
     """Projected device-hours of every CIFAR-10 experiment of Section 5 at ``preset`` from measured throughput.
     ``rates`` caches the throughput of each (network, members) across presets: each is measured once."""
@@ -108,7 +114,8 @@ def projection(arrays, device, preset, steps, rates: dict) -> dict:
             rates[key] = throughput(arrays, key[0], device, key[1], steps)
         used[f"{key[0]} x{key[1]}"] = rates[key]
         hours[name] = work["passes"] / rates[key] / 3600
-    return {"device_hours": hours, "total_device_hours": sum(hours.values()), "images_per_second": used}
+    return {"device_hours": hours, "total_device_hours": sum(hours.values()), "images_per_second": used,
+            "projection_basis": PROJECTION_BASIS}
 
 
 def main(argv=None) -> dict:

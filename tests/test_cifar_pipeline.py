@@ -156,6 +156,22 @@ def test_a_damaged_resume_state_stops_with_the_way_out_and_deletes_nothing(tmp_p
     assert (tmp_path / "state.pt").read_bytes() == damaged
 
 
+@pytest.mark.parametrize("error", [torch.cuda.OutOfMemoryError("CUDA out of memory"),
+                                   RuntimeError("CUDA error: an illegal memory access")],
+                         ids=["out-of-memory", "cuda-error"])
+def test_a_device_error_while_resuming_is_not_called_a_damaged_file(tmp_path, monkeypatch, error):
+    """The file is fine: advising --fresh would throw finished work away."""
+    Run(tmp_path, {"a": 1}, "cpu", None, 1, progress=False).save()
+
+    def failing_load(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(torch, "load", failing_load)
+    with pytest.raises(type(error), match="^CUDA") as raised:
+        Run(tmp_path, {"a": 1}, "cpu", None, 1, progress=False)
+    assert "--fresh" not in str(raised.value)
+
+
 def test_unknown_names_are_refused_with_the_valid_ones(tmp_path):
     with pytest.raises(ValueError, match="valid experiments: fig5-resnet-cifar10"):
         preset_config("fig7", "mini")

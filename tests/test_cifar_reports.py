@@ -28,10 +28,11 @@ def test_benchmark_table_shows_the_ratio_and_projected_hours(tmp_path):
 
 def test_determinism_table_shows_the_largest_differences_per_gpu(tmp_path):
     for name, gap in (("gpu-b", 1e-6), ("gpu-a", 0.0)):
+        repeat = {"repeat": {"max_abs": 3 * gap, "max_rel": 4 * gap}} if gap else {}   # gpu-a: an older report
         write(tmp_path, f"determinism-{name}.json", {
             "device_name": name.upper(), "preset": "smoke", "experiments": {"x": {}, "y": {}},
-            "identical": gap == 0, "max_abs": gap, "max_rel": 2 * gap}
+            "identical": gap == 0, "max_abs": gap, "max_rel": 2 * gap, **repeat}
               | ({"second_copy": "each experiment stopped after its first unit of work and resumed"} if gap else {}))
     rows = reports.determinism_table(tmp_path).markdown.splitlines()[2:]
-    assert rows == ["| GPU-A | smoke | 2 | uninterrupted | yes | 0 | 0 |",
-                    "| GPU-B | smoke | 2 | stopped after one unit, resumed | no | 1e-06 | 2e-06 |"]
+    assert rows == ["| GPU-A | smoke | 2 | uninterrupted | yes | 0 | - | - |",
+                    "| GPU-B | smoke | 2 | stopped after one unit, resumed | no | 1e-06 | 3e-06 | 4e-06 |"]

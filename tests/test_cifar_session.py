@@ -13,6 +13,7 @@ from sgd_escape.cifar.pipeline import run_experiment
 from sgd_escape.cifar.results import CacheError, load_result
 from sgd_escape.cifar.runner import EXIT_BUDGET
 from sgd_escape.cifar.session import experiments_to_run, pack_results, report_in_data, run_order, run_session
+from sgd_escape.cifar.training import DETERMINISTIC_ENV
 from sgd_escape.cifar.unpack import device_slug, unpack
 
 EXPERIMENT = "spectrum-resnet-cifar10"
@@ -43,6 +44,7 @@ def test_a_session_checks_runs_packs_and_its_files_unpack_into_data(tmp_path):
     determinism = json.loads((out / "determinism.json").read_text())
     assert determinism["identical"] and determinism["experiments"][EXPERIMENT]["max_rel"] == 0.0
     assert "resumed" in determinism["second_copy"]   # stopped after one unit, resumed: still the same numbers
+    assert determinism["repeat"]["identical"] and determinism["repeat"]["max_abs"] == 0.0   # a CPU repeats
     lines = unpack(out, tmp_path / "data")
     assert lines[0].startswith(f"{EXPERIMENT}/smoke: added")
     written = tmp_path / "state" / "data" / EXPERIMENT / "smoke"
@@ -358,13 +360,15 @@ def test_the_determinism_report_says_when_the_two_runs_differ(tmp_path, monkeypa
     from cifar_fakes import write_fake_result
 
     real_run = subprocess.run
+    environments = {}
 
-    def fake_runs(command, *args, **kwargs):     # fig5 the same twice, spectrum not
+    def fake_runs(command, *args, **kwargs):     # fig5 the same every time; spectrum differs on resume
         if command[1:3] != ["-m", "sgd_escape"]:
             return real_run(command, *args, **kwargs)
         copy = Path(command[command.index("--out") + 1])
+        environments[copy.name] = kwargs["env"].get(DETERMINISTIC_ENV)
         write_fake_result(copy, "fig5-resnet-cifar10", "smoke")
-        write_fake_result(copy, EXPERIMENT, "smoke", seed=0 if copy.name == "first" else 1)
+        write_fake_result(copy, EXPERIMENT, "smoke", seed=1 if copy.name == "second" else 0)
         return subprocess.CompletedProcess(command, 0)
 
     monkeypatch.setattr(subprocess, "run", fake_runs)
@@ -374,6 +378,31 @@ def test_the_determinism_report_says_when_the_two_runs_differ(tmp_path, monkeypa
     assert same["identical"] and same["max_abs"] == same["max_rel"] == 0.0
     assert report["identical"] is False and differ["identical"] is False
     assert report["max_abs"] == differ["max_abs"] > 0 and report["max_rel"] == differ["max_rel"] > 0
+    assert report["repeat"]["identical"] and report["repeat"]["max_abs"] == 0.0   # the resume alone differs
+    # the resume test runs with deterministic kernels, the tolerance's copy as the experiments run
+    assert environments == {"first": "1", "second": "1", "repeat": None}
+
+
+def test_the_determinism_report_gives_the_rerun_tolerance_apart_from_the_resume(tmp_path, monkeypatch):
+    import subprocess
+    from pathlib import Path
+
+    from cifar_fakes import write_fake_result
+
+    real_run = subprocess.run
+
+    def fake_runs(command, *args, **kwargs):     # the autotuned rerun differs, the resume does not
+        if command[1:3] != ["-m", "sgd_escape"]:
+            return real_run(command, *args, **kwargs)
+        copy = Path(command[command.index("--out") + 1])
+        write_fake_result(copy, EXPERIMENT, "smoke", seed=1 if copy.name == "repeat" else 0)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(subprocess, "run", fake_runs)
+    report = session_module.determinism_check([EXPERIMENT], "synthetic", "cpu", tmp_path / "check", "test")
+    assert report["identical"] and report["max_abs"] == 0.0
+    assert not report["repeat"]["identical"] and report["repeat"]["max_abs"] > 0
+    assert "autotuned" in report["repeat"]["copy"]
 
 
 def test_a_session_hands_back_a_finished_report_before_the_next_step_ends(tmp_path, monkeypatch):

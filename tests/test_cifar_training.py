@@ -289,3 +289,18 @@ def test_neighbourhood_probe_takes_mean_min_and_max_over_the_points(monkeypatch)
     assert [out[f"raw_{k}"].item() for k in ("mean", "min", "max")] == pytest.approx([-2 / 3, -2.0, 1.0])
     root = math.sqrt(0.5)
     assert [out[f"cosine_{k}"].item() for k in ("mean", "min", "max")] == pytest.approx([-root / 3, -root, root])
+
+
+@pytest.mark.parametrize("setting, benchmark", [(None, True), ("1", False)])
+def test_cuda_runs_autotune_their_kernels_unless_told_to_be_deterministic(monkeypatch, setting, benchmark):
+    """The determinism check's resume test needs deterministic kernels; the experiments do not."""
+    from sgd_escape.cifar.training import DETERMINISTIC_ENV, configure_backends
+
+    monkeypatch.delenv(DETERMINISTIC_ENV, raising=False)
+    if setting:
+        monkeypatch.setenv(DETERMINISTIC_ENV, setting)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", not benchmark)
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", benchmark)
+    configure_backends("cuda")            # a device name: no GPU is touched
+    assert torch.backends.cudnn.benchmark is benchmark
+    assert torch.backends.cudnn.deterministic is not benchmark

@@ -118,7 +118,7 @@ def test_a_measured_gpu_row_missing_from_the_readme_is_found(tmp_path):
     (tmp_path / "benchmarks" / "determinism-gpu-a.json").write_text(json.dumps({
         "device_name": "GPU A", "preset": "smoke", "experiments": {"x": {}}, "identical": True,
         "max_abs": 0.0, "max_rel": 0.0}))
-    row = "| GPU A | smoke | 1 | uninterrupted | yes | 0 | 0 |"
+    row = "| GPU A | smoke | 1 | uninterrupted | yes | 0 | - | - |"
     assert _missing_gpu_rows("| Device | ... |", tmp_path) == [row]
     assert _missing_gpu_rows(f"the table:\n{row}\n", tmp_path) == []
 

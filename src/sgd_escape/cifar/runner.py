@@ -127,7 +127,11 @@ class Run:
         """A checkpoint of this run; a damaged one stops the run with the way out, deleting nothing."""
         try:
             return torch.load(path, map_location=self.device, weights_only=True)
+        except torch.cuda.OutOfMemoryError:
+            raise                      # the device's trouble, not the file's: --fresh would lose work
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
+            if str(error).startswith("CUDA"):
+                raise
             # torch's unpickling message advises weights_only=False, unsafe here: name the error only
             lines = str(error).strip().splitlines()
             reason = lines[0] if lines and not isinstance(error, pickle.UnpicklingError) else type(error).__name__

@@ -8,8 +8,9 @@ results are already in ``data/`` is not redone. After every step, everything fin
 is copied into ``--out`` as at most five files:
 
 - ``environment.json``: the GPU, its driver and the software;
-- ``determinism.json``: the experiments at the ``smoke`` preset, run twice (the second time
-  stopped after one unit and resumed), compared number by number;
+- ``determinism.json``: the experiments at the ``smoke`` preset, run three times (the second
+  time stopped after one unit and resumed, the third with the experiments' autotuned cuDNN
+  kernels), compared number by number;
 - ``cifar_trainer.json``: ``benchmarks/cifar_trainer.py`` (the trainer against a plain DataLoader
   pipeline, and each experiment's projected GPU-hours);
 - ``results-<preset>.tar``: every finished ``<experiment>/<preset>/`` folder, byte for byte;
@@ -24,6 +25,7 @@ and moves them into ``data/`` (see :mod:`sgd_escape.cifar.unpack`).
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -37,6 +39,7 @@ from .experiments import EXPERIMENTS, SECTION5_CIFAR10, SIDE_REMARKS, check_name
 from .provenance import code_and_machine, utc_now
 from .results import data_root, find_repository_root, is_cached, load_result, result_differences
 from .runner import EXIT_BUDGET
+from .training import DETERMINISTIC_ENV
 from .unpack import STEP_REPORTS, report_path
 
 STEPS = ("environment", "determinism", "benchmark", "run")
@@ -77,13 +80,15 @@ def sgd_escape_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "sgd_escape", *args]
 
 
-def run_child(command: list[str], deadline: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run_child(command: list[str], deadline: float | None = None, check: bool = True,
+              env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``command`` in a child process, stopped at the ``time.monotonic()`` ``deadline`` (Chapter 4).
     A child still running then raises a RuntimeError naming it, so that a step which overruns
-    the budget ends the command cleanly instead of the machine's own time limit killing it."""
+    the budget ends the command cleanly instead of the machine's own time limit killing it.
+    ``env``: the child's environment (default: this process's)."""
     timeout = None if deadline is None else max(1.0, deadline - time.monotonic())
     try:
-        return subprocess.run(command, check=check, timeout=timeout)
+        return subprocess.run(command, check=check, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"{shlex.join(command[1:])} was stopped after {timeout:.0f} s, at the end of "
                            "the budget; run the session again with more --minutes") from None
@@ -91,36 +96,54 @@ def run_child(command: list[str], deadline: float | None = None, check: bool = T
 
 def determinism_check(experiments: list[str], data: str, device: str, folder: Path, command: str,
                       deadline: float | None = None) -> dict:
-    """Run ``experiments`` at the smoke preset twice, in separate processes, and compare every
-    number (Chapter 4). The second copy of each experiment stops after its first unit of work and
-    resumes in a new process, the path every long GPU run takes, so a resume that breaks or
-    changes the numbers shows here, in seconds. Returns the report (``determinism.json``): the
-    largest differences per experiment and overall, and whether the two copies are identical.
+    """Run ``experiments`` at the smoke preset three times, in separate processes, and compare
+    every number (Chapter 4). Returns the report (``determinism.json``).
+
+    The resume test: a first copy, and a second that stops after its first unit of work and
+    resumes in a new process (the path every long GPU run takes), both with deterministic cuDNN
+    kernels (``SGD_ESCAPE_DETERMINISTIC=1``), so that a resume which breaks or changes the numbers
+    shows as a difference (``identical``, ``max_abs``, ``max_rel``, ``experiments``). The
+    tolerance: a third copy, uninterrupted and with cuDNN's autotuned kernels as the experiments
+    run, against the first (``repeat``): how far two runs of one seed can differ on this GPU.
     A run still going at ``deadline`` (see :func:`run_child`) raises a RuntimeError."""
     began, started = time.monotonic(), utc_now()
+    deterministic = {**os.environ, DETERMINISTIC_ENV: "1"}
     common = ["--preset", "smoke", "--device", device, "--data", data, "--quiet", "--offline"]
-    run_child(sgd_escape_command("run", *experiments, *common, "--out", str(folder / "first"),
-                                 "--work", str(folder / "work-first"), "--fresh"), deadline)
+
+    def whole_copy(name: str, env: dict) -> None:
+        run_child(sgd_escape_command("run", *experiments, *common, "--out", str(folder / name),
+                                     "--work", str(folder / f"work-{name}"), "--fresh"), deadline, env=env)
+
+    whole_copy("first", deterministic)
     second = [*common, "--out", str(folder / "second"), "--work", str(folder / "work-second")]
     for name in experiments:
         stopped = run_child(sgd_escape_command("run", name, *second, "--fresh", "--max-minutes", "0"),
-                            deadline, check=False)
+                            deadline, check=False, env=deterministic)
         if stopped.returncode not in (0, EXIT_BUDGET):
             raise RuntimeError(f"{name} at the smoke preset exited with status {stopped.returncode}")
-        run_child(sgd_escape_command("run", name, *second), deadline)       # the resume
+        run_child(sgd_escape_command("run", name, *second), deadline, env=deterministic)   # the resume
+    whole_copy("repeat", {k: v for k, v in os.environ.items() if k != DETERMINISTIC_ENV})
     report = {"command": command, "started_utc": started, "preset": "smoke", **code_and_machine(device),
               "second_copy": "each experiment stopped after its first unit of work and resumed",
-              "experiments": {}}
-    for name in experiments:
-        first, second = (load_result(name, "smoke", folder / copy) for copy in ("first", "second"))
-        differences = result_differences(first, second)
-        report["experiments"][name] = {k: v for k, v in differences.items() if k != "per_key"}
-    rows = report["experiments"].values()
-    report["max_abs"] = max(r["max_abs"] for r in rows)
-    report["max_rel"] = max(r["max_rel"] for r in rows)
-    report["identical"] = all(r["identical"] for r in rows)
+              "kernels": "first and second copies: deterministic cuDNN kernels",
+              **compare_copies(experiments, folder, "first", "second"),
+              "repeat": {"copy": "uninterrupted, with cuDNN's autotuned kernels as the experiments run",
+                         **compare_copies(experiments, folder, "first", "repeat")}}
     report["wall_seconds"] = round(time.monotonic() - began, 1)
     return report
+
+
+def compare_copies(experiments: list[str], folder: Path, one: str, other: str) -> dict:
+    """The largest differences between two copies of the smoke runs in ``folder`` (Chapter 4):
+    per experiment, and overall (``max_abs``, ``max_rel``, ``identical``), as a dict."""
+    rows = {}
+    for name in experiments:
+        first, second = (load_result(name, "smoke", folder / copy) for copy in (one, other))
+        differences = result_differences(first, second)
+        rows[name] = {k: v for k, v in differences.items() if k != "per_key"}
+    return {"experiments": rows, "max_abs": max(r["max_abs"] for r in rows.values()),
+            "max_rel": max(r["max_rel"] for r in rows.values()),
+            "identical": all(r["identical"] for r in rows.values())}
 
 
 def run_benchmark(data: str, device: str, target: Path, deadline: float | None = None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 
 import numpy as np
 import torch
@@ -225,11 +226,20 @@ def evaluate(model, images_uint8, labels, data: DeviceData, batch_size: int = 50
     return {"loss": loss / len(labels), "accuracy": correct / len(labels)}
 
 
+#: Set to 1 in a run's environment for deterministic cuDNN kernels: the determinism check's
+#: resume test (:func:`~sgd_escape.cifar.session.determinism_check`), where autotuned kernels
+#: would make two runs differ for nothing. Experiments run without it.
+DETERMINISTIC_ENV = "SGD_ESCAPE_DETERMINISTIC"
+
+
 def configure_backends(device) -> None:
-    """The GPU switches of every CIFAR run (Chapter 4): cuDNN picks the fastest kernels per shape.
-    The provenance of each result records them. Nothing to do on a CPU; returns None."""
+    """The GPU switches of every CIFAR run (Chapter 4): cuDNN picks the fastest kernels per shape,
+    or, with ``SGD_ESCAPE_DETERMINISTIC=1`` in the environment, deterministic ones. The
+    provenance of each result records them. Nothing to do on a CPU; returns None."""
     if torch.device(device).type == "cuda":
-        torch.backends.cudnn.benchmark = True
+        deterministic = os.environ.get(DETERMINISTIC_ENV) == "1"
+        torch.backends.cudnn.benchmark = not deterministic
+        torch.backends.cudnn.deterministic = deterministic
 
 
 @contextlib.contextmanager
