@@ -7,7 +7,7 @@ measured from that batch by :func:`figure3_criteria` and judged against the thre
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -72,15 +72,52 @@ def panel_plan(setup: Figure3Setup = FIGURE3) -> dict:
     return plan
 
 
-def simulate_figure3(f: SpikyFunction, setup: Figure3Setup = FIGURE3, seed: int = 0) -> dict:
+def stage_step_size_per_panel(setup: Figure3Setup = FIGURE3, stage_step_sizes=None) -> dict:
+    """The step size of every panel of :func:`panel_plan`, by name (Chapter 1): ``setup.step_size``
+    everywhere, except row 3's stages when ``stage_step_sizes`` gives one step size per stage
+    (the reading of row 3 that shrinks the learning rate, :func:`shrinking_step_stages`)."""
+    plan = panel_plan(setup)
+    steps = dict.fromkeys(plan, setup.step_size)
+    if stage_step_sizes is None:
+        return steps
+    names = stage_names(setup)
+    sizes = np.asarray(stage_step_sizes, dtype=float)
+    if sizes.shape != (len(names),) or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
+        raise ValueError(f"stage_step_sizes must hold one finite step size > 0 per stage "
+                         f"({len(names)}), got {stage_step_sizes!r}")
+    steps.update(zip(names, sizes.tolist()))
+    return steps
+
+
+def shrinking_step_stages(setup: Figure3Setup = FIGURE3) -> tuple:
+    """Row 3 as the paper's caption reads it, with shrinking learning rates (Chapter 1).
+
+    Returns ``(fixed_noise_setup, stage_step_sizes)``: every stage keeps the first stage's noise
+    radius ``r_1``, and stage ``k`` takes the step ``eta * r_k / r_1``, so that its window
+    ``eta_k * r_1 = eta * r_k`` (the smoothed function of F(3,1)) is the one of the text's
+    reading, in which ``eta`` stays and ``r`` shrinks. Pass both to :func:`simulate_figure3`.
+    """
+    first = setup.stage_noises[0]
+    if first <= 0:
+        raise ValueError(f"setup.stage_noises must start with a radius > 0, got {first!r}")
+    fixed = replace(setup, stage_noises=(first,) * len(setup.stage_noises))
+    return fixed, tuple(setup.step_size * noise / first for noise in setup.stage_noises)
+
+
+def simulate_figure3(f: SpikyFunction, setup: Figure3Setup = FIGURE3, seed: int = 0,
+                     stage_step_sizes=None) -> dict:
     """Last iterates of every panel, ``{panel: array of shape (setup.trials,)}``, from one batched
-    run of ``setup.steps`` SGD steps (Chapter 1); the panels are those of :func:`panel_plan`."""
+    run of ``setup.steps`` SGD steps (Chapter 1); the panels are those of :func:`panel_plan`.
+
+    Every panel steps with ``setup.step_size``, row 3's stages with ``stage_step_sizes`` where
+    given (one per stage, :func:`stage_step_size_per_panel`)."""
     rng = np.random.default_rng(require_int_at_least("seed", seed, 0))
     plan = panel_plan(setup)
+    eta = np.repeat(list(stage_step_size_per_panel(setup, stage_step_sizes).values()), setup.trials)
     noise = np.repeat([radius for radius, _ in plan.values()], setup.trials)
     half = np.repeat([half for _, half in plan.values()], setup.trials)
     x0 = rng.uniform(-1.0, 1.0, size=noise.shape) * half
-    last = run_sgd(f.grad, x0, setup.step_size, noise, setup.steps, rng)
+    last = run_sgd(f.grad, x0, eta, noise, setup.steps, rng)
     return dict(zip(plan, last.reshape(len(plan), setup.trials)))
 
 
@@ -184,13 +221,16 @@ def criteria_hold(measured: dict, criteria: Figure3Criteria = CRITERIA) -> dict:
     }
 
 
-def criteria_over_seeds(f: SpikyFunction, seeds, setup: Figure3Setup = FIGURE3) -> list:
+def criteria_over_seeds(f: SpikyFunction, seeds, setup: Figure3Setup = FIGURE3,
+                        stage_step_sizes=None) -> list:
     """One row of measured criteria per seed: ``[{"seed": s, **figure3_criteria(...)}, ...]``
-    (Chapter 1), each from its own :func:`simulate_figure3` run."""
+    (Chapter 1), each from its own :func:`simulate_figure3` run (with ``stage_step_sizes``)."""
+    stage_step_size_per_panel(setup, stage_step_sizes)      # refuse bad step sizes before any run
     rows = []
     for seed in seeds:
         seed = require_int_at_least("seed", seed, 0)
-        rows.append({"seed": seed, **figure3_criteria(f, simulate_figure3(f, setup, seed), setup)})
+        run = simulate_figure3(f, setup, seed, stage_step_sizes)
+        rows.append({"seed": seed, **figure3_criteria(f, run, setup)})
     return rows
 
 
