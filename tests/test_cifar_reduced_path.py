@@ -30,8 +30,8 @@ TINY = {
 @pytest.fixture(scope="module")
 def reduced_data(tmp_path_factory):
     """A data folder with a `reduced` result of every kind and network, trained once (TINY sizes),
-    and the committed `cpu` pairs of Exercises 5.3 and 6.2, which Chapters 5 and 6 read at that
-    preset and which a GPU session leaves in place."""
+    and the committed `cpu` pairs of Exercises 5.3 and 6.2 and Chapter 6's estimates of Theorem 1's
+    constants, which Chapters 5 and 6 read at that preset and which a GPU session leaves in place."""
     from conftest import ROOT
 
     root = tmp_path_factory.mktemp("reduced")
@@ -42,7 +42,7 @@ def reduced_data(tmp_path_factory):
                 run_experiment(f"{kind}-{net}-cifar10", "reduced", data="synthetic", out=root / "data",
                                work=root / "work" / kind / net, progress=False)
     for twin in ("slope-resnet-cifar10", "slopezero-resnet-cifar10", "spectrum-resnet-cifar10",
-                 "spectrumkeep-resnet-cifar10"):
+                 "spectrumkeep-resnet-cifar10", "conditions-resnet-cifar10"):
         shutil.copytree(ROOT / "data" / twin / "cpu", root / "data" / twin / "cpu")
     return root / "data"
 
@@ -143,6 +143,8 @@ def test_chapters_4_to_6_run_on_reduced_results(reduced_data, tmp_path, monkeypa
     assert int(glued["ch6_restarts"]) == 2 * len(TINY["spectrum"]["restart_epochs"])
     assert glued["ch5_sol3_start"].startswith("'are the same to the last bit:")   # Exercise 5.3 reads its cpu pair
     assert glued["ch6_sol2_repeat"] == "'are the same to the last bit'"    # and Exercise 6.2 its own
+    assert glued["ch6_cond_gap"] == "'is the same to the last bit'"       # Theorem 1's constants: cpu beside cpu
+    assert "not that of the ResNet run shown above (reduced)" in glued["ch6_cond_shown"]
     pair = load_result("spectrumkeep-resnet-cifar10", "cpu", reduced_data).config       # its sizes, not reduced's
     assert glued["ch6_sol2_restart_steps"] == str(pair["restart_length"] * pair["train_examples"] // pair["batch_size"])
 

@@ -7,7 +7,8 @@ and the stochastic gradient norms (Figure 5c).
 ``slope-*`` (Chapter 5, Section 5.3): one shared start, then many branches with different
 seeds; inner products of every branch's negative gradients with the vectors to every final
 point. ``spectrum-*`` (Chapter 6, Section 5.4, Figure 6): one long run at learning rate 0.1,
-then restarts at 0.01 from several of its epochs.
+then restarts at 0.01 from several of its epochs. ``conditions-resnet-cifar10`` (Chapter 6) is the
+ResNet one again, with Theorem 1's constants estimated along its restarts.
 """
 from __future__ import annotations
 
@@ -43,8 +44,26 @@ EXERCISE_RUNS = {"slopezero-resnet-cifar10": ("slope", "resnet", "cifar10"),
 EXERCISE_SETTINGS = {"slopezero-resnet-cifar10": {"branch_momentum": "zeroed"},
                      "spectrumkeep-resnet-cifar10": {"restart_momentum": "kept"}}
 EXPERIMENTS.update(EXERCISE_RUNS)
+#: Chapter 6's measurement of Theorem 1's constants (L, r) along the restarts of Section 5.4: the
+#: ResNet spectrum run, trained exactly as ``spectrum-resnet-cifar10`` at the same preset, with
+#: probes added (:mod:`~sgd_escape.cifar.conditions`). Run by name only, like the exercises' runs.
+CONDITIONS_RUNS = {"conditions-resnet-cifar10": ("spectrum", "resnet", "cifar10")}
+#: Its setting and the estimator's sizes per preset: the restart epochs probed, power iterations
+#: for the top Hessian eigenvalue, reshuffles of the probe images into minibatches for the noise.
+#: At ``mini`` the probe images make a single minibatch, so the noise measured there is zero: the
+#: book caches ``cpu``, like the exercises' runs.
+CONDITIONS = {
+    "smoke": dict(conditions_epochs=[0, 2], power_iterations=2, noise_reshuffles=1),
+    "mini": dict(conditions_epochs=[0, 3], power_iterations=4, noise_reshuffles=2),
+    "cpu": dict(conditions_epochs=[0, 5, 10, 15], power_iterations=8, noise_reshuffles=3),
+    "reduced": dict(conditions_epochs=[0, 5, 10], power_iterations=20, noise_reshuffles=4),
+    "paper": dict(conditions_epochs=[0, 50, 100, 150], power_iterations=20, noise_reshuffles=4),
+}
+EXPERIMENTS.update(CONDITIONS_RUNS)
+#: The runs that ``all`` and a GPU session leave out: each is named on the command line.
+BY_NAME_ONLY = {**EXERCISE_RUNS, **CONDITIONS_RUNS}
 #: The CIFAR-10 runs of Section 5 and its side remarks: what ``all`` and a GPU session run.
-SECTION5_CIFAR10 = [name for name in EXPERIMENTS if name.endswith("cifar10") and name not in EXERCISE_RUNS]
+SECTION5_CIFAR10 = [name for name in EXPERIMENTS if name.endswith("cifar10") and name not in BY_NAME_ONLY]
 #: The paper's smooth schedule: the learning rate times this factor every epoch, for 300 epochs.
 PAPER_SMOOTH_FACTOR, PAPER_EPOCHS = 0.99, 300
 PRESETS = ("smoke", "mini", "cpu", "reduced", "paper")
@@ -162,6 +181,8 @@ def preset_config(experiment: str, preset: str) -> dict:
     if experiment in SMOOTH:
         config.update(smooth_schedule(config["epochs"]))
     config.update(EXERCISE_SETTINGS.get(experiment, {}))
+    if experiment in CONDITIONS_RUNS:
+        config.update(conditions="estimated", **copy.deepcopy(CONDITIONS[preset]))
     return config
 
 
@@ -181,7 +202,8 @@ def total_units(config: dict) -> int:
     if kind == "slope":
         return config["shared_epochs"] + 2 * config["branch_epochs"] + 2
     twins = config["restart_length"] + 1 if keeps_restart_momentum(config) else 0     # Exercise 6.2's twins
-    return config["base_epochs"] + 2 * config["restart_length"] + 2 + max(config["restart_epochs"]) + twins
+    probed = len(config["conditions_epochs"]) if estimates_conditions(config) else 0   # Theorem 1's constants
+    return config["base_epochs"] + 2 * config["restart_length"] + 2 + max(config["restart_epochs"]) + twins + probed
 
 
 def differs_only_in(config: dict, other: dict, key: str) -> bool:
@@ -195,6 +217,16 @@ def keeps_restart_momentum(config: dict) -> bool:
     """Whether the restarts of a spectrum ``config`` keep the momentum buffer of the run at 0.1
     (Exercise 6.2's run, Chapter 6); False for every other config."""
     return config.get("restart_momentum", "fresh") == "kept"
+
+
+def estimates_conditions(config: dict) -> bool:
+    """Whether a spectrum ``config`` asks for Theorem 1's constants along its restarts
+    (``conditions-resnet-cifar10``, Chapter 6); False for every other config."""
+    return config.get("conditions") == "estimated"
+
+
+#: Forward-and-backward passes that one Hessian-vector product costs, roughly (double backward).
+HVP_PASSES = 3
 
 
 def training_set_size(config: dict) -> int:
@@ -228,4 +260,7 @@ def image_passes(config: dict) -> dict:
         passes += members * (epochs + 1) * evals / 3 + max(config["restart_epochs"]) * config["probe_examples"]
         if keeps_restart_momentum(config):           # the twins with fresh buffers
             passes += members * (epochs * n + (epochs + 1) * evals / 3)
+        if estimates_conditions(config):             # power iteration, then the noise's gradients
+            per_point = HVP_PASSES * config["power_iterations"] + config["noise_reshuffles"] + 1
+            passes += members * len(config["conditions_epochs"]) * config["probe_examples"] * per_point
     return {"architecture": arch, "members": members, "passes": float(passes)}

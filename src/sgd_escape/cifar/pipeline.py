@@ -16,7 +16,8 @@ import torch
 
 from ..checks import require_nonnegative
 from .datasets import NUM_CLASSES, load_cifar
-from .experiments import check_names, keeps_restart_momentum, preset_config, total_units
+from .conditions import conditions_curves
+from .experiments import check_names, estimates_conditions, keeps_restart_momentum, preset_config, total_units
 from .models import build_ensemble, load_members
 from .probes import (all_pairs_inner_products, ball_probe, counted_ball_epochs, first_counted_epoch,
                      not_positive, one_point_inner_products, pairwise_distances, sgd_step_probe)
@@ -205,6 +206,8 @@ def run_spectrum(run: Run, config: dict, data) -> tuple[dict, dict]:
               "restart_epoch_distance": epoch_distances(run, "restarts", length)}
     if keep:
         curves.update(fresh_twins(run, config, data, seeds))
+    if estimates_conditions(config):                 # Theorem 1's constants (Chapter 6)
+        curves.update(conditions_curves(run, model, config, data))
     return spectrum_scalars(curves), curves
 
 

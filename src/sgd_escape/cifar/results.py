@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .experiments import keeps_restart_momentum
+from .experiments import estimates_conditions, keeps_restart_momentum
 
 #: Result format version per experiment kind, bumped when what a kind's results hold changes
 #: (spectrum 2: the whole-trajectory probe; 3: the distance moved in each epoch), so that older
@@ -99,7 +99,13 @@ class CachedResult:
       restarts'; ``twin_distance``: ``(L + 1, R)``, ``||x_{t,k} - x'_{t,k}||`` between restart k
       and its twin at the start of epoch t; ``restart_momentum_norm`` and
       ``restart_momentum_cosine``: ``(R,)``, the kept buffer's length and its cosine with the
-      restart's way (:func:`~sgd_escape.cifar.pipeline.fresh_twins`).
+      restart's way (:func:`~sgd_escape.cifar.pipeline.fresh_twins`);
+    - only where the run estimates Theorem 1's constants (``conditions-resnet-cifar10``, config
+      ``conditions``): ``cond_epochs`` ``(E,)``, the restart epochs probed, and at each of them, per
+      restart, ``cond_sharpness`` ``(E, R)``, the top Hessian eigenvalue of ``f`` by power iteration
+      (``cond_sharpness_trace`` ``(E, I, R)``: its Rayleigh quotient after each of the I iterations),
+      and ``cond_noise_max``, ``cond_noise_mean`` ``(E, R)``: the largest and the mean minibatch
+      noise norm ``||grad f_B - grad f||`` (:func:`~sgd_escape.cifar.conditions.conditions_curves`).
     """
 
     experiment: str
@@ -216,8 +222,10 @@ def expected_shapes(config: dict) -> dict:
     ``restart_distance_from_init`` (restarts,), ``base_epoch_distance`` (base_epochs,) and
     ``restart_epoch_distance`` (restart_length, restarts), and where the restarts kept the
     momentum buffer ``twin_train_loss`` and ``twin_distance`` (restart_length + 1, restarts),
-    ``restart_momentum_norm`` and ``restart_momentum_cosine`` (restarts,). :class:`CachedResult`
-    describes every curve.
+    ``restart_momentum_norm`` and ``restart_momentum_cosine`` (restarts,), and where the run
+    estimates Theorem 1's constants ``cond_sharpness``, ``cond_noise_max`` and ``cond_noise_mean``
+    (probed epochs, restarts), ``cond_sharpness_trace`` (probed epochs, power_iterations, restarts)
+    and ``cond_epochs`` (probed epochs,). :class:`CachedResult` describes every curve.
     """
     kind = config["kind"]
     if kind == "fig5":
@@ -237,6 +245,11 @@ def expected_shapes(config: dict) -> dict:
     if keeps_restart_momentum(config):
         shapes.update({"twin_train_loss": (length + 1, restarts), "twin_distance": (length + 1, restarts),
                        "restart_momentum_norm": (restarts,), "restart_momentum_cosine": (restarts,)})
+    if estimates_conditions(config):
+        probed = len(config["conditions_epochs"])
+        shapes.update({f"cond_{key}": (probed, restarts) for key in ("sharpness", "noise_max", "noise_mean")})
+        shapes.update({"cond_sharpness_trace": (probed, config["power_iterations"], restarts),
+                       "cond_epochs": (probed,)})
     return shapes
 
 
