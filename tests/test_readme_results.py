@@ -215,3 +215,25 @@ def test_rows_call_failures_narrow_only_when_every_failing_cosine_is_within_the_
     narrow = count > 0 and all(np.all(np.abs(c) < tables.RANDOM_BAND * scale) for c, scale in cosines)
     claim = f"all {count} {'failing values ' if kind == 'fig5' else ''}have cosines within {tables.RANDOM_BAND}/√P of zero"
     assert (claim in row) == narrow, f"README: {claim!r} {'missing' if narrow else 'present'}; the caches: narrow={narrow}"
+
+
+def test_theorem1_conditions_row_states_the_cached_estimates():
+    from sgd_escape.cifar import conditions_tables
+    from sgd_escape.cifar.results import best_cached, cached_or_none
+
+    row, estimates = _row("Theorem 1's conditions at 0.01 (CIFAR-10"), best_cached("conditions-resnet-cifar10")
+    measured = conditions_tables.per_restart(estimates)
+    assert f"`{estimates.preset}`" in row and f"data/conditions-resnet-cifar10/{estimates.preset}/" in row
+    assert f"the ResNet's {len(measured['start'])} restarts" in row
+    *first, last = estimates.config["conditions_epochs"]
+    assert f"at restart epochs {', '.join(map(str, first))} and {last}" in row
+    for symbol, key in (("c̄", "c_up"), ("L̲", "L_low"), ("r̲", "r_low")):
+        assert f"{symbol} {tables.value_range(measured[key], '.3g')}" in row, symbol
+    factors = measured["c_L2_factor"]
+    assert f"η is {tables.value_range(factors, '.2g')} times c̄/L̲²" in row
+    assert f"so η < c/L² {conditions_tables.condition_verdict(factors)}" in row
+    assert ("λ = 2ηc − η²L² ≤ 0 for every restart" in row) == bool((measured["lam"] <= 0).all())
+    assert f"η is {tables.value_range(measured['half_L_factor'], '.2g')} times 1/(2L̲)" in row
+    plain = cached_or_none("spectrum-resnet-cifar10", estimates.preset)
+    same = plain is not None and conditions_tables.repetition_gap(plain, estimates) == 0
+    assert ("run repeated bit for bit" in row) == same
