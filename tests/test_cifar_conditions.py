@@ -245,3 +245,29 @@ def test_repetition_gap_refuses_runs_that_differ_in_more_than_the_estimates():
         conditions_tables.repetition_gap(other, measured)
     with pytest.raises(ValueError, match="^result must"):
         conditions_tables.per_restart(other)
+
+
+def test_end_sharpness_reads_the_last_probed_epoch_against_the_distance():
+    result = fake_result(np.ones((2, 2)), [[1.0, 9.0], [-3.0, 2.0]], np.ones((2, 2)))
+    result.curves["restart_distance_from_init"] = np.array([5.0, 4.0])
+    result.curves["cond_sharpness_trace"] = np.array([[[1.0, 9.0], [1.0, 9.0]], [[-2.0, 1.0], [-3.0, 2.0]]])
+    ends = conditions_tables.end_sharpness(result)
+    assert ends["epoch"] == 2
+    np.testing.assert_allclose(ends["sharpness"], [3.0, 2.0])            # in size
+    np.testing.assert_allclose(ends["last_change"], [1 / 3, 0.5])
+    assert ends["steps"].tolist() == [1.0]                               # nearer end 2.0, farther 3.0
+    assert np.isnan(ends["rank_correlation"]) and np.isnan(ends["p_value"])   # two ends: no test
+    assert conditions_tables.flatness_trend(ends["steps"]).startswith("rises at every step")
+    assert conditions_tables.flatness_trend([-1, -1]).startswith("falls at every step")
+    assert conditions_tables.flatness_trend([-1, 1]).startswith("does not move one way")
+
+
+def test_rank_correlation_test_is_exact_over_every_ordering():
+    rho, p = conditions_tables.rank_correlation_test([1, 2, 3, 4, 5], [10, 20, 30, 40, 50])
+    assert rho == pytest.approx(1.0) and p == pytest.approx(2 / 120)    # only the order and its reverse
+    rho, p = conditions_tables.rank_correlation_test([1, 2, 3, 4, 5], [3, 1, 5, 2, 4])
+    assert rho == pytest.approx(0.3) and 0.5 < p < 1
+    rho, p = conditions_tables.rank_correlation_test(np.arange(10), np.arange(10)[::-1])
+    assert rho == pytest.approx(-1.0) and p < 1e-3          # 10 points: sampled orderings
+    with pytest.raises(ValueError, match="^x must"):
+        conditions_tables.rank_correlation_test([1, 2], [1, 2])

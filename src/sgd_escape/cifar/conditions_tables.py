@@ -21,6 +21,8 @@ estimate of ``lambda`` is not positive: then the true one is not either).
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ..book import bound_text
@@ -189,3 +191,57 @@ def conclusion(measured: dict) -> str:
     return ("So the estimates do not rule out Theorem 1's step-size conditions, but, one-sided as they "
             "are, they cannot confirm them either: a larger L than the sharpness seen, or a smaller c, "
             "could still break them")
+
+
+def end_sharpness(result) -> dict:
+    """Exercise 6.4 (Chapter 6): the sharpness where each restart ends, against how far that end
+    lies from ``x_0``.
+
+    Returns ``{name: value}``: ``epoch`` (the last probed restart epoch), ``start`` ``[R]``,
+    ``distance`` ``[R]`` (``restart_distance_from_init``), ``sharpness`` ``[R]`` (the last Rayleigh
+    quotient there, in size: a lower bound on the sharpness), ``last_change`` ``[R]`` (its relative
+    change in the power iteration's last step; NaN with one iteration), ``rank_correlation``
+    (Spearman's, of sharpness against distance) and its ``p_value`` (:func:`rank_correlation_test`;
+    both NaN for fewer than 3 restarts), and ``steps`` ``[R - 1]``, the signs of the
+    sharpness's changes from each end to the next farther one.
+    """
+    require_conditions(result)
+    curves = result.curves
+    trace = np.abs(curves["cond_sharpness_trace"][-1])                     # [I, R]
+    sharp, distance = np.abs(curves["cond_sharpness"][-1]), np.asarray(curves["restart_distance_from_init"])
+    change = np.abs(trace[-1] - trace[-2]) / trace[-1] if trace.shape[0] > 1 else np.full(sharp.shape, np.nan)
+    order = np.argsort(distance)
+    rho, p_value = rank_correlation_test(sharp, distance) if len(sharp) >= 3 else (np.nan, np.nan)
+    return {"epoch": int(curves["cond_epochs"][-1]), "start": np.asarray(curves["restart_epochs"]),
+            "distance": distance, "sharpness": sharp, "last_change": change,
+            "rank_correlation": rho, "p_value": p_value, "steps": np.sign(np.diff(sharp[order]))}
+
+
+def rank_correlation_test(x, y) -> tuple[float, float]:
+    """Spearman's rank correlation of ``x`` and ``y`` (no ties) and its two-sided p-value: the
+    share of orderings of ``y`` whose correlation with ``x`` is at least as large in size
+    (Chapter 6, for Exercise 6.4). Every ordering for up to 8 points; beyond, 100,000 seeded random
+    ones."""
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) < 3 or len(y) != len(x):
+        raise ValueError(f"x must hold at least 3 values, as many as y, got {len(x)} and {len(y)}")
+    rank_x, rank_y = (np.argsort(np.argsort(v)) for v in (x, y))
+    if len(x) <= 8:
+        orderings = np.array(list(itertools.permutations(range(len(x)))))
+    else:
+        orderings = np.random.default_rng(0).permuted(np.tile(np.arange(len(x)), (100_000, 1)), axis=1)
+    centred = rank_x - rank_x.mean()
+    every = (orderings - orderings.mean(1, keepdims=True)) @ centred / (centred @ centred)
+    rho = float(np.corrcoef(rank_x, rank_y)[0, 1])
+    return rho, float(np.mean(np.abs(every) >= abs(rho) - 1e-12))
+
+
+def flatness_trend(steps) -> str:
+    """How the sharpness moves from one restart's end to the next farther one, from the signs of
+    :func:`end_sharpness` (Chapter 6): a clause."""
+    steps = np.asarray(steps)
+    if (steps < 0).all():
+        return "falls at every step outwards: the farther ends are flatter"
+    if (steps > 0).all():
+        return "rises at every step outwards: the farther ends are sharper"
+    return "does not move one way: it rises at some steps outwards and falls at others"
