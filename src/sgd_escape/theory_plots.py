@@ -203,7 +203,6 @@ def lemma5_histogram(ax, ratios) -> None:
     ax.legend(fontsize=8)
 
 
-
 def hover_scaling(axes, sweep, maxima, quantiles=(0.1, 0.9)) -> None:
     """Left: the measured hover level against eta, with b/lambda, eta r^2/(2c) and the level of the
     quadratic alone; right: the largest squared distance over windows of length T2 (median, a band
@@ -213,40 +212,52 @@ def hover_scaling(axes, sweep, maxima, quantiles=(0.1, 0.9)) -> None:
     ``axes`` holds two axes; ``sweep`` is a :class:`~sgd_escape.hover_scaling.HoverSweep`,
     ``maxima`` a :class:`~sgd_escape.hover_scaling.WindowMaxima`. Draws; returns None."""
     left, right = axes
+    _hover_level_panel(left, sweep)
+    _window_maxima_panel(right, maxima, quantiles)
+
+
+def _hover_level_panel(ax, sweep) -> None:
     etas = sweep.etas
-    left.plot(etas, sweep.floors, color=COLORS["bound"], label=r"$b/\lambda$")
-    left.plot(etas, sweep.approx, color=COLORS["bound"], ls="--", label=r"$\eta r^2/(2c)$")
-    left.plot(etas, sweep.quadratic_level, color=COLORS["target"], ls=":", lw=1,
-              label=r"quadratic $a\|y\|^2/2$ alone")
-    left.errorbar(etas, sweep.level, yerr=2 * sweep.stderr, fmt="o", ms=4, color=COLORS["iterate"],
-                  label=r"measured, $\pm 2$ s.e.")
-    left.set(xscale="log", yscale="log", xlabel=r"step size $\eta$",
-             ylabel=r"mean $\|y_t - x^*\|^2$")
-    left.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    left.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    left.xaxis.set_minor_formatter(NullFormatter())
-    left.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    ax.plot(etas, sweep.floors, color=COLORS["bound"], label=r"$b/\lambda$")
+    ax.plot(etas, sweep.approx, color=COLORS["bound"], ls="--", label=r"$\eta r^2/(2c)$")
+    ax.plot(etas, sweep.quadratic_level, color=COLORS["target"], ls=":", lw=1,
+            label=r"quadratic $a\|y\|^2/2$ alone")
+    ax.errorbar(etas, sweep.level, yerr=2 * sweep.stderr, fmt="o", ms=4, color=COLORS["iterate"],
+                label=r"measured, $\pm 2$ s.e.")
+    ax.set(xscale="log", yscale="log", xlabel=r"step size $\eta$", ylabel=r"mean $\|y_t - x^*\|^2$")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+
+
+def _window_maxima_panel(ax, maxima, quantiles) -> None:
     T2s = maxima.T2s
     low, high = np.quantile(maxima.maxima, quantiles, axis=1)
-    right.fill_between(T2s, low, high, color=COLORS["iterate"], alpha=BAND_ALPHA,
-                       label=f"trials, {quantiles[0]:.0%} to {quantiles[1]:.0%}")
-    right.plot(T2s, maxima.median, color=COLORS["iterate"], marker="o", ms=3, label="median over trials")
+    ax.fill_between(T2s, low, high, color=COLORS["iterate"], alpha=BAND_ALPHA,
+                    label=f"trials, {quantiles[0]:.0%} to {quantiles[1]:.0%}")
+    ax.plot(T2s, maxima.median, color=COLORS["iterate"], marker="o", ms=3, label="median over trials")
     fit = maxima.growth(maxima.median)
-    right.plot(T2s, fit.intercept + fit.slope * np.log(T2s), color=COLORS["target"], ls=":", lw=1,
-               label=r"line in $\log T_2$")
-    bound_axis = right.twinx()
-    bound_axis.spines["right"].set_visible(True)
-    bound_axis.grid(False)
-    power = int(np.floor(np.log10(maxima.bounds.max())))     # the axis in units of 10^power
-    bound_axis.plot(T2s, maxima.bounds / 10.0**power, color=COLORS["bound"], label=r"$\delta^2$ (right axis)")
-    bound_axis.set_ylim(0, 1.05 * maxima.bounds.max() / 10.0**power)
-    bound_axis.set_ylabel(rf"$\delta^2 = \mu^2 b/\lambda$, in units of $10^{{{power}}}$",
-                          color=COLORS["bound"])
-    bound_axis.tick_params(axis="y", colors=COLORS["bound"])
+    ax.plot(T2s, fit.intercept + fit.slope * np.log(T2s), color=COLORS["target"], ls=":", lw=1,
+            label=r"line in $\log T_2$")
+    bound_axis = _bound_axis(ax, T2s, maxima.bounds)
     # the trials in the lower part of the left axis, the bound above them on the right one: the
     # two scales differ, and the curves should not seem to cross
-    right.set(xscale="log", xlabel=r"window length $T_2$", ylim=(0, 1.5 * high.max()),
-              ylabel=r"largest $\|y_t - x^*\|^2$ in the window")
-    handles, labels = (sum(pair, []) for pair in zip(right.get_legend_handles_labels(),
+    ax.set(xscale="log", xlabel=r"window length $T_2$", ylim=(0, 1.5 * high.max()),
+           ylabel=r"largest $\|y_t - x^*\|^2$ in the window")
+    handles, labels = (sum(pair, []) for pair in zip(ax.get_legend_handles_labels(),
                                                       bound_axis.get_legend_handles_labels()))
-    right.legend(handles, labels, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    ax.legend(handles, labels, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+
+
+def _bound_axis(ax, T2s, bounds):
+    """A second y axis at the right of ``ax`` showing delta^2(T2), in units of a power of 10."""
+    bound_axis = ax.twinx()
+    bound_axis.spines["right"].set_visible(True)
+    bound_axis.grid(False)
+    power = int(np.floor(np.log10(bounds.max())))
+    bound_axis.plot(T2s, bounds / 10.0**power, color=COLORS["bound"], label=r"$\delta^2$ (right axis)")
+    bound_axis.set_ylim(0, 1.05 * bounds.max() / 10.0**power)
+    bound_axis.set_ylabel(rf"$\delta^2 = \mu^2 b/\lambda$, in units of $10^{{{power}}}$", color=COLORS["bound"])
+    bound_axis.tick_params(axis="y", colors=COLORS["bound"])
+    return bound_axis
