@@ -30,7 +30,7 @@ import torch
 from ..checks import require_int_at_least
 from .models import flatten_members, load_members, set_batchnorm_updates
 from .runner import probe_phase
-from .training import full_precision_convolutions, member_losses, probe_gradient
+from .training import full_precision_convolutions, member_losses, probe_batches, probe_gradient
 
 
 def check_conditions_epochs(epochs, restart_length: int) -> None:
@@ -41,23 +41,6 @@ def check_conditions_epochs(epochs, restart_length: int) -> None:
             or epochs[-1] > restart_length:
         raise ValueError(f"conditions_epochs must be increasing integer epochs in "
                          f"[0, restart_length={restart_length}], got {epochs!r}")
-
-
-def _probe_batches(images_uint8, labels, data, members: int, batch_size: int):
-    """The fixed batches of the probe loss, as :func:`probe_gradient` takes them: ``(x, y)`` pairs
-    and their count."""
-    require_int_at_least("batch_size", batch_size, 1)
-    if len(labels) == 0:
-        raise ValueError("labels must hold at least one probe image, got none")
-    batch_size = min(batch_size, len(labels))
-    if len(labels) % batch_size:
-        raise ValueError(f"batch_size must divide the number of probe images ({len(labels)}), "
-                         f"got {batch_size}: the last, partial batch would otherwise be dropped")
-    count = len(labels) // batch_size
-    for b in range(count):
-        part = slice(b * batch_size, (b + 1) * batch_size)
-        x = data.normalise(images_uint8[part]).repeat(1, members, 1, 1)
-        yield x, labels[part].view(-1, 1).expand(-1, members), count
 
 
 def _split_members(vectors: torch.Tensor, params: list, members: int) -> list[torch.Tensor]:
@@ -88,8 +71,9 @@ def hessian_vector_products(model, vectors: torch.Tensor, images_uint8, labels, 
     set_batchnorm_updates(model, False)
     try:
         with full_precision_convolutions():
-            for x, y, count in _probe_batches(images_uint8, labels, data, members, batch_size):
-                loss = member_losses(model(x), y).sum() / count
+            for x, y, count in probe_batches(images_uint8, labels, data, batch_size):
+                logits = model(x.repeat(1, members, 1, 1))
+                loss = member_losses(logits, y.view(-1, 1).expand(-1, members)).sum() / count
                 grads = torch.autograd.grad(loss, params, create_graph=True)
                 dot = sum((g * v).sum() for g, v in zip(grads, pieces))
                 products = torch.autograd.grad(dot, params, allow_unused=True)

@@ -254,32 +254,45 @@ def full_precision_convolutions():
         torch.backends.cudnn.allow_tf32 = saved
 
 
-def probe_gradient(model, images_uint8, labels, data: DeviceData, batch_size: int) -> torch.Tensor:
-    """``[K, P]``: each member's gradient of the mean cross-entropy over the given images (Chapter 4).
-
-    BatchNorm uses batch statistics (training mode, as in the SGD steps) over fixed,
-    unaugmented batches of ``batch_size``; its running statistics are left unchanged. The
-    gradient is that of the data loss only (no weight decay term). Fewer images than
-    ``batch_size`` make one batch; more must fill whole batches (none is dropped).
-    """
+def probe_batches(images_uint8, labels, data: DeviceData, batch_size: int):
+    """The fixed, unaugmented batches of the probe loss ``f`` (Chapters 4 and 6): an iterator of
+    ``(x, y, count)``, the images normalised, their labels, and the number of batches (an
+    ensemble of K members takes ``x.repeat(1, K, 1, 1)`` and ``y.view(-1, 1).expand(-1, K)``). Fewer images than ``batch_size`` make one batch; more must
+    fill whole batches (none is dropped)."""
     require_int_at_least("batch_size", batch_size, 1)
     if len(labels) == 0:        # else the check below blames batch_size
         raise ValueError("labels must hold at least one probe image, got none")
     batch_size = min(batch_size, len(labels))
-    if batch_size == 0 or len(labels) % batch_size:
+    if len(labels) % batch_size:
         raise ValueError(f"batch_size must divide the number of probe images ({len(labels)}), "
                          f"got {batch_size}: the last, partial batch would otherwise be dropped")
+    count = len(labels) // batch_size
+
+    def batches():              # made one at a time: the checks above run at once
+        for b in range(count):
+            part = slice(b * batch_size, (b + 1) * batch_size)
+            yield data.normalise(images_uint8[part]), labels[part], count
+    return batches()
+
+
+def probe_gradient(model, images_uint8, labels, data: DeviceData, batch_size: int) -> torch.Tensor:
+    """``[K, P]``: each member's gradient of the mean cross-entropy over the given images (Chapter 4).
+
+    BatchNorm uses batch statistics (training mode, as in the SGD steps) over the fixed,
+    unaugmented batches of :func:`probe_batches`; its running statistics are left unchanged. The
+    gradient is that of the data loss only (no weight decay term).
+    """
+    batches = probe_batches(images_uint8, labels, data, batch_size)   # checks first
+    members = model.members
     model.train()
     set_batchnorm_updates(model, False)
     params = list(model.parameters())
-    members, batches = model.members, len(labels) // batch_size
     for p in params:
         p.grad = None
     with full_precision_convolutions():
-        for b in range(batches):
-            x = data.normalise(images_uint8[b * batch_size:(b + 1) * batch_size]).repeat(1, members, 1, 1)
-            y = labels[b * batch_size:(b + 1) * batch_size].view(-1, 1).expand(-1, members)
-            (member_losses(model(x), y).sum() / batches).backward()
+        for x, y, count in batches:
+            logits = model(x.repeat(1, members, 1, 1))
+            (member_losses(logits, y.view(-1, 1).expand(-1, members)).sum() / count).backward()
     set_batchnorm_updates(model, True)
     return torch.cat([p.grad.reshape(members, -1) for p in params], 1)
 
